@@ -1,0 +1,26 @@
+# Every target creates .venv itself, so a fresh clone needs nothing but python3 (>= 3.11).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+run: venv  ## serve on the embedded default (SQLite + ./.cloudnexus/) at http://$(HOST):$(PORT)
+	$(BIN)/cloudnexus serve --host $(HOST) --port $(PORT)
+
+test: venv  ## the whole test suite (needs PostgreSQL at 127.0.0.1:5432, as on the dev and CI machines)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .cloudnexus dist build .pytest_cache

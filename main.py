@@ -1,0 +1,56 @@
+"""The Lambda entry point: `main.handler`.
+
+API Gateway events (HTTP API v2, REST API v1) go through Mangum to the FastAPI app; an
+EventBridge scheduled event runs maintenance instead. The app is built at import (cheap: no
+database, no boto3); the engine and storage clients are made on first use and then reused.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mangum import Mangum
+
+from cloudnexus.app import create_app
+from cloudnexus.config import load_settings
+from cloudnexus.logs import aws_request_id_var
+
+settings = load_settings()
+app = create_app(settings)
+# Mangum's defaults return JSON and text/* as text and everything else base64-encoded.
+_api = Mangum(app, lifespan="off")
+logger = logging.getLogger("cloudnexus.handler")
+
+
+def is_scheduled_event(event: Any) -> bool:
+    return (
+        isinstance(event, dict)
+        and event.get("source") == "aws.events"
+        and event.get("detail-type") == "Scheduled Event"
+    )
+
+
+def is_api_event(event: Any) -> bool:
+    return isinstance(event, dict) and "requestContext" in event and (
+        "httpMethod" in event or "routeKey" in event or "rawPath" in event
+    )
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    """Route one Lambda invocation."""
+    if is_api_event(event):
+        return _api(event, context)
+    token = aws_request_id_var.set(getattr(context, "aws_request_id", None))
+    try:
+        if is_scheduled_event(event):
+            from cloudnexus.maintenance import run_scheduled
+
+            return run_scheduled(app.state.runtime)
+        kind = type(event).__name__
+        keys = sorted(event)[:10] if isinstance(event, dict) else []
+        logger.error("Unsupported event", extra={"event_type": kind, "event_keys": keys})
+        return {"error": {"code": "unsupported_event",
+                          "message": "Not an API Gateway or EventBridge scheduled event"}}
+    finally:
+        aws_request_id_var.reset(token)

@@ -1,0 +1,3 @@
+from cloudnexus.cli import main
+
+main()

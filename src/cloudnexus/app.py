@@ -1,0 +1,48 @@
+"""create_app(settings): routers, middleware and error handlers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from cloudnexus import __version__, health
+from cloudnexus.config import Settings
+from cloudnexus.errors import install_error_handlers
+from cloudnexus.logs import configure_logging
+from cloudnexus.middleware import RequestContextMiddleware, UnexpectedErrorMiddleware
+from cloudnexus.runtime import Runtime
+
+
+def create_app(settings: Settings) -> FastAPI:
+    configure_logging(settings.log_level)
+    app = FastAPI(
+        title="CloudNexus",
+        version=__version__,
+        summary="File storage and metadata API",
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+    )
+    app.state.runtime = Runtime(settings)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    if settings.uses_local_storage:
+        from cloudnexus.storage.local_router import router as local_storage_router
+
+        app.include_router(local_storage_router)
+
+    # Added innermost first: errors are rendered inside CORS (so browsers can read them),
+    # and the request id wraps everything (so every response carries it).
+    app.add_middleware(UnexpectedErrorMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match",
+                           "X-Request-Id"],
+            expose_headers=["ETag", "X-Request-Id", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,97 @@
+"""The `cloudnexus` command: serve, migrate, doctor (and the admin commands of each domain)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cloudnexus.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(help="CloudNexus: file storage and metadata API.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    """Load the settings; a bad value prints its one line and exits 2."""
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        err_console.print(f"[red]configuration error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+) -> None:
+    """Run the API on uvicorn; with nothing configured, on SQLite and a folder in ./.cloudnexus/."""
+    import uvicorn
+
+    if "PUBLIC_URL" not in os.environ:
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        os.environ["PUBLIC_URL"] = f"http://{shown_host}:{port}"
+    settings = settings_or_exit()
+    if settings.uses_embedded_database:
+        _migrate(settings)
+        console.print(f"embedded database: {settings.sqlalchemy_url()}", highlight=False)
+    if settings.uses_local_storage:
+        console.print(f"local storage: {(settings.data_dir / 'objects').resolve()}",
+                      highlight=False)
+    uvicorn.run("cloudnexus.asgi:app", host=host, port=port, reload=reload,
+                access_log=False, log_config=None, proxy_headers=True)
+
+
+def _migrate(settings: Settings) -> None:
+    from cloudnexus.database import create_db_engine
+    from cloudnexus.migrations import upgrade
+
+    engine = create_db_engine(settings)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations up to the newest."""
+    settings = settings_or_exit()
+    _migrate(settings)
+    console.print("database is at the newest migration")
+
+
+@app.command()
+def doctor() -> None:
+    """Show where each setting comes from (secrets masked) and check database, migrations, storage."""
+    from cloudnexus.doctor import configuration_rows, run_checks
+
+    settings = settings_or_exit()
+    table = Table("setting", "value", "source", title="configuration")
+    for name, value, source in configuration_rows(settings):
+        table.add_row(name, value, source)
+    console.print(table)
+    results = Table("check", "result", "detail", title="checks")
+    failed = False
+    for name, ok, detail in run_checks(settings):
+        failed = failed or not ok
+        results.add_row(name, "[green]ok[/green]" if ok else "[red]FAIL[/red]", detail)
+    console.print(results)
+    if failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m cloudnexus`
+    app(prog_name="cloudnexus")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

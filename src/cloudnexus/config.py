@@ -1,0 +1,135 @@
+"""Settings from the environment: the deployment checklist's variables and ours."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MiB = 1024 * 1024
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message is one line naming it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
+
+    # The deployment checklist's variables.
+    db_host: str | None = None
+    db_port: int = Field(5432, ge=1, le=65535)
+    db_name: str = "cloudnexus"
+    db_user: str | None = None
+    db_pass: SecretStr | None = None
+    s3_bucket: str | None = None
+    aws_region: str = "us-east-1"
+    log_level: LogLevel = "INFO"
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    # The contract's extras.
+    db_secret_arn: str | None = None
+    database_url: SecretStr | None = None
+    s3_endpoint_url: AnyHttpUrl | None = None
+    data_dir: Path = Path(".cloudnexus")
+    direct_upload_max_bytes: int = Field(4 * MiB, ge=1)
+    multipart_threshold: int = Field(64 * MiB, ge=5 * MiB)
+    presign_expires: int = Field(900, ge=1, le=604800)
+
+    # Ours.
+    public_url: AnyHttpUrl | None = None  # where the local backend's presigned URLs point
+    db_pool_size: int | None = Field(None, ge=1, le=100)  # default: 1 in Lambda, 10 elsewhere
+    docs_enabled: bool = True
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"'{origin}' is not '*' or an http(s) origin")
+        return origins
+
+    @property
+    def in_lambda(self) -> bool:
+        return "AWS_LAMBDA_FUNCTION_NAME" in os.environ
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None and self.db_host is None
+
+    @property
+    def uses_local_storage(self) -> bool:
+        return self.s3_bucket is None
+
+    @property
+    def pool_size(self) -> int:
+        return self.db_pool_size or (1 if self.in_lambda else 10)
+
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the password resolved (never log it)."""
+        if self.database_url is not None:
+            url = self.database_url.get_secret_value()
+            for plain in ("postgresql://", "postgres://"):
+                if url.startswith(plain):
+                    return "postgresql+psycopg://" + url[len(plain):]
+            return url
+        if self.db_host is None:
+            return f"sqlite:///{(self.data_dir / 'cloudnexus.db').resolve()}"
+        if not self.db_user:
+            raise ConfigError("DB_USER: required when DB_HOST is set")
+        password = self.database_password()
+        auth = quote(self.db_user, safe="") + (":" + quote(password, safe="") if password else "")
+        return f"postgresql+psycopg://{auth}@{self.db_host}:{self.db_port}/{self.db_name}"
+
+    def database_password(self) -> str | None:
+        if self.db_secret_arn:
+            return read_secret_password(self.db_secret_arn, self.aws_region)
+        return self.db_pass.get_secret_value() if self.db_pass else None
+
+
+@functools.cache
+def read_secret_password(secret_arn: str, region: str) -> str:
+    """Read the password from Secrets Manager, once per container."""
+    import boto3  # only deployments with DB_SECRET_ARN pay for it
+
+    value = boto3.client("secretsmanager", region_name=region).get_secret_value(
+        SecretId=secret_arn
+    )["SecretString"]
+    try:
+        document = json.loads(value)
+    except ValueError:
+        return value
+    if isinstance(document, dict) and "password" in document:
+        return str(document["password"])
+    raise ConfigError("DB_SECRET_ARN: the secret is JSON without a 'password' field")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment; a bad value raises ConfigError with one line naming it."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors(include_input=False, include_url=False)[0]
+        name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{name}: {message}{more}") from None

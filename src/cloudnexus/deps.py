@@ -1,0 +1,42 @@
+"""Dependencies every router shares: runtime, settings, database session, storage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+
+from cloudnexus.config import Settings
+from cloudnexus.runtime import Runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from cloudnexus.storage.base import Storage
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings(runtime: RuntimeDep) -> Settings:
+    return runtime.settings
+
+
+def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+    with runtime.session_factory() as session:
+        yield session
+
+
+def get_storage(runtime: RuntimeDep) -> Storage:
+    return runtime.storage
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated["Session", Depends(get_session)]
+StorageDep = Annotated["Storage", Depends(get_storage)]

@@ -1,0 +1,77 @@
+"""GET /health: a real query to the database and a cheap real call to the storage."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from cloudnexus import __version__
+from cloudnexus.deps import RuntimeDep
+from cloudnexus.runtime import Runtime
+
+router = APIRouter(tags=["health"])
+logger = logging.getLogger("cloudnexus.health")
+
+
+class Check(BaseModel):
+    status: Literal["ok", "unavailable"]
+    latency_ms: float
+    error: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    version: str
+    checks: dict[str, Check]
+
+
+def timed_check(probe: Callable[[], None]) -> Check:
+    started = time.perf_counter()
+    try:
+        probe()
+    except Exception as exc:  # any failure of a dependency is a failed check, not a 500
+        latency = round((time.perf_counter() - started) * 1000, 2)
+        logger.warning("health check failed: %s", exc.__class__.__name__)
+        return Check(status="unavailable", latency_ms=latency, error=_describe(exc))
+    return Check(status="ok", latency_ms=round((time.perf_counter() - started) * 1000, 2))
+
+
+def _describe(exc: Exception) -> str:
+    """One line, no credentials: the exception class and its first line."""
+    first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+
+
+def check_database(runtime: Runtime) -> None:
+    from sqlalchemy import text
+
+    with runtime.engine.connect() as connection:
+        connection.execute(text("SELECT 1")).scalar_one()
+
+
+def run_checks(runtime: Runtime) -> Health:
+    checks = {
+        "database": timed_check(lambda: check_database(runtime)),
+        "storage": timed_check(lambda: runtime.storage.check()),
+    }
+    healthy = all(check.status == "ok" for check in checks.values())
+    return Health(status="ok" if healthy else "unavailable", version=__version__, checks=checks)
+
+
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "A dependency is unavailable"}},
+)
+def health(runtime: RuntimeDep) -> JSONResponse:
+    """Report whether the database and the storage answer, with their latency."""
+    report = run_checks(runtime)
+    status = 200 if report.status == "ok" else 503
+    headers = {} if status == 200 else {"Retry-After": "5"}
+    return JSONResponse(report.model_dump(exclude_none=True), status_code=status, headers=headers)

@@ -1,0 +1,55 @@
+"""JSON logs, one object per line, carrying the request id of the request being served."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from contextvars import ContextVar
+from datetime import datetime, timezone
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+aws_request_id_var: ContextVar[str | None] = ContextVar("aws_request_id", default=None)
+
+_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+def current_request_id() -> str | None:
+    return request_id_var.get()
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "timestamp": datetime.fromtimestamp(record.created, timezone.utc)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "request_id": request_id_var.get(),
+        }
+        if (aws_request_id := aws_request_id_var.get()) is not None:
+            entry["aws_request_id"] = aws_request_id
+        entry.update(
+            (key, value) for key, value in vars(record).items() if key not in _STANDARD_ATTRS
+        )
+        if record.exc_info:
+            entry["exception"] = "".join(traceback.format_exception(*record.exc_info))
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: str) -> None:
+    """Send every log record to stdout as JSON (Lambda ships stdout to CloudWatch)."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    for noisy in ("uvicorn.access", "botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # uvicorn installs its own handlers; let its records reach ours instead.
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True

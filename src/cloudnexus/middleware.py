@@ -1,0 +1,99 @@
+"""Pure ASGI middleware: request id and access log (outermost), unexpected errors (innermost)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cloudnexus.errors import render_unexpected
+from cloudnexus.logs import aws_request_id_var, request_id_var
+
+access_logger = logging.getLogger("cloudnexus.access")
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+def request_id_for(scope: Scope) -> tuple[str, str | None]:
+    """(request id, Lambda request id): API Gateway's id when there is one, else a new one."""
+    event: dict[str, Any] = scope.get("aws.event") or {}
+    context = scope.get("aws.context")
+    aws_request_id = getattr(context, "aws_request_id", None)
+    gateway_id = (event.get("requestContext") or {}).get("requestId")
+    if gateway_id or aws_request_id:
+        return str(gateway_id or aws_request_id), aws_request_id
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _CLIENT_REQUEST_ID.fullmatch(candidate):
+                return candidate, None
+    return uuid.uuid4().hex, None
+
+
+class RequestContextMiddleware:
+    """Sets the request id for logs and the response, adds safe headers, logs one access line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id, aws_request_id = request_id_for(scope)
+        tokens = request_id_var.set(request_id), aws_request_id_var.set(aws_request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            access_logger.info(
+                "%s %s %s", scope["method"], scope["path"], status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            request_id_var.reset(tokens[0])
+            aws_request_id_var.reset(tokens[1])
+
+
+class UnexpectedErrorMiddleware:
+    """Turns any exception that escaped the handlers into the contract's 500 (or 503)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            await render_unexpected(exc)(scope, receive, send)

@@ -1,0 +1,58 @@
+"""The per-process resources: created lazily on first use, then reused across requests."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from cloudnexus.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from cloudnexus.storage.base import Storage
+
+
+class Runtime:
+    """Holds the engine and the storage client; Lambda keeps them warm between invocations.
+
+    Nothing is built at import or start-up, so a cold start pays only for what a request uses.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._session_factory: sessionmaker[Session] | None = None
+        self._storage: Storage | None = None
+
+    @property
+    def session_factory(self) -> sessionmaker[Session]:
+        if self._session_factory is None:
+            with self._lock:
+                if self._session_factory is None:
+                    from cloudnexus.database import create_db_engine, create_session_factory
+
+                    self._engine = create_db_engine(self.settings)
+                    self._session_factory = create_session_factory(self._engine)
+        return self._session_factory
+
+    @property
+    def engine(self) -> Engine:
+        engine = self.session_factory.kw["bind"]
+        return engine  # type: ignore[no-any-return]
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            with self._lock:
+                if self._storage is None:
+                    from cloudnexus.storage import create_storage
+
+                    self._storage = create_storage(self.settings)
+        return self._storage
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()

@@ -1,0 +1,105 @@
+"""The storage interface both backends implement, and the values it passes around."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, Protocol
+
+
+class StorageError(Exception):
+    """A storage operation failed for a reason the caller can act on."""
+
+
+class ObjectNotFound(StorageError):
+    """No object (or multipart upload) under that key."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    content_type: str | None = None
+    etag: str | None = None
+    sha256: str | None = None  # lowercase hex, when the backend knows it
+    last_modified: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PresignedRequest:
+    """What a client must send: exactly this method, URL and these headers."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    part_number: int
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True)
+class MultipartUpload:
+    key: str
+    upload_id: str
+    initiated: datetime | None = None
+
+
+class Storage(Protocol):
+    """Bytes by key. Keys are derived from ids (see keys.py), never from user input."""
+
+    name: str  # "s3" or "local"
+
+    def check(self) -> None:
+        """A cheap real call; raises when the storage cannot be reached."""
+
+    def put(self, key: str, body: BinaryIO, *, content_type: str) -> ObjectInfo:
+        """Stream `body` to `key` (never read whole into memory); returns size and sha256."""
+
+    def open(self, key: str) -> BinaryIO:
+        """A readable stream of the object's bytes; ObjectNotFound when absent."""
+
+    def head(self, key: str) -> ObjectInfo:
+        """Size, content type and checksum of the stored object; ObjectNotFound when absent."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object; succeeds when it is already gone."""
+
+    def copy(self, source_key: str, dest_key: str) -> None:
+        """Server-side copy; ObjectNotFound when the source is absent."""
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object under `prefix` (for reconciliation)."""
+
+    def presign_get(self, key: str, *, expires_in: int, download_name: str | None = None) -> str:
+        """A GET URL; with `download_name` the response is an attachment under that name."""
+
+    def presign_put(
+        self, key: str, *, content_type: str, size: int, sha256: str | None, expires_in: int
+    ) -> PresignedRequest:
+        """A PUT whose signature binds content type, length and (when given) the checksum."""
+
+    def public_url(self, key: str) -> str:
+        """The stable, unsigned URL of an object under the public `uploads/` prefix."""
+
+    def create_multipart(self, key: str, *, content_type: str) -> str:
+        """Start a multipart upload; returns its upload id."""
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
+        """A PUT URL for one part."""
+
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        """The parts received so far, by part number; ObjectNotFound for an unknown upload."""
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        """Assemble the parts (part_number and etag are used) into the object."""
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Discard the upload and its parts; succeeds when it is already gone."""
+
+    def list_multipart(self, prefix: str) -> Iterator[MultipartUpload]:
+        """Multipart uploads in progress under `prefix` (for maintenance)."""

@@ -1,0 +1,134 @@
+"""Fixtures: the real PostgreSQL at 127.0.0.1:5432, SQLite files, moto's S3 server, the app."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from cloudnexus.config import Settings, load_settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+TEST_BUCKET = "cloudnexus-test"
+
+# Keep the developer's environment out of the tests: every setting comes from the fixtures.
+for _variable in list(os.environ):
+    if _variable.upper() in {name.upper() for name in Settings.model_fields}:
+        os.environ.pop(_variable)
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own on the real PostgreSQL, migrated once, dropped at the end."""
+    name = f"cloudnexus_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    _migrate(url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies, so no test migrates again."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+def _migrate(url: str) -> None:
+    from cloudnexus.database import create_db_engine
+    from cloudnexus.migrations import upgrade
+
+    engine = create_db_engine(load_settings(database_url=url))
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def _truncate_all(url: str) -> None:
+    from cloudnexus.models import Base
+
+    tables = [f'"{table.name}"' for table in Base.metadata.sorted_tables]
+    if not tables:
+        return
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test runs once on SQLite and once on PostgreSQL, starting from empty tables."""
+    if request.param == "sqlite":
+        path = tmp_path / "cloudnexus.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    _truncate_all(url)
+    yield url
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 server on loopback, with the test bucket made once."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
+        Bucket=TEST_BUCKET
+    )
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage_settings(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """Settings naming one storage backend: a local folder, or a bucket on moto's S3 server."""
+    if request.param == "local":
+        return {"data_dir": tmp_path / "data", "public_url": "http://testserver"}
+    endpoint = request.getfixturevalue("moto_endpoint")
+    return {"s3_bucket": TEST_BUCKET, "s3_endpoint_url": endpoint, "data_dir": tmp_path / "data"}
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"data_dir": tmp_path / "data", "public_url": "http://testserver"}
+        values.update(overrides)
+        return load_settings(**values)
+
+    return make
