@@ -6,11 +6,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from cloudnexus import __version__, health
+from cloudnexus.auth.router import router as keys_router
+from cloudnexus.buckets.router import router as buckets_router
 from cloudnexus.config import Settings
 from cloudnexus.errors import install_error_handlers
 from cloudnexus.logs import configure_logging
 from cloudnexus.middleware import RequestContextMiddleware, UnexpectedErrorMiddleware
 from cloudnexus.runtime import Runtime
+from cloudnexus.workspaces.router import router as workspace_router
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -25,7 +28,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.runtime = Runtime(settings)
     install_error_handlers(app)
-    app.include_router(health.router)
+    for router in (health.router, workspace_router, keys_router, buckets_router):
+        app.include_router(router)
     if settings.uses_local_storage:
         from cloudnexus.storage.local_router import router as local_storage_router
 

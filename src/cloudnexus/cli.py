@@ -10,12 +10,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cloudnexus.admin_cli import key_app, workspace_app
 from cloudnexus.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="CloudNexus: file storage and metadata API.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 console = Console()
 err_console = Console(stderr=True)
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(key_app, name="key")
 
 
 def settings_or_exit(**overrides: object) -> Settings:

@@ -1,5 +1,8 @@
 """Every table, imported in one place for Alembic and for the tests."""
 
+from cloudnexus.auth.models import ApiKey
+from cloudnexus.buckets.models import Bucket
 from cloudnexus.database import Base
+from cloudnexus.workspaces.models import Workspace
 
-__all__ = ["Base"]
+__all__ = ["ApiKey", "Base", "Bucket", "Workspace"]

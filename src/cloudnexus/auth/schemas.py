@@ -1,0 +1,49 @@
+"""API keys as the API takes and shows them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from cloudnexus.auth.scopes import Scope
+from cloudnexus.schemas import Schema
+
+
+class KeyCreate(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[Scope] = Field(min_length=1)
+    expires_at: AwareDatetime | None = None
+
+    @field_validator("scopes")
+    @classmethod
+    def _unique(cls, scopes: list[Scope]) -> list[Scope]:
+        return sorted(set(scopes))  # type: ignore[arg-type]
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= datetime.now(timezone.utc):
+            raise ValueError("must be in the future")
+        return value
+
+
+class KeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    scopes: list[Scope]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The full key; shown only in this response")
+
+
+class KeyList(BaseModel):
+    items: list[KeyOut]

@@ -1,0 +1,29 @@
+"""The bucket named in the path, looked up in the caller's workspace (404 otherwise)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, Path
+
+from cloudnexus.auth.dependencies import PrincipalDep
+from cloudnexus.deps import SessionDep
+
+if TYPE_CHECKING:
+    from cloudnexus.buckets.models import Bucket
+
+
+def valid_bucket(
+    bucket: Annotated[str, Path(description="The bucket's name")],
+    principal: PrincipalDep,
+    db: SessionDep,
+) -> Bucket:
+    from cloudnexus.buckets import service
+
+    return service.get(db, workspace_id=principal.workspace_id, name=bucket)
+
+
+if TYPE_CHECKING:
+    BucketDep = Annotated[Bucket, Depends(valid_bucket)]
+else:
+    BucketDep = Annotated[Any, Depends(valid_bucket)]

@@ -1,0 +1,72 @@
+"""Buckets as the API takes and shows them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+from cloudnexus.schemas import Schema, Usage
+
+if TYPE_CHECKING:
+    from cloudnexus.buckets.models import Bucket
+
+BUCKET_NAME = r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
+_TOKEN = r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}"
+_CONTENT_TYPE_PATTERN = re.compile(rf"{_TOKEN}/(?:{_TOKEN}|\*)")
+
+BucketName = Annotated[str, StringConstraints(pattern=BUCKET_NAME)]
+
+
+def _content_type(value: str) -> str:
+    value = value.strip().lower()
+    if not _CONTENT_TYPE_PATTERN.fullmatch(value):
+        raise ValueError("must be a media type like 'image/png' or 'image/*'")
+    return value
+
+
+ContentTypePattern = Annotated[str, AfterValidator(_content_type)]
+ContentTypes = Annotated[list[ContentTypePattern], Field(min_length=1, max_length=100)]
+
+
+class BucketCreate(Schema):
+    name: BucketName
+    public: bool = False
+    max_file_size: int | None = Field(None, ge=1)
+    allowed_content_types: ContentTypes | None = None
+
+
+class BucketUpdate(Schema):
+    """Only the fields given change; null lifts a limit."""
+
+    public: bool | None = None
+    max_file_size: int | None = Field(None, ge=1)
+    allowed_content_types: ContentTypes | None = None
+
+
+class BucketOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    public: bool
+    max_file_size: int | None
+    allowed_content_types: list[str] | None
+    created_at: datetime
+    updated_at: datetime
+    usage: Usage
+
+    @classmethod
+    def from_model(cls, bucket: Bucket) -> BucketOut:
+        return cls(
+            id=bucket.id, name=bucket.name, public=bucket.public,
+            max_file_size=bucket.max_file_size,
+            allowed_content_types=bucket.allowed_content_types,
+            created_at=bucket.created_at, updated_at=bucket.updated_at,
+            usage=Usage(bytes=bucket.used_bytes, files=bucket.used_files),
+        )
+
+
+class BucketList(BaseModel):
+    items: list[BucketOut]

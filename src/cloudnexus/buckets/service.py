@@ -1,0 +1,61 @@
+"""Buckets of a workspace: every query is scoped by the workspace id."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cloudnexus.buckets.models import Bucket
+from cloudnexus.errors import Conflict, NotFound
+
+
+def create(db: Session, *, workspace_id: uuid.UUID, name: str, public: bool = False,
+           max_file_size: int | None = None,
+           allowed_content_types: list[str] | None = None) -> Bucket:
+    bucket = Bucket(workspace_id=workspace_id, name=name, public=public,
+                    max_file_size=max_file_size, allowed_content_types=allowed_content_types)
+    db.add(bucket)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise Conflict(f"Bucket '{name}' already exists") from None
+    return bucket
+
+
+def get(db: Session, *, workspace_id: uuid.UUID, name: str) -> Bucket:
+    bucket = db.scalar(
+        select(Bucket).where(Bucket.workspace_id == workspace_id, Bucket.name == name)
+    )
+    if bucket is None:
+        raise NotFound("Bucket not found")
+    return bucket
+
+
+def list(db: Session, *, workspace_id: uuid.UUID) -> list[Bucket]:  # noqa: A001
+    query = select(Bucket).where(Bucket.workspace_id == workspace_id).order_by(Bucket.name)
+    return [*db.scalars(query)]
+
+
+def update(db: Session, *, bucket: Bucket, changes: dict[str, Any]) -> Bucket:
+    """Apply the given fields; visibility changes only while the bucket is empty."""
+    if "public" in changes and changes["public"] is None:
+        changes.pop("public")
+    if changes.get("public", bucket.public) != bucket.public and bucket.used_files:
+        raise Conflict("A bucket's visibility can change only while it is empty")
+    for field, value in changes.items():
+        setattr(bucket, field, value)
+    db.commit()
+    return bucket
+
+
+def delete(db: Session, *, bucket: Bucket, force: bool = False) -> None:
+    """Delete an empty bucket; with `force`, its files go too."""
+    if bucket.used_files and not force:
+        raise Conflict("The bucket holds files; delete them or pass force=true")
+    db.delete(bucket)
+    db.commit()

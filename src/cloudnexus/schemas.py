@@ -1,0 +1,46 @@
+"""Schemas every domain shares: the error body, usage, and the OpenAPI error responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Schema(BaseModel):
+    """Base for request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    request_id: str | None
+    details: list[Any]
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class Usage(BaseModel):
+    bytes: int
+    files: int
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request", 401: "Missing, malformed, unknown, revoked or expired key",
+    403: "The key lacks the scope, or the quota would be exceeded",
+    404: "No such resource in this workspace", 409: "Conflict",
+    412: "If-Match does not match", 413: "Payload too large", 415: "Content type not allowed",
+    422: "Invalid fields", 503: "A dependency is unavailable",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer (401 and 503 always)."""
+    return {
+        status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]}
+        for status in sorted({401, 422, 503, *statuses})
+    }

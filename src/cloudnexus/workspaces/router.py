@@ -1,0 +1,20 @@
+"""/v1/workspace: the caller's workspace with its usage and quota."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from cloudnexus.auth.dependencies import PrincipalDep
+from cloudnexus.deps import SessionDep
+from cloudnexus.schemas import error_responses
+from cloudnexus.workspaces.schemas import WorkspaceOut
+
+router = APIRouter(prefix="/v1/workspace", tags=["workspace"])
+
+
+@router.get("", responses=error_responses())
+def get_workspace(principal: PrincipalDep, db: SessionDep) -> WorkspaceOut:
+    """The workspace of the calling key, with its usage and quota."""
+    from cloudnexus.workspaces import service
+
+    return WorkspaceOut.from_model(service.get(db, workspace_id=principal.workspace_id))

@@ -1,0 +1,37 @@
+"""The workspace as the API shows it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from cloudnexus.schemas import Usage
+
+if TYPE_CHECKING:
+    from cloudnexus.workspaces.models import Workspace
+
+
+class Quota(BaseModel):
+    max_bytes: int | None
+    max_files: int | None
+
+
+class WorkspaceOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    usage: Usage
+    quota: Quota
+
+    @classmethod
+    def from_model(cls, workspace: Workspace) -> WorkspaceOut:
+        return cls(
+            id=workspace.id,
+            name=workspace.name,
+            created_at=workspace.created_at,
+            usage=Usage(bytes=workspace.used_bytes, files=workspace.used_files),
+            quota=Quota(max_bytes=workspace.max_bytes, max_files=workspace.max_files),
+        )

@@ -1,0 +1,96 @@
+"""Buckets: named containers in a workspace with their own rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cloudnexus.buckets.rules import content_type_allowed
+from tests.conftest import Tenant
+
+
+def create(client: Any, tenant: Tenant, **body: Any) -> Any:
+    return client.post("/v1/buckets", json=body, headers=tenant.headers())
+
+
+def test_create_get_and_list(client: Any, tenant: Tenant) -> None:
+    created = create(client, tenant, name="photos", public=True, max_file_size=1000,
+                     allowed_content_types=["image/*", "Application/PDF"])
+    assert created.status_code == 201
+    body = created.json()
+    assert body["name"] == "photos" and body["public"] is True
+    assert body["max_file_size"] == 1000
+    assert body["allowed_content_types"] == ["image/*", "application/pdf"]
+    assert body["usage"] == {"bytes": 0, "files": 0}
+    reader = tenant.headers(tenant.key("files:read"))
+    assert client.get("/v1/buckets/photos", headers=reader).json() == body
+    assert client.get("/v1/buckets", headers=reader).json() == {"items": [body]}
+
+
+def test_defaults(client: Any, tenant: Tenant) -> None:
+    body = create(client, tenant, name="docs").json()
+    assert (body["public"], body["max_file_size"], body["allowed_content_types"]) == (
+        False, None, None)
+
+
+@pytest.mark.parametrize("name", ["ab", "-abc", "abc-", "ABC", "a_b", "a.b", "a" * 64, "", "é-b"])
+def test_bad_names_are_422(client: Any, tenant: Tenant, name: str) -> None:
+    response = create(client, tenant, name=name)
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["loc"] == ["body", "name"]
+
+
+@pytest.mark.parametrize("name", ["abc", "a1-b2", "0" * 63, "my-bucket-2026"])
+def test_good_names(client: Any, tenant: Tenant, name: str) -> None:
+    assert create(client, tenant, name=name).status_code == 201
+
+
+@pytest.mark.parametrize("body", [
+    {"name": "x1x", "max_file_size": 0}, {"name": "x1x", "allowed_content_types": []},
+    {"name": "x1x", "allowed_content_types": ["image"]},
+    {"name": "x1x", "allowed_content_types": ["*/*"]}, {"name": "x1x", "color": "red"},
+])
+def test_bad_rules_are_422(client: Any, tenant: Tenant, body: dict[str, Any]) -> None:
+    assert client.post("/v1/buckets", json=body, headers=tenant.headers()).status_code == 422
+
+
+def test_names_are_unique_per_workspace(client: Any, tenant_factory: Any) -> None:
+    a, b = tenant_factory("a-corp"), tenant_factory("b-corp")
+    assert create(client, a, name="shared").status_code == 201
+    duplicate = create(client, a, name="shared")
+    assert duplicate.status_code == 409 and duplicate.json()["error"]["code"] == "conflict"
+    assert create(client, b, name="shared").status_code == 201
+    assert [x["name"] for x in client.get("/v1/buckets", headers=b.headers()).json()["items"]
+            ] == ["shared"]
+
+
+def test_patch_changes_only_the_given_fields(client: Any, tenant: Tenant) -> None:
+    create(client, tenant, name="media", max_file_size=10, allowed_content_types=["video/*"])
+    patched = client.patch("/v1/buckets/media", json={"max_file_size": None},
+                           headers=tenant.headers())
+    assert patched.status_code == 200
+    body = patched.json()
+    assert body["max_file_size"] is None and body["allowed_content_types"] == ["video/*"]
+    assert body["updated_at"] >= body["created_at"]
+    public = client.patch("/v1/buckets/media", json={"public": True}, headers=tenant.headers())
+    assert public.json()["public"] is True
+
+
+def test_delete_then_404(client: Any, tenant: Tenant) -> None:
+    create(client, tenant, name="tmp-bucket")
+    assert client.delete("/v1/buckets/tmp-bucket", headers=tenant.headers()).status_code == 204
+    gone = client.get("/v1/buckets/tmp-bucket", headers=tenant.headers())
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+    assert client.delete("/v1/buckets/tmp-bucket", headers=tenant.headers()).status_code == 404
+
+
+@pytest.mark.parametrize(("content_type", "allowed", "expected"), [
+    ("image/png", ["image/*"], True), ("image/png; q=1", ["image/png"], True),
+    ("IMAGE/PNG", ["image/png"], True), ("text/plain", ["image/*"], False),
+    ("imagex/png", ["image/*"], False), ("anything/at-all", None, True),
+    ("application/pdf", ["image/*", "application/pdf"], True),
+])
+def test_content_type_rules(content_type: str, allowed: list[str] | None,
+                            expected: bool) -> None:
+    assert content_type_allowed(content_type, allowed) is expected

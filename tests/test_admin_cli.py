@@ -1,0 +1,77 @@
+"""`cloudnexus workspace ...` and `cloudnexus key ...` against the real databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from cloudnexus.cli import app as cli
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Any:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+
+    def invoke(*args: str) -> Any:
+        return runner.invoke(cli, list(args))
+
+    return invoke
+
+
+def test_workspace_create_list_and_quota(run: Any) -> None:
+    created = run("workspace", "create", "acme", "--max-files", "10")
+    assert created.exit_code == 0, created.output
+    assert "workspace acme created" in created.output
+    assert run("workspace", "create", "acme").exit_code == 1
+    assert "already exists" in run("workspace", "create", "acme").output
+    quota = run("workspace", "set-quota", "acme", "--max-bytes", "5000")
+    assert quota.exit_code == 0 and "max_bytes=5000, max_files=10" in quota.output
+    lifted = run("workspace", "set-quota", "acme", "--max-files", "unlimited")
+    assert "max_bytes=5000, max_files=unlimited" in lifted.output
+    assert "acme" in run("workspace", "list").output
+    assert run("workspace", "set-quota", "acme", "--max-bytes", "lots").exit_code == 2
+    assert run("workspace", "set-quota", "nobody", "--max-bytes", "1").exit_code == 1
+
+
+def test_key_create_prints_a_working_key_once(run: Any, client: Any) -> None:
+    run("workspace", "create", "acme")
+    created = run("key", "create", "--workspace", "acme", "--scope", "admin", "--name", "first")
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip().splitlines()[-1]
+    assert key.startswith("cnx_")
+    response = client.get("/v1/workspace", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200 and response.json()["name"] == "acme"
+    listed = run("key", "list", "--workspace", "acme")
+    assert "first" in listed.output and key.split("_", 2)[2] not in listed.output
+    key_id = client.get("/v1/keys", headers={"Authorization": f"Bearer {key}"}).json()[
+        "items"][0]["id"]
+    assert run("key", "revoke", key_id, "--workspace", "acme").exit_code == 0
+    assert client.get("/v1/workspace",
+                      headers={"Authorization": f"Bearer {key}"}).status_code == 401
+
+
+def test_key_create_refuses_bad_input(run: Any) -> None:
+    run("workspace", "create", "acme")
+    assert run("key", "create", "--workspace", "acme", "--scope", "root").exit_code == 2
+    assert run("key", "create", "--workspace", "nobody", "--scope", "admin").exit_code == 1
+    past = run("key", "create", "--workspace", "acme", "--scope", "admin",
+               "--expires", "2001-01-01T00:00:00Z")
+    assert past.exit_code == 2
+    expiring = run("key", "create", "--workspace", "acme", "--scope", "files:read",
+                   "--expires", "30d")
+    assert expiring.exit_code == 0
+
+
+def test_key_revoke_in_another_workspace_is_refused(run: Any, client: Any) -> None:
+    run("workspace", "create", "a-corp")
+    run("workspace", "create", "b-corp")
+    key = run("key", "create", "--workspace", "a-corp", "--scope", "admin").stdout.split()[-1]
+    key_id = client.get("/v1/keys", headers={"Authorization": f"Bearer {key}"}).json()[
+        "items"][0]["id"]
+    assert run("key", "revoke", key_id, "--workspace", "b-corp").exit_code == 1
+    assert client.get("/v1/workspace",
+                      headers={"Authorization": f"Bearer {key}"}).status_code == 200
