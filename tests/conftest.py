@@ -132,3 +132,62 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return load_settings(**values)
 
     return make
+
+
+class Tenant:
+    """A workspace made through the services, with a way to mint keys of any kind for it."""
+
+    def __init__(self, runtime: Any, name: str) -> None:
+        from cloudnexus.workspaces import service as workspaces
+
+        self.runtime = runtime
+        with runtime.session_factory() as db:
+            self.workspace_id = workspaces.create(db, name=name).id
+        self.name = name
+        self.admin = self.key("admin")
+
+    def key(self, *scopes: str, expires_at: Any = None, revoked: bool = False) -> str:
+        from cloudnexus.auth import service as keys
+
+        with self.runtime.session_factory() as db:
+            key, full_key = keys.create(db, workspace_id=self.workspace_id, name="test",
+                                        scopes=list(scopes), expires_at=expires_at)
+            if revoked:
+                keys.revoke(db, workspace_id=self.workspace_id, key_id=key.id)
+        return full_key
+
+    def headers(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.admin}"}
+
+
+@pytest.fixture
+def app_settings(make_settings: Callable[..., Settings], database_url: str) -> Settings:
+    """The embedded-storage app on each database."""
+    return make_settings(database_url=database_url, log_level="WARNING")
+
+
+@pytest.fixture
+def app(app_settings: Settings) -> Iterator[Any]:
+    from cloudnexus.app import create_app
+
+    application = create_app(app_settings)
+    yield application
+    application.state.runtime.close()
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def tenant_factory(app: Any) -> Callable[[str], Tenant]:
+    return lambda name: Tenant(app.state.runtime, name)
+
+
+@pytest.fixture
+def tenant(tenant_factory: Callable[[str], Tenant]) -> Tenant:
+    return tenant_factory("acme")

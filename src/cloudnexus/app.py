@@ -8,11 +8,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from cloudnexus import __version__, health
 from cloudnexus.auth.router import router as keys_router
 from cloudnexus.buckets.router import router as buckets_router
+from cloudnexus.files.router import router as files_router
+from cloudnexus.links.router import public_router as share_router, router as links_router
 from cloudnexus.config import Settings
 from cloudnexus.errors import install_error_handlers
 from cloudnexus.logs import configure_logging
 from cloudnexus.middleware import RequestContextMiddleware, UnexpectedErrorMiddleware
 from cloudnexus.runtime import Runtime
+from cloudnexus.uploads.router import router as uploads_router
 from cloudnexus.workspaces.router import router as workspace_router
 
 
@@ -28,7 +31,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.runtime = Runtime(settings)
     install_error_handlers(app)
-    for router in (health.router, workspace_router, keys_router, buckets_router):
+    for router in (health.router, workspace_router, keys_router, buckets_router, files_router,
+                   uploads_router, links_router, share_router):
         app.include_router(router)
     if settings.uses_local_storage:
         from cloudnexus.storage.local_router import router as local_storage_router

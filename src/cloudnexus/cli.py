@@ -92,6 +92,27 @@ def doctor() -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def maintenance(
+    dry_run: Annotated[bool, typer.Option(help="Only report what would be done.")] = False,
+    grace_minutes: Annotated[int, typer.Option(
+        help="Leave objects without a record alone until they are this old.")] = 60,
+) -> None:
+    """Expire uploads, finish interrupted deletes, reconcile storage and database."""
+    import json
+    from datetime import timedelta
+
+    from cloudnexus.maintenance import run
+    from cloudnexus.runtime import Runtime
+
+    runtime = Runtime(settings_or_exit())
+    try:
+        report = run(runtime, dry_run=dry_run, orphan_grace=timedelta(minutes=grace_minutes))
+    finally:
+        runtime.close()
+    console.print_json(json.dumps(report.as_dict()))
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m cloudnexus`
     app(prog_name="cloudnexus")
 

@@ -3,6 +3,11 @@
 from cloudnexus.auth.models import ApiKey
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.database import Base
+from cloudnexus.files.models import File
+from cloudnexus.idempotency.models import IdempotencyRecord
+from cloudnexus.links.models import ShareLink
+from cloudnexus.uploads.models import Upload
 from cloudnexus.workspaces.models import Workspace
 
-__all__ = ["ApiKey", "Base", "Bucket", "Workspace"]
+__all__ = ["ApiKey", "Base", "Bucket", "File", "IdempotencyRecord", "ShareLink", "Upload",
+           "Workspace"]

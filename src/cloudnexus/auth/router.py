@@ -9,13 +9,16 @@ from fastapi import APIRouter, Response
 from cloudnexus.auth.dependencies import Admin
 from cloudnexus.auth.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
 from cloudnexus.deps import SessionDep
+from cloudnexus.idempotency.dependencies import Idempotent
+from cloudnexus.idempotency.route import IdempotentRoute
 from cloudnexus.schemas import error_responses
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"])
+router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=IdempotentRoute)
 
 
 @router.post("", status_code=201, responses=error_responses(403))
-def create_key(body: KeyCreate, principal: Admin, db: SessionDep) -> KeyCreated:
+def create_key(body: KeyCreate, principal: Admin, db: SessionDep,
+               _: Idempotent) -> KeyCreated:
     """Create a key; the response is the only time the full key is shown."""
     from cloudnexus.auth import service
 

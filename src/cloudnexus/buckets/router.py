@@ -8,17 +8,20 @@ from cloudnexus.auth.dependencies import Admin, Reader, require
 from cloudnexus.auth.scopes import ADMIN, READ
 from cloudnexus.buckets.dependencies import BucketDep
 from cloudnexus.buckets.schemas import BucketCreate, BucketList, BucketOut, BucketUpdate
-from cloudnexus.deps import SessionDep
+from cloudnexus.deps import SessionDep, StorageDep
+from cloudnexus.idempotency.dependencies import Idempotent
+from cloudnexus.idempotency.route import IdempotentRoute
 from cloudnexus.schemas import error_responses
 
-router = APIRouter(prefix="/v1/buckets", tags=["buckets"])
+router = APIRouter(prefix="/v1/buckets", tags=["buckets"], route_class=IdempotentRoute)
 # Scope checks run before the bucket lookup, so a key without the scope learns nothing.
 reader = [Depends(require(READ))]
 admin = [Depends(require(ADMIN))]
 
 
 @router.post("", status_code=201, responses=error_responses(403, 409))
-def create_bucket(body: BucketCreate, principal: Admin, db: SessionDep) -> BucketOut:
+def create_bucket(body: BucketCreate, principal: Admin, db: SessionDep,
+                  _: Idempotent) -> BucketOut:
     """Create a bucket; names are unique in the workspace."""
     from cloudnexus.buckets import service
 
@@ -52,9 +55,10 @@ def update_bucket(body: BucketUpdate, bucket: BucketDep, db: SessionDep) -> Buck
 
 @router.delete("/{bucket}", status_code=204, dependencies=admin,
                responses=error_responses(403, 404, 409))
-def delete_bucket(bucket: BucketDep, db: SessionDep, force: bool = False) -> Response:
+def delete_bucket(bucket: BucketDep, db: SessionDep, storage: StorageDep,
+                  force: bool = False) -> Response:
     """Delete a bucket; 409 while it holds files unless force=true, which deletes them too."""
     from cloudnexus.buckets import service
 
-    service.delete(db, bucket=bucket, force=force)
+    service.delete(db, storage, bucket=bucket, force=force)
     return Response(status_code=204)

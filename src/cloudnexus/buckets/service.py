@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.errors import Conflict, NotFound
+from cloudnexus.storage.base import Storage
+from cloudnexus.uploads.models import ABORTED
 
 
 def create(db: Session, *, workspace_id: uuid.UUID, name: str, public: bool = False,
@@ -53,9 +55,18 @@ def update(db: Session, *, bucket: Bucket, changes: dict[str, Any]) -> Bucket:
     return bucket
 
 
-def delete(db: Session, *, bucket: Bucket, force: bool = False) -> None:
-    """Delete an empty bucket; with `force`, its files go too."""
-    if bucket.used_files and not force:
-        raise Conflict("The bucket holds files; delete them or pass force=true")
+def delete(db: Session, storage: Storage, *, bucket: Bucket, force: bool = False) -> None:
+    """Delete an empty bucket; with `force`, its files and uploads in flight go first."""
+    from cloudnexus.files import service as files
+    from cloudnexus.uploads import service as uploads
+
+    pending = uploads.pending_in(db, bucket=bucket)
+    if (bucket.used_files or pending) and not force:
+        raise Conflict("The bucket holds files or uploads in flight; delete them or pass "
+                       "force=true")
+    for upload in pending:
+        uploads.finish(db, storage, upload=upload, status=ABORTED)
+    files.delete_many(db, storage, bucket=bucket)
+    files.purge_deleting(db, storage, bucket_id=bucket.id)
     db.delete(bucket)
     db.commit()

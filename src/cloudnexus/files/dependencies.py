@@ -1,0 +1,47 @@
+"""The file named in the path, looked up in the caller's workspace (404 otherwise)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends
+
+from cloudnexus.auth.dependencies import PrincipalDep
+from cloudnexus.deps import SessionDep
+from cloudnexus.errors import NotFound
+
+if TYPE_CHECKING:
+    from cloudnexus.files.models import File
+
+
+def parse_id(value: str, what: str) -> uuid.UUID:
+    """A malformed id names no resource: 404, like a missing one."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"{what} not found") from None
+
+
+def valid_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> File:
+    from cloudnexus.files import service
+
+    return service.get(db, workspace_id=principal.workspace_id,
+                       file_id=parse_id(file_id, "File"))
+
+
+def deletable_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> File:
+    """A ready file, or one whose delete was interrupted (so a retry can finish it)."""
+    from cloudnexus.files import service
+    from cloudnexus.files.models import DELETING, READY
+
+    return service.get(db, workspace_id=principal.workspace_id,
+                       file_id=parse_id(file_id, "File"), statuses=(READY, DELETING))
+
+
+if TYPE_CHECKING:
+    FileDep = Annotated[File, Depends(valid_file)]
+    DeletableFileDep = Annotated[File, Depends(deletable_file)]
+else:
+    FileDep = Annotated[Any, Depends(valid_file)]
+    DeletableFileDep = Annotated[Any, Depends(deletable_file)]

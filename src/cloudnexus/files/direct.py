@@ -1,0 +1,102 @@
+"""Direct upload: the multipart/form-data body is parsed as it streams in (Starlette spools
+the file part: memory up to 1 MiB, then disk), cut off as soon as it passes the limit, and
+the part is measured and hashed in chunks before it streams on to storage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from pydantic import TypeAdapter, ValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+
+from cloudnexus.errors import BadRequest, PayloadTooLarge, ValidationFailed
+from cloudnexus.files.schemas import Metadata, Tags
+
+FORM_OVERHEAD = 64 * 1024  # room for the other fields and the part headers
+
+
+@dataclass
+class DirectUpload:
+    body: BinaryIO
+    size: int
+    sha256: str
+    filename: str | None
+    content_type: str
+    path: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    overwrite: bool = False
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"Direct uploads take at most {limit} bytes; for larger files create "
+                           "a presigned upload with POST /v1/buckets/{bucket}/uploads")
+
+
+async def _capped(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    received = 0
+    async for chunk in stream:
+        received += len(chunk)
+        if received > limit + FORM_OVERHEAD:
+            raise too_large(limit)
+        yield chunk
+
+
+async def read_form(request: Request, limit: int) -> DirectUpload:
+    """Parse the form fields of a direct upload; 413 past `limit`, 400 when malformed."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+        raise too_large(limit)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise BadRequest("Send the file as multipart/form-data with a 'file' field")
+    parser = MultiPartParser(request.headers, _capped(request.stream(), limit),
+                             max_files=1, max_fields=100)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise BadRequest(f"Malformed multipart body: {exc.message}") from None
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise BadRequest("The form has no 'file' part")
+    size, digest = _measure(upload.file, limit)
+    try:
+        return DirectUpload(
+            body=upload.file, size=size, sha256=digest, filename=upload.filename,
+            content_type=upload.content_type or "application/octet-stream",
+            path=_text(form.get("path")),
+            metadata=TypeAdapter(Metadata).validate_python(
+                json.loads(_text(form.get("metadata")) or "{}")),
+            tags=TypeAdapter(Tags).validate_python([_text(tag) for tag in form.getlist("tags")]),
+            overwrite=(_text(form.get("overwrite")) or "false").lower() in ("true", "1", "yes"),
+        )
+    except json.JSONDecodeError:
+        raise BadRequest("'metadata' is not JSON text") from None
+    except ValidationError as exc:
+        details = [{"loc": ["body", *error["loc"]], "message": error["msg"],
+                    "type": error["type"]} for error in exc.errors()]
+        raise ValidationFailed(details=details) from None
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise BadRequest("Only 'file' may be a file part")
+
+
+def _measure(body: BinaryIO, limit: int) -> tuple[int, str]:
+    """Size and SHA-256 of the spooled part, read in chunks; 413 past `limit`."""
+    body.seek(0)
+    digest, size = hashlib.sha256(), 0
+    while chunk := body.read(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        digest.update(chunk)
+    body.seek(0)
+    return size, digest.hexdigest()

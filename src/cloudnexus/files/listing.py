@@ -1,0 +1,131 @@
+"""Listing a bucket: filters, sorts and keyset pagination whose cost does not grow with depth.
+
+Every sort is `(sort column, id)`, served by an index that starts with `bucket_id`; the cursor
+carries the last row's pair, and the next page is "after that pair" in the same order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, tuple_
+from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from cloudnexus.buckets.models import Bucket
+from cloudnexus.errors import BadRequest
+from cloudnexus.files.models import READY, File
+
+SORT_COLUMNS = {"path": File.path, "created_at": File.created_at, "size": File.size}
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    prefix: str | None = None
+    q: str | None = None
+    tag: str | None = None
+    content_type: str | None = None
+    sort: str = "path"
+    order: str = "asc"
+    limit: int = 100
+    cursor: str | None = None
+
+    def fingerprint(self, bucket_id: uuid.UUID) -> str:
+        """Ties a cursor to its bucket, filters and order."""
+        parts = [str(bucket_id), self.prefix, self.q, self.tag, self.content_type, self.sort,
+                 self.order]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def starts_with(prefix: str) -> ColumnElement[bool]:
+    """A range on the path index (byte order on both databases), exact for any prefix."""
+    condition = File.path.like(_escape_like(prefix) + "%", escape="\\")
+    last = ord(prefix[-1])
+    if last < 0x10FFFF:
+        upper = prefix[:-1] + chr(last + 1)
+        return and_(File.path >= prefix, File.path < upper, condition)
+    return condition
+
+
+def has_tag(db: Session, tag: str) -> ColumnElement[bool]:
+    if db.get_bind().dialect.name == "postgresql":
+        return File.tags.contains([tag])  # jsonb @>, served by the GIN index
+    members = func.json_each(File.tags).table_valued("value")
+    return exists(select(1).select_from(members).where(members.c.value == tag))
+
+
+def content_type_matches(pattern: str) -> ColumnElement[bool]:
+    pattern = pattern.strip().lower()
+    if pattern.endswith("/*"):
+        return File.content_type.like(_escape_like(pattern[:-1]) + "%", escape="\\")
+    return or_(File.content_type == pattern,
+               File.content_type.like(_escape_like(pattern) + ";%", escape="\\"))
+
+
+def encode_cursor(query: ListQuery, bucket_id: uuid.UUID, file: File) -> str:
+    value: Any = getattr(file, query.sort)
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    document = {"f": query.fingerprint(bucket_id), "v": value, "id": str(file.id)}
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
+
+
+def decode_cursor(query: ListQuery, bucket_id: uuid.UUID) -> tuple[Any, uuid.UUID] | None:
+    if not query.cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(query.cursor + "=" * (-len(query.cursor) % 4))
+        document = json.loads(raw)
+        last_id = uuid.UUID(document["id"])
+        value = document["v"]
+        if document["f"] != query.fingerprint(bucket_id):
+            raise BadRequest("This cursor belongs to another listing (bucket, filters or sort)")
+        if query.sort == "created_at":
+            value = datetime.fromisoformat(value)
+        elif query.sort == "size" and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError
+        elif query.sort == "path" and not isinstance(value, str):
+            raise ValueError
+    except BadRequest:
+        raise
+    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest("Malformed cursor") from None
+    return value, last_id
+
+
+def list_files(db: Session, *, bucket: Bucket, query: ListQuery) -> tuple[list[File], str | None]:
+    """One page of the bucket's ready files, and the cursor of the next page (None at the end)."""
+    column = SORT_COLUMNS[query.sort]
+    statement = select(File).where(File.bucket_id == bucket.id, File.status == READY)
+    if query.prefix:
+        statement = statement.where(starts_with(query.prefix))
+    if query.q:
+        needle = "%" + _escape_like(query.q.lower()) + "%"
+        statement = statement.where(func.lower(File.path).like(needle, escape="\\"))
+    if query.tag:
+        statement = statement.where(has_tag(db, query.tag))
+    if query.content_type:
+        statement = statement.where(content_type_matches(query.content_type))
+    after = decode_cursor(query, bucket.id)
+    descending = query.order == "desc"
+    if after is not None:
+        key = tuple_(column, File.id)
+        statement = statement.where(key < tuple_(*after) if descending else key > tuple_(*after))
+    ordering = (column.desc(), File.id.desc()) if descending else (column.asc(), File.id.asc())
+    statement = statement.options(lazyload(File.bucket)).order_by(*ordering)
+    rows = [*db.scalars(statement.limit(query.limit + 1))]
+    page, more = rows[:query.limit], len(rows) > query.limit
+    for file in page:
+        set_committed_value(file, "bucket", bucket)  # known already: no join, no query
+    return page, encode_cursor(query, bucket.id, page[-1]) if more and page else None

@@ -1,0 +1,48 @@
+"""A file: the record of an object in storage. Only `ready` files are listed or served."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cloudnexus.buckets.models import Bucket
+from cloudnexus.database import Base, JsonDocument, new_id, utcnow
+
+READY, DELETING, MISSING = "ready", "deleting", "missing"
+
+
+class File(Base):
+    __tablename__ = "files"
+    __table_args__ = (
+        UniqueConstraint("bucket_id", "path"),
+        Index("ix_files_bucket_created", "bucket_id", "created_at", "id"),
+        Index("ix_files_bucket_size", "bucket_id", "size", "id"),
+        # PostgreSQL only, made in the migration: a trigram index on lower(path) for `q`,
+        # and a GIN index on tags for `tag`.
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    bucket_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("buckets.id", ondelete="CASCADE"))
+    # Byte order on PostgreSQL, like SQLite's BINARY: the same sort on both, and prefix
+    # ranges use the index whatever the database's locale.
+    path: Mapped[str] = mapped_column(
+        String(1024).with_variant(String(1024, collation="C"), "postgresql"))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    etag: Mapped[str] = mapped_column(String(32))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonDocument)
+    tags: Mapped[list[str]] = mapped_column(JsonDocument)
+    status: Mapped[str] = mapped_column(String(16), default=READY)
+    storage_key: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    bucket: Mapped[Bucket] = relationship(lazy="joined", innerjoin=True)

@@ -1,0 +1,143 @@
+"""/v1/buckets/{bucket}/files and /v1/files/{id}: direct upload, list, read, change, copy,
+delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
+
+from cloudnexus.auth.dependencies import PrincipalDep, require
+from cloudnexus.auth.scopes import READ, WRITE
+from cloudnexus.buckets.dependencies import BucketDep
+from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
+from cloudnexus.files.dependencies import DeletableFileDep, FileDep
+from cloudnexus.files.direct import read_form
+from cloudnexus.files.schemas import (
+    BatchDelete, BatchDeleted, FileCopy, FileOut, FilePage, FileUpdate, SortField, SortOrder,
+)
+from cloudnexus.idempotency.dependencies import Idempotent
+from cloudnexus.idempotency.route import IdempotentRoute
+from cloudnexus.schemas import error_responses
+
+router = APIRouter(tags=["files"], route_class=IdempotentRoute)
+reader = [Depends(require(READ))]
+writer = [Depends(require(WRITE))]
+
+DIRECT_UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {
+    "schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "path": {"type": "string", "description": "Default: the file's name"},
+        "metadata": {"type": "string", "description": "A JSON object, at most 8 KiB"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "overwrite": {"type": "boolean", "default": False},
+    }}}}}}
+
+
+@router.post("/v1/buckets/{bucket}/files", status_code=201, dependencies=writer,
+             openapi_extra=DIRECT_UPLOAD_FORM,
+             responses=error_responses(400, 403, 404, 409, 413, 415))
+async def upload_file(request: Request, bucket: BucketDep, db: SessionDep,
+                      storage: StorageDep, settings: SettingsDep, _: Idempotent) -> FileOut:
+    """Upload a file in the request body (up to DIRECT_UPLOAD_MAX_BYTES)."""
+    from cloudnexus.files import service
+
+    upload = await read_form(request, settings.direct_upload_max_bytes)
+    file = await run_in_threadpool(service.create_direct, db, storage, bucket=bucket,
+                                   upload=upload)
+    return FileOut.from_model(file, service.public_url(storage, file))
+
+
+@router.get("/v1/buckets/{bucket}/files", dependencies=reader,
+            responses=error_responses(400, 403, 404))
+def list_files(
+    bucket: BucketDep, db: SessionDep, storage: StorageDep,
+    prefix: str | None = None,
+    q: Annotated[str | None, Query(description="Substring of the path, any case")] = None,
+    tag: str | None = None,
+    content_type: Annotated[str | None, Query(description="Exact, or like image/*")] = None,
+    sort: SortField = "path", order: SortOrder = "asc",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
+) -> FilePage:
+    """List a bucket's files, a page at a time (keyset pagination)."""
+    from cloudnexus.files import service
+    from cloudnexus.files.listing import ListQuery, list_files as page_of
+
+    query = ListQuery(prefix=prefix, q=q, tag=tag, content_type=content_type, sort=sort,
+                      order=order, limit=limit, cursor=cursor)
+    files, next_cursor = page_of(db, bucket=bucket, query=query)
+    items = [FileOut.from_model(file, service.public_url(storage, file)) for file in files]
+    return FilePage(items=items, next_cursor=next_cursor)
+
+
+@router.post("/v1/buckets/{bucket}/files:delete", dependencies=writer,
+             responses=error_responses(403, 404))
+def delete_files(body: BatchDelete, bucket: BucketDep, db: SessionDep,
+                 storage: StorageDep) -> BatchDeleted:
+    """Delete up to 1000 files by id, or every file under a prefix."""
+    from cloudnexus.files import service
+
+    count = service.delete_many(db, storage, bucket=bucket, ids=body.ids, prefix=body.prefix)
+    return BatchDeleted(deleted=count)
+
+
+@router.get("/v1/files/{file_id}", dependencies=reader, responses=error_responses(403, 404))
+def get_file(file: FileDep, storage: StorageDep, response: Response) -> FileOut:
+    """A file's record; the ETag header is its etag."""
+    from cloudnexus.files import service
+
+    response.headers["ETag"] = f'"{file.etag}"'
+    return FileOut.from_model(file, service.public_url(storage, file))
+
+
+@router.get("/v1/files/{file_id}/content", dependencies=reader, status_code=302,
+            response_class=RedirectResponse, responses=error_responses(403, 404))
+def download_file(file: FileDep, storage: StorageDep, settings: SettingsDep,
+                  download: bool = False) -> RedirectResponse:
+    """Redirect to a short-lived download URL (download=true: as an attachment)."""
+    from cloudnexus.files.paths import file_name
+
+    url = storage.presign_get(file.storage_key, expires_in=settings.presign_expires,
+                              download_name=file_name(file.path) if download else None)
+    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+
+
+@router.patch("/v1/files/{file_id}", dependencies=writer,
+              responses=error_responses(400, 403, 404, 409, 412))
+def update_file(body: FileUpdate, file: FileDep, db: SessionDep, storage: StorageDep,
+                response: Response,
+                if_match: Annotated[str | None, Header()] = None) -> FileOut:
+    """Change a file's path, metadata or tags; with If-Match, only if its etag still matches."""
+    from cloudnexus.files import service
+
+    changed = service.update(db, file=file, changes=body.model_dump(include=body.model_fields_set),
+                             if_match=if_match)
+    response.headers["ETag"] = f'"{changed.etag}"'
+    return FileOut.from_model(changed, service.public_url(storage, changed))
+
+
+@router.post("/v1/files/{file_id}/copy", status_code=201, dependencies=writer,
+             responses=error_responses(400, 403, 404, 409, 413, 415))
+def copy_file(body: FileCopy, file: FileDep, principal: PrincipalDep, db: SessionDep,
+              storage: StorageDep, _: Idempotent) -> FileOut:
+    """Copy a file server-side, into the same or another bucket of the workspace."""
+    from cloudnexus.buckets import service as buckets
+    from cloudnexus.files import service
+
+    target = file.bucket if body.bucket is None else buckets.get(
+        db, workspace_id=principal.workspace_id, name=body.bucket)
+    copied = service.copy(db, storage, file=file, target=target, path=body.path,
+                          overwrite=body.overwrite)
+    return FileOut.from_model(copied, service.public_url(storage, copied))
+
+
+@router.delete("/v1/files/{file_id}", status_code=204, dependencies=writer,
+               responses=error_responses(403, 404))
+def delete_file(file: DeletableFileDep, db: SessionDep, storage: StorageDep) -> Response:
+    """Delete a file: its bytes, then its record."""
+    from cloudnexus.files import service
+
+    service.delete(db, storage, file=file)
+    return Response(status_code=204)

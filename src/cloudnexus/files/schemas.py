@@ -1,0 +1,103 @@
+"""Files as the API takes and shows them, and the fields uploads share with them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+
+from cloudnexus.schemas import Schema
+
+if TYPE_CHECKING:
+    from cloudnexus.files.models import File
+
+MAX_METADATA_BYTES = 8 * 1024
+MAX_TAGS = 50
+
+
+def _small_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()) > \
+            MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    return value
+
+
+def _unique_tags(value: list[str]) -> list[str]:
+    return list(dict.fromkeys(value))
+
+
+Metadata = Annotated[dict[str, Any], AfterValidator(_small_metadata)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
+ContentType = Annotated[str, StringConstraints(
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*"
+            r"(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=[^;\x00-\x1f\x7f]*)*$",
+    max_length=255)]
+Path = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class FileOut(BaseModel):
+    id: uuid.UUID
+    bucket: str
+    path: str
+    size: int
+    content_type: str
+    sha256: str | None
+    etag: str
+    metadata: dict[str, Any]
+    tags: list[str]
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    public_url: str | None
+
+    @classmethod
+    def from_model(cls, file: File, public_url: str | None) -> FileOut:
+        return cls(
+            id=file.id, bucket=file.bucket.name, path=file.path, size=file.size,
+            content_type=file.content_type, sha256=file.sha256, etag=file.etag,
+            metadata=file.metadata_, tags=file.tags, status=file.status,
+            created_at=file.created_at, updated_at=file.updated_at, public_url=public_url,
+        )
+
+
+class FilePage(BaseModel):
+    items: list[FileOut]
+    next_cursor: str | None
+
+
+class FileUpdate(Schema):
+    path: Path | None = None
+    metadata: Metadata | None = None
+    tags: Tags | None = None
+
+
+class FileCopy(Schema):
+    path: Path
+    bucket: str | None = Field(None, description="Target bucket; the same bucket if left out")
+    overwrite: bool = False
+
+
+class BatchDelete(Schema):
+    """Either `ids` (at most 1000) or `prefix`, not both."""
+
+    ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=1000)] | None = None
+    prefix: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> BatchDelete:
+        if (self.ids is None) == (self.prefix is None):
+            raise ValueError("give either 'ids' or 'prefix'")
+        return self
+
+
+class BatchDeleted(BaseModel):
+    deleted: int
+
+
+SortField = Literal["path", "created_at", "size"]
+SortOrder = Literal["asc", "desc"]

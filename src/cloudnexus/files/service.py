@@ -1,0 +1,255 @@
+"""Files of a workspace: record, read, change, copy and delete (storage first, then record)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete as sql_delete, select, update as sql_update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cloudnexus.buckets.models import Bucket
+from cloudnexus.buckets.rules import check_upload
+from cloudnexus.database import new_id, utcnow
+from cloudnexus.errors import Conflict, NotFound, PreconditionFailed
+from cloudnexus.files.direct import DirectUpload
+from cloudnexus.files.models import DELETING, READY, File
+from cloudnexus.files.paths import check_path
+from cloudnexus.storage.base import Storage
+from cloudnexus.storage.keys import object_key
+from cloudnexus.workspaces import usage
+
+logger = logging.getLogger("cloudnexus.files")
+
+
+def new_etag() -> str:
+    return uuid.uuid4().hex
+
+
+def get(db: Session, *, workspace_id: uuid.UUID, file_id: uuid.UUID,
+        statuses: tuple[str, ...] = (READY,)) -> File:
+    file = db.get(File, file_id)
+    if file is None or file.workspace_id != workspace_id or file.status not in statuses:
+        raise NotFound("File not found")
+    return file
+
+
+def public_url(storage: Storage, file: File) -> str | None:
+    return storage.public_url(file.storage_key) if file.bucket.public else None
+
+
+def _at_path(db: Session, *, bucket: Bucket, path: str, lock: bool = False) -> File | None:
+    query = select(File).where(File.bucket_id == bucket.id, File.path == path)
+    return db.scalar(query.with_for_update() if lock else query)
+
+
+def ensure_path_free(db: Session, *, bucket: Bucket, path: str, overwrite: bool) -> None:
+    """409 when a ready file holds the path and the caller did not ask to overwrite."""
+    existing = _at_path(db, bucket=bucket, path=path)
+    if existing is not None and existing.status != DELETING and not overwrite:
+        raise Conflict(f"'{path}' already exists in bucket '{bucket.name}'; "
+                       "pass overwrite to replace it")
+
+
+def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: int,
+           content_type: str, sha256: str | None, metadata: dict[str, Any], tags: list[str],
+           storage_key: str, overwrite: bool,
+           reserved_size: int | None = None) -> tuple[File, str | None]:
+    """Insert a ready file and count it (flushed, not committed).
+
+    A file already at the path is replaced when `overwrite` (409 otherwise): its record goes
+    in the same transaction and its object key is returned for the caller to delete after the
+    commit (maintenance removes it if that fails). `reserved_size` is what the upload held in
+    quota; without it the quota is checked here.
+    """
+    existing = _at_path(db, bucket=bucket, path=path, lock=True)
+    replaced_key = None
+    if existing is not None:
+        if existing.status != DELETING and not overwrite:
+            raise Conflict(f"'{path}' already exists in bucket '{bucket.name}'")
+        if existing.status != DELETING:
+            usage.change(db, workspace_id=existing.workspace_id, bucket_id=existing.bucket_id,
+                         size=-existing.size, files=-1, check_quota=False)
+        replaced_key = existing.storage_key
+        db.delete(existing)
+        db.flush()
+    if reserved_size is not None:
+        usage.release(db, workspace_id=bucket.workspace_id, size=reserved_size)
+    usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=size, files=1,
+                 check_quota=reserved_size is None)
+    now = utcnow()
+    file = File(id=file_id, workspace_id=bucket.workspace_id, bucket_id=bucket.id, bucket=bucket,
+                path=path, size=size, content_type=content_type, sha256=sha256,
+                etag=new_etag(), metadata_=metadata, tags=tags, status=READY,
+                storage_key=storage_key, created_at=now, updated_at=now)
+    db.add(file)
+    try:
+        db.flush()
+    except IntegrityError:
+        db.rollback()
+        raise Conflict(f"'{path}' was just taken in bucket '{bucket.name}'") from None
+    return file, replaced_key
+
+
+def delete_quietly(storage: Storage, key: str | None) -> None:
+    """Best effort after a commit: an object left behind has no record, so maintenance
+    removes it."""
+    if key is None:
+        return
+    try:
+        storage.delete(key)
+    except Exception:  # noqa: BLE001 - reconciled later; the request already succeeded
+        logger.warning("could not delete replaced object; maintenance will", extra={"key": key})
+
+
+def new_object_key(bucket: Bucket, file_id: uuid.UUID) -> str:
+    return object_key(public=bucket.public, workspace_id=bucket.workspace_id,
+                      bucket_id=bucket.id, file_id=file_id)
+
+
+def update(db: Session, *, file: File, changes: dict[str, Any], if_match: str | None) -> File:
+    """Change path, metadata or tags; 412 when If-Match names another etag."""
+    if if_match is not None and not etag_matches(if_match, file.etag):
+        raise PreconditionFailed()
+    if "path" in changes and changes["path"] != file.path:
+        ensure_path_free(db, bucket=file.bucket, path=check_path(changes["path"]),
+                         overwrite=False)
+    values = {("metadata_" if key == "metadata" else key): value
+              for key, value in changes.items() if value is not None}
+    if not values:
+        return file
+    # Compare-and-set on the etag, so of two concurrent updates with one If-Match one wins.
+    result = db.execute(
+        sql_update(File).where(File.id == file.id, File.etag == file.etag)
+        .values(**values, etag=new_etag(), updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        db.rollback()
+        raise PreconditionFailed("The file changed meanwhile; fetch it and retry")
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise Conflict("That path was just taken") from None
+    db.refresh(file)
+    return file
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    candidates = [item.strip().removeprefix("W/").strip('"') for item in header.split(",")]
+    return "*" in candidates or etag in candidates
+
+
+def copy(db: Session, storage: Storage, *, file: File, target: Bucket, path: str,
+         overwrite: bool) -> File:
+    """Server-side copy into `target` (any bucket of the same workspace)."""
+    check_path(path)
+    check_upload(size=file.size, content_type=file.content_type,
+                 max_file_size=target.max_file_size,
+                 allowed_content_types=target.allowed_content_types)
+    ensure_path_free(db, bucket=target, path=path, overwrite=overwrite)
+    file_id = new_id()
+    key = new_object_key(target, file_id)
+    storage.copy(file.storage_key, key)
+    try:
+        copied, replaced_key = record(
+            db, bucket=target, file_id=file_id, path=path, size=file.size,
+            content_type=file.content_type, sha256=file.sha256, metadata=dict(file.metadata_),
+            tags=list(file.tags), storage_key=key, overwrite=overwrite)
+        db.commit()
+    except Exception:
+        db.rollback()
+        storage.delete(key)
+        raise
+    delete_quietly(storage, replaced_key)
+    return copied
+
+
+def delete(db: Session, storage: Storage, *, file: File) -> None:
+    """Mark, delete the object, then the record: a retry or maintenance finishes a crash."""
+    purge(db, storage, mark_deleting(db, [file]))
+
+
+def delete_many(db: Session, storage: Storage, *, bucket: Bucket,
+                ids: Sequence[uuid.UUID] | None = None, prefix: str | None = None) -> int:
+    """Delete the bucket's ready files with these ids, or under this prefix, or all."""
+    query = select(File).where(File.bucket_id == bucket.id, File.status == READY)
+    if ids is not None:
+        query = query.where(File.id.in_(ids))
+    if prefix is not None:
+        from cloudnexus.files.listing import starts_with
+
+        query = query.where(starts_with(prefix))
+    deleted = 0
+    while batch := [*db.scalars(query.order_by(File.id).limit(1000))]:
+        deleted += purge(db, storage, mark_deleting(db, batch))
+    return deleted
+
+
+def mark_deleting(db: Session, files: Sequence[File]) -> list[File]:
+    """Hide the files and uncount them, in one transaction; returns those marked (or
+    already marked by a delete that did not finish)."""
+    marked = []
+    for file in files:
+        if file.status == DELETING:
+            marked.append(file)
+            continue
+        result = db.execute(sql_update(File).where(File.id == file.id, File.status != DELETING)
+                            .values(status=DELETING)
+                            .execution_options(synchronize_session=False))
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            usage.change(db, workspace_id=file.workspace_id, bucket_id=file.bucket_id,
+                         size=-file.size, files=-1, check_quota=False)
+            marked.append(file)
+    db.commit()
+    return marked
+
+
+def purge_deleting(db: Session, storage: Storage, *, bucket_id: uuid.UUID | None = None) -> int:
+    """Finish the deletes a crash left in `deleting` (in one bucket, or everywhere)."""
+    query = select(File).where(File.status == DELETING)
+    if bucket_id is not None:
+        query = query.where(File.bucket_id == bucket_id)
+    return purge(db, storage, [*db.scalars(query)])
+
+
+def purge(db: Session, storage: Storage, files: Sequence[File]) -> int:
+    """Delete the objects of files marked `deleting`, then their records."""
+    for file in files:
+        storage.delete(file.storage_key)
+    if not files:
+        return 0
+    db.execute(sql_delete(File).where(File.id.in_([file.id for file in files]),
+                                      File.status == DELETING))
+    db.commit()
+    return len(files)
+
+
+def create_direct(db: Session, storage: Storage, *, bucket: Bucket,
+                  upload: DirectUpload) -> File:
+    """Store the bytes of a direct upload, then its record; no record, no object."""
+    path = check_path(upload.path or upload.filename or "")
+    check_upload(size=upload.size, content_type=upload.content_type,
+                 max_file_size=bucket.max_file_size,
+                 allowed_content_types=bucket.allowed_content_types)
+    ensure_path_free(db, bucket=bucket, path=path, overwrite=upload.overwrite)
+    usage.ensure_room(db, workspace_id=bucket.workspace_id, size=upload.size)
+    file_id = new_id()
+    key = new_object_key(bucket, file_id)
+    storage.put(key, upload.body, content_type=upload.content_type)
+    try:
+        file, replaced_key = record(
+            db, bucket=bucket, file_id=file_id, path=path, size=upload.size,
+            content_type=upload.content_type, sha256=upload.sha256, metadata=upload.metadata,
+            tags=upload.tags, storage_key=key, overwrite=upload.overwrite)
+        db.commit()
+    except Exception:
+        db.rollback()
+        storage.delete(key)
+        raise
+    delete_quietly(storage, replaced_key)
+    return file

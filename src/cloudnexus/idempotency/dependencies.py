@@ -1,0 +1,58 @@
+"""The Idempotency-Key check every creating POST declares (after its scope check)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
+
+from cloudnexus.auth.dependencies import PrincipalDep
+from cloudnexus.deps import SessionDep
+from cloudnexus.errors import BadRequest
+
+
+class Replay(Exception):
+    """The first response to this Idempotency-Key, to be sent again as it was."""
+
+    def __init__(self, status_code: int, body: Any) -> None:
+        self.status_code, self.body = status_code, body
+
+
+async def request_hash(request: Request) -> str:
+    body = await request.body()
+    content_type = request.headers.get("content-type", "")
+    if "boundary=" in content_type:  # clients pick a new boundary on every retry
+        boundary = content_type.split("boundary=", 1)[1].split(";")[0].strip('"')
+        body = body.replace(boundary.encode(), b"BOUNDARY")
+        content_type = content_type.split(";")[0]
+    digest = hashlib.sha256()
+    for part in (request.method, request.url.path, request.url.query, content_type):
+        digest.update(part.encode() + b"\0")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+async def check_idempotency(
+    request: Request, principal: PrincipalDep, db: SessionDep,
+    idempotency_key: Annotated[str | None, Header(
+        description="Retry-safe: the same key and body within 24 h returns the first response",
+        max_length=255)] = None,
+) -> None:
+    if idempotency_key is None:
+        return
+    if not idempotency_key.strip():
+        raise BadRequest("Idempotency-Key is empty")
+    from cloudnexus.idempotency import service
+
+    claim = service.Claim(principal.workspace_id, idempotency_key,
+                          f"{request.method} {request.url.path}")
+    stored = await run_in_threadpool(service.claim, db, claim=claim,
+                                     request_hash=await request_hash(request))
+    if stored is not None:
+        raise Replay(stored.status_code, stored.body)
+    request.state.idempotency_claim = claim
+
+
+Idempotent = Annotated[None, Depends(check_idempotency)]

@@ -1,0 +1,53 @@
+"""A route class that replays remembered responses and remembers new 2xx ones."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cloudnexus.idempotency.dependencies import Replay
+
+
+class IdempotentRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handle = super().get_route_handler()
+
+        async def handle_idempotently(request: Request) -> Response:
+            try:
+                response = await handle(request)
+            except Replay as replay:
+                return JSONResponse(replay.body, status_code=replay.status_code,
+                                    headers={"Idempotent-Replayed": "true"})
+            except BaseException:
+                await _settle(request, None)
+                raise
+            await _settle(request, response)
+            return response
+
+        return handle_idempotently
+
+
+async def _settle(request: Request, response: Response | None) -> None:
+    """Remember a 2xx response under the request's claim; release the claim otherwise."""
+    claim = getattr(request.state, "idempotency_claim", None)
+    if claim is None:
+        return
+    from cloudnexus.idempotency import service
+
+    runtime = request.app.state.runtime
+
+    def settle() -> None:
+        with runtime.session_factory() as db:
+            if response is not None and 200 <= response.status_code < 300:
+                body = json.loads(response.body) if response.body else None
+                service.complete(db, claim=claim, status_code=response.status_code, body=body)
+            else:
+                service.release(db, claim=claim)
+
+    await run_in_threadpool(settle)

@@ -1,0 +1,306 @@
+"""The embedded default's storage: files under DATA_DIR/objects, URLs signed by this app."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO
+from urllib.parse import quote
+
+from cloudnexus.config import Settings
+from cloudnexus.storage.base import (MultipartUpload, ObjectInfo, ObjectNotFound,
+                                     PresignedRequest, StorageError, UploadedPart)
+from cloudnexus.storage.disposition import content_disposition
+from cloudnexus.storage.signing import (PUBLIC_PATH, Grant, Signer, expiry,
+                                        load_or_create_key)
+
+CHUNK = 1024 * 1024
+MIN_PART_SIZE = 5 * CHUNK  # as on S3: every part but the last
+MAX_PART_SIZE = 5 * 1024 * CHUNK
+MAX_PART_NUMBER = 10_000
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class BodyTooLarge(StorageError):
+    """More bytes arrived than the upload allows."""
+
+
+def check_key(key: str) -> str:
+    """The key, or ValueError when it could leave the root or name a hidden file."""
+    segments = key.split("/")
+    if not key or "\0" in key or "\\" in key or any(s in {"", ".", ".."} for s in segments):
+        raise ValueError(f"unsafe storage key: {key!r}")
+    if any(segment.startswith(".") for segment in segments):  # sidecars and temp files
+        raise ValueError(f"storage key segments may not start with '.': {key!r}")
+    return key
+
+
+class StagedFile:
+    """A temp file beside its destination, counted and hashed while written; discarded on error."""
+
+    def __init__(self, dest: Path, *, limit: int | None = None, make_parents: bool = True) -> None:
+        if make_parents:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, name = tempfile.mkstemp(dir=dest.parent, prefix=".", suffix=".tmp")
+        self.dest, self.path, self.limit, self.size = dest, Path(name), limit, 0
+        self._file, self._committed = os.fdopen(descriptor, "wb"), False
+        self._sha256, self._md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+
+    def write(self, chunk: bytes) -> None:
+        if self.limit is not None and self.size + len(chunk) > self.limit:
+            raise BodyTooLarge(f"the body is longer than {self.limit} bytes")
+        self._file.write(chunk)
+        self._sha256.update(chunk)
+        self._md5.update(chunk)
+        self.size += len(chunk)
+
+    def copy_from(self, body: BinaryIO) -> None:
+        while chunk := body.read(CHUNK):
+            self.write(chunk)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
+    @property
+    def etag(self) -> str:
+        return f'"{self._md5.hexdigest()}"'
+
+    def commit(self) -> None:
+        self._file.close()
+        os.replace(self.path, self.dest)
+        self._committed = True
+
+    def discard(self) -> None:
+        self._file.close()
+        if not self._committed:  # a committed temp name may already be another writer's
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> StagedFile:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.discard()
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    temp = path.with_name(f".{secrets.token_hex(8)}.tmp")
+    temp.write_text(json.dumps(document))
+    os.replace(temp, path)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(f".{path.name}.json")
+
+
+class LocalStorage:
+    """Objects as files (metadata in a hidden JSON sidecar); multipart parts as files too."""
+
+    name = "local"
+
+    def __init__(self, data_dir: Path, base_url: str) -> None:
+        self.root = data_dir / "objects"
+        self.multipart_root = data_dir / "multipart"
+        self.key_path = data_dir / "signing.key"
+        self.base_url = base_url.rstrip("/")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalStorage:
+        return cls(settings.data_dir, str(settings.public_url or "http://127.0.0.1:8000"))
+
+    @functools.cached_property
+    def signer(self) -> Signer:
+        return Signer(load_or_create_key(self.key_path))
+
+    def path_of(self, key: str) -> Path:
+        return self.root.joinpath(*check_key(key).split("/"))
+
+    def check(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        probe = self.root / f".probe-{secrets.token_hex(8)}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+
+    def staged(self, key: str, *, limit: int | None = None) -> StagedFile:
+        return StagedFile(self.path_of(key), limit=limit)
+
+    def save(self, key: str, staged: StagedFile, *, content_type: str) -> ObjectInfo:
+        """Make a staged file the object: the sidecar first, so head() can spot a torn write."""
+        document = {"content_type": content_type, "size": staged.size,
+                    "sha256": staged.sha256, "etag": staged.etag}
+        _write_json(_sidecar(staged.dest), document)
+        staged.commit()
+        return self.head(key)
+
+    def put(self, key: str, body: BinaryIO, *, content_type: str) -> ObjectInfo:
+        with self.staged(key) as staged:
+            staged.copy_from(body)
+            return self.save(key, staged, content_type=content_type)
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self.path_of(key).open("rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise ObjectNotFound(key) from None
+
+    def head(self, key: str) -> ObjectInfo:
+        path = self.path_of(key)
+        try:
+            stat = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFound(key) from None
+        if not path.is_file():
+            raise ObjectNotFound(key)
+        meta = _read_json(_sidecar(path))
+        matches = meta.get("size") == stat.st_size  # else the sidecar is another write's
+        return ObjectInfo(key=key, size=stat.st_size, content_type=meta.get("content_type"),
+                          etag=meta.get("etag") if matches else None,
+                          sha256=meta.get("sha256") if matches else None,
+                          last_modified=datetime.fromtimestamp(stat.st_mtime, UTC))
+
+    def delete(self, key: str) -> None:
+        path = self.path_of(key)
+        path.unlink(missing_ok=True)
+        _sidecar(path).unlink(missing_ok=True)
+
+    def copy(self, source_key: str, dest_key: str) -> None:
+        content_type = self.head(source_key).content_type or "application/octet-stream"
+        with self.open(source_key) as body, self.staged(dest_key) as staged:
+            staged.copy_from(body)
+            self.save(dest_key, staged, content_type=content_type)
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        folder = prefix.rpartition("/")[0]
+        start = self.path_of(folder) if folder else self.root
+        for directory, subdirectories, files in os.walk(start):
+            subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
+            for name in sorted(f for f in files if not f.startswith(".")):
+                key = (Path(directory) / name).relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    try:
+                        yield self.head(key)
+                    except ObjectNotFound:  # deleted while walking
+                        continue
+
+    def presign_get(self, key: str, *, expires_in: int, download_name: str | None = None) -> str:
+        disposition = content_disposition(download_name) if download_name else None
+        grant = Grant("GET", check_key(key), expiry(expires_in), disposition=disposition)
+        return self.signer.url(self.base_url, grant)
+
+    def presign_put(self, key: str, *, content_type: str, size: int, sha256: str | None,
+                    expires_in: int) -> PresignedRequest:
+        if sha256 is not None and not _SHA256.fullmatch(sha256 := sha256.lower()):
+            raise ValueError("sha256 must be 64 hexadecimal digits")
+        if size < 0:
+            raise ValueError("size must not be negative")
+        grant = Grant("PUT", check_key(key), expiry(expires_in), content_type=content_type,
+                      content_length=size, sha256=sha256)
+        headers = {"Content-Type": content_type, "Content-Length": str(size)}
+        return PresignedRequest("PUT", self.signer.url(self.base_url, grant), headers)
+
+    def public_url(self, key: str) -> str:
+        if not check_key(key).startswith("uploads/"):
+            raise ValueError(f"only keys under uploads/ have a public URL: {key!r}")
+        return f"{self.base_url}{PUBLIC_PATH}/{quote(key, safe='/')}"
+
+    # Multipart: DATA_DIR/multipart/<upload id>/{upload.json, <n>, .<n>.json}.
+
+    def _upload_dir(self, key: str, upload_id: str) -> Path:
+        folder = self.multipart_root / upload_id
+        if _UPLOAD_ID.fullmatch(upload_id) and _read_json(folder / "upload.json").get("key") == key:
+            return folder
+        raise ObjectNotFound(f"{key} (upload {upload_id})")
+
+    def create_multipart(self, key: str, *, content_type: str) -> str:
+        upload_id = secrets.token_hex(16)
+        folder = self.multipart_root / upload_id
+        folder.mkdir(parents=True)
+        _write_json(folder / "upload.json", {"key": check_key(key), "content_type": content_type,
+                                             "initiated": datetime.now(UTC).isoformat()})
+        return upload_id
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
+        if not 1 <= part_number <= MAX_PART_NUMBER:
+            raise ValueError(f"part_number must be 1..{MAX_PART_NUMBER}")
+        grant = Grant("PUT", check_key(key), expiry(expires_in), upload_id=upload_id,
+                      part_number=part_number)
+        return self.signer.url(self.base_url, grant)
+
+    def staged_part(self, key: str, upload_id: str, part_number: int) -> StagedFile:
+        dest = self._upload_dir(key, upload_id) / str(part_number)
+        try:  # never recreate the folder of an upload aborted meanwhile
+            return StagedFile(dest, limit=MAX_PART_SIZE, make_parents=False)
+        except FileNotFoundError:
+            raise ObjectNotFound(f"{key} (upload {upload_id})") from None
+
+    def save_part(self, staged: StagedFile) -> UploadedPart:
+        part = UploadedPart(int(staged.dest.name), staged.etag, staged.size)
+        staged.commit()
+        _write_json(_sidecar(staged.dest), {"etag": part.etag, "size": part.size})
+        return part
+
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        folder = self._upload_dir(key, upload_id)
+        parts = []
+        for path in folder.iterdir():
+            meta = _read_json(_sidecar(path)) if path.name.isdigit() else {}
+            if meta and path.is_file() and meta.get("size") == path.stat().st_size:
+                parts.append(UploadedPart(int(path.name), meta["etag"], meta["size"]))
+        return sorted(parts, key=lambda part: part.part_number)
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        folder = self._upload_dir(key, upload_id)
+        received = {part.part_number: part for part in self.list_parts(key, upload_id)}
+        numbers = [part.part_number for part in parts]
+        if not parts or numbers != sorted(set(numbers)):
+            raise StorageError("parts must be listed once each, in ascending part_number order")
+        for index, part in enumerate(parts, 1):
+            stored = received.get(part.part_number)
+            if stored is None or stored.etag.strip('"') != part.etag.strip('"'):
+                raise StorageError(f"part {part.part_number} was not received with that etag")
+            if index < len(parts) and stored.size < MIN_PART_SIZE:
+                raise StorageError(f"part {part.part_number} is under {MIN_PART_SIZE} bytes")
+        content_type = _read_json(folder / "upload.json")["content_type"]
+        with self.staged(key) as staged:
+            for part in parts:
+                with (folder / str(part.part_number)).open("rb") as body:
+                    staged.copy_from(body)
+            self.save(key, staged, content_type=content_type)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            shutil.rmtree(self._upload_dir(key, upload_id), ignore_errors=True)
+        except ObjectNotFound:
+            return
+
+    def list_multipart(self, prefix: str) -> Iterator[MultipartUpload]:
+        if not self.multipart_root.is_dir():
+            return
+        for folder in sorted(self.multipart_root.iterdir()):
+            meta = _read_json(folder / "upload.json")
+            key, initiated = meta.get("key"), meta.get("initiated")
+            valid = _UPLOAD_ID.fullmatch(folder.name) and isinstance(key, str)
+            if valid and key.startswith(prefix):
+                yield MultipartUpload(key, folder.name,
+                                      datetime.fromisoformat(initiated) if initiated else None)

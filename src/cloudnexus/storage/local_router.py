@@ -1,0 +1,154 @@
+"""/storage: the routes behind the local backend's presigned and public URLs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from cloudnexus.deps import StorageDep
+from cloudnexus.errors import BadRequest, Forbidden, NotFound
+from cloudnexus.schemas import ErrorBody
+from cloudnexus.storage.base import ObjectNotFound
+from cloudnexus.storage.local import BodyTooLarge, LocalStorage, StagedFile
+from cloudnexus.storage.signing import (PUBLIC_PATH, STORAGE_PATH, Grant, SignatureError,
+                                        grant_from_query)
+
+router = APIRouter(tags=["storage"])
+
+_ERRORS = {
+    400: "The body does not match the signed length or checksum",
+    403: "Unsigned, tampered with, expired, or a header differs from the signed one",
+    404: "No such object or upload",
+    422: "A parameter is malformed",
+}
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorBody, "description": _ERRORS[status]} for status in statuses}
+
+
+_BYTES = {"description": "The object's bytes", "content": {"application/octet-stream": {}}}
+_RAW_BODY = {"requestBody": {"required": True, "description": "The object's or part's bytes",
+                             "content": {"*/*": {"schema": {"type": "string",
+                                                            "format": "binary"}}}}}
+_STORED = {
+    "description": "Stored; the body is empty",
+    "headers": {"ETag": {"description": "The object's or part's etag (needed to complete a "
+                                        "multipart upload)", "schema": {"type": "string"}}},
+}
+
+
+class SignedQuery(BaseModel):
+    """The query parameters of a presigned URL."""
+
+    expires: int | None = Field(None, description="Unix time after which the URL is refused")
+    signature: str | None = Field(None, description="HMAC-SHA256 of the request's grant, hex")
+
+
+class SignedGetQuery(SignedQuery):
+    disposition: str | None = Field(None, description="The Content-Disposition to answer with")
+
+
+class SignedPutQuery(SignedQuery):
+    content_type: str | None = Field(None, description="The Content-Type the body must have")
+    content_length: int | None = Field(None, description="The exact length of the body")
+    sha256: str | None = Field(None, description="The SHA-256 (hex) the body must have")
+    upload_id: str | None = Field(None, description="The multipart upload this part belongs to")
+    part_number: int | None = Field(None, description="The part's number, 1..10000")
+
+
+def get_local_storage(storage: StorageDep) -> LocalStorage:
+    if not isinstance(storage, LocalStorage):
+        raise NotFound()
+    return storage
+
+
+LocalStorageDep = Annotated[LocalStorage, Depends(get_local_storage)]
+
+
+def verified(storage: LocalStorage, method: str, key: str, query: SignedQuery) -> Grant:
+    """The grant the URL carries, or 403 when it is unsigned, tampered with or expired."""
+    try:
+        grant = grant_from_query(method, key, query.model_dump(exclude={"signature"}))
+        storage.signer.verify(grant, query.signature)
+    except SignatureError as exc:
+        raise Forbidden(str(exc)) from None
+    return grant
+
+
+def _download(storage: LocalStorage, key: str, disposition: str | None) -> FileResponse:
+    try:
+        info = storage.head(key)
+    except (ObjectNotFound, ValueError):
+        raise NotFound("Object not found") from None
+    headers = {"ETag": info.etag} if info.etag else {}
+    if disposition:
+        headers["Content-Disposition"] = disposition
+    return FileResponse(storage.path_of(key), headers=headers,
+                        media_type=info.content_type or "application/octet-stream")
+
+
+@router.get(f"{PUBLIC_PATH}/{{key:path}}", response_class=FileResponse,
+            responses={200: _BYTES, **_errors(404, 422)})
+def get_public_object(key: str, storage: LocalStorageDep) -> FileResponse:
+    """Download an object under the public `uploads/` prefix; no signature needed."""
+    if not key.startswith("uploads/"):
+        raise NotFound("Object not found")
+    return _download(storage, key, None)
+
+
+@router.get(f"{STORAGE_PATH}/{{key:path}}", response_class=FileResponse,
+            responses={200: _BYTES, **_errors(403, 404, 422)})
+def get_object(key: str, query: Annotated[SignedGetQuery, Query()],
+               storage: LocalStorageDep) -> FileResponse:
+    """Download an object through a presigned GET URL."""
+    grant = verified(storage, "GET", key, query)
+    return _download(storage, key, grant.disposition)
+
+
+@router.put(f"{STORAGE_PATH}/{{key:path}}", response_class=Response,
+            responses={200: _STORED, **_errors(400, 403, 404, 422)}, openapi_extra=_RAW_BODY)
+async def put_object(key: str, query: Annotated[SignedPutQuery, Query()], request: Request,
+                     storage: LocalStorageDep) -> Response:
+    """Store the body sent to a presigned PUT URL: a whole object, or one multipart part."""
+    grant = verified(storage, "PUT", key, query)
+    if grant.upload_id is not None and grant.part_number is not None:
+        try:
+            staged = storage.staged_part(key, grant.upload_id, grant.part_number)
+        except ObjectNotFound:
+            raise NotFound("Upload not found") from None
+    elif grant.content_type is not None and grant.content_length is not None:
+        _check_headers(request, grant)
+        staged = storage.staged(key, limit=grant.content_length)
+    else:
+        raise Forbidden("The URL does not grant an upload")
+    with staged:
+        await _receive(request, staged, grant)
+        if grant.upload_id is not None:
+            etag = storage.save_part(staged).etag
+        else:
+            etag = storage.save(key, staged, content_type=str(grant.content_type)).etag or ""
+    return Response(status_code=200, headers={"ETag": etag})
+
+
+def _check_headers(request: Request, grant: Grant) -> None:
+    if request.headers.get("content-type", "").strip() != grant.content_type:
+        raise Forbidden("Content-Type differs from the signed one")
+    if request.headers.get("content-length") != str(grant.content_length):
+        raise Forbidden("Content-Length differs from the signed one")
+
+
+async def _receive(request: Request, staged: StagedFile, grant: Grant) -> None:
+    """Stream the body to disk, refusing it as soon as it is longer than allowed."""
+    try:
+        async for chunk in request.stream():
+            staged.write(chunk)
+    except BodyTooLarge as exc:
+        raise BadRequest(f"The body is too long: {exc}") from None
+    if grant.content_length is not None and staged.size != grant.content_length:
+        raise BadRequest("The body is shorter than the signed Content-Length")
+    if grant.sha256 is not None and staged.sha256 != grant.sha256:
+        raise BadRequest("The body's SHA-256 differs from the signed checksum")

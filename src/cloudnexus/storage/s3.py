@@ -1,0 +1,226 @@
+"""S3 (and S3-compatible stores): bytes in one bucket, presigned URLs signed with SigV4."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO
+from urllib.parse import quote
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from cloudnexus.config import Settings
+from cloudnexus.storage.base import (MultipartUpload, ObjectInfo, ObjectNotFound,
+                                     PresignedRequest, StorageError, UploadedPart)
+from cloudnexus.storage.disposition import content_disposition
+
+MiB = 1024 * 1024
+MAX_COPY_OBJECT = 5 * 1024 * MiB  # CopyObject's limit; larger sources need UploadPartCopy
+_MISSING = {"404", "NoSuchKey", "NoSuchUpload", "NotFound"}
+_REJECTED = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}
+# put() streams: at most a few 8 MiB chunks are ever held in memory.
+_TRANSFER = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB,
+                           max_concurrency=4)
+_TRANSFER.max_in_memory_upload_chunks = 4
+
+
+@contextmanager
+def _mapped(what: str) -> Iterator[None]:
+    """A missing object or upload becomes ObjectNotFound, refused parts StorageError."""
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") in _MISSING:
+            raise ObjectNotFound(what) from exc
+        if error.get("Code") in _REJECTED:
+            raise StorageError(f"{error['Code']}: {error.get('Message', '')}") from exc
+        raise
+
+
+class _HashingReader:
+    """Counts and hashes the bytes the uploader reads; deliberately not seekable.
+
+    The uploader takes a short read for the end of the body, so reads are filled up to `size`
+    even when the body (a socket or request stream) returns less per call.
+    """
+
+    def __init__(self, body: BinaryIO) -> None:
+        self._body, self.size, self.sha256 = body, 0, hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        pieces, wanted = [], size if size >= 0 else None
+        while wanted is None or wanted > 0:
+            piece = self._body.read(wanted if wanted is not None else 1024 * 1024)
+            if not piece:
+                break
+            pieces.append(piece)
+            wanted = None if wanted is None else wanted - len(piece)
+        chunk = b"".join(pieces)
+        self.size += len(chunk)
+        self.sha256.update(chunk)
+        return chunk
+
+
+def _sha256_hex(response: dict[str, Any]) -> str | None:
+    """From a full-object ChecksumSHA256, never a composite one (a checksum of the parts').
+
+    S3 marks composites with ChecksumType and a `-N` suffix; some compatible stores (moto)
+    mark neither, so an ETag with a `-N` suffix (a multipart object) also rules it out.
+    """
+    checksum, kind = response.get("ChecksumSHA256"), response.get("ChecksumType")
+    multipart = "-" in (checksum or "") or "-" in response.get("ETag", "")
+    if checksum and (kind == "FULL_OBJECT" or (kind is None and not multipart)):
+        return base64.b64decode(checksum).hex()
+    return response.get("Metadata", {}).get("sha256")
+
+
+class S3Storage:
+    """One bucket through a boto3 client made once, with short timeouts so outages fail fast."""
+
+    name = "s3"
+
+    def __init__(self, client: Any, bucket: str, *, region: str, endpoint: str | None) -> None:
+        self.client, self.bucket, self.region, self.endpoint = client, bucket, region, endpoint
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3Storage:
+        assert settings.s3_bucket is not None
+        endpoint = str(settings.s3_endpoint_url).rstrip("/") if settings.s3_endpoint_url else None
+        options: dict[str, Any] = {}
+        if endpoint:  # S3-compatible stores: path-style, and checksums only when asked for
+            options = {"s3": {"addressing_style": "path"},
+                       "request_checksum_calculation": "when_required",
+                       "response_checksum_validation": "when_required"}
+        config = Config(region_name=settings.aws_region, signature_version="s3v4",
+                        connect_timeout=3, read_timeout=20,
+                        retries={"mode": "standard", "total_max_attempts": 3},  # 3 tries in all
+                        **options)
+        client = boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
+        return cls(client, settings.s3_bucket, region=settings.aws_region, endpoint=endpoint)
+
+    def check(self) -> None:
+        self.client.head_bucket(Bucket=self.bucket)
+
+    def put(self, key: str, body: BinaryIO, *, content_type: str) -> ObjectInfo:
+        reader = _HashingReader(body)
+        extra = {"ContentType": content_type, "ChecksumAlgorithm": "SHA256"}
+        self.client.upload_fileobj(reader, self.bucket, key, ExtraArgs=extra, Config=_TRANSFER)
+        return ObjectInfo(key=key, size=reader.size, content_type=content_type,
+                          sha256=reader.sha256.hexdigest())
+
+    def open(self, key: str) -> BinaryIO:
+        with _mapped(key):
+            body: BinaryIO = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        return body
+
+    def head(self, key: str) -> ObjectInfo:
+        with _mapped(key):
+            response = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        return ObjectInfo(key=key, size=response["ContentLength"],
+                          content_type=response.get("ContentType"), etag=response.get("ETag"),
+                          sha256=_sha256_hex(response), last_modified=response.get("LastModified"))
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)  # S3 deletes are idempotent
+
+    def copy(self, source_key: str, dest_key: str) -> None:
+        source = {"Bucket": self.bucket, "Key": source_key}
+        with _mapped(source_key):
+            head = self.client.head_object(Bucket=self.bucket, Key=source_key)
+            if head["ContentLength"] <= MAX_COPY_OBJECT:  # ChecksumAlgorithm: a fresh SHA-256
+                self.client.copy_object(Bucket=self.bucket, Key=dest_key, CopySource=source,
+                                        ChecksumAlgorithm="SHA256")
+                return
+            extra = {"ContentType": head.get("ContentType"), "Metadata": head.get("Metadata", {})}
+            self.client.copy(source, self.bucket, dest_key, ExtraArgs=extra)
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                      Prefix=prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield ObjectInfo(key=item["Key"], size=item["Size"], etag=item.get("ETag"),
+                                 last_modified=item.get("LastModified"))
+
+    def presign_get(self, key: str, *, expires_in: int, download_name: str | None = None) -> str:
+        params = {"Bucket": self.bucket, "Key": key}
+        if download_name:
+            params["ResponseContentDisposition"] = content_disposition(download_name)
+        url: str = self.client.generate_presigned_url("get_object", Params=params,
+                                                      ExpiresIn=expires_in)
+        return url
+
+    def presign_put(self, key: str, *, content_type: str, size: int, sha256: str | None,
+                    expires_in: int) -> PresignedRequest:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentType": content_type,
+                                  "ContentLength": size}
+        headers = {"Content-Type": content_type, "Content-Length": str(size)}
+        if sha256 is not None:
+            digest = bytes.fromhex(sha256)
+            if len(digest) != 32:
+                raise ValueError("sha256 must be 64 hexadecimal digits")
+            checksum = base64.b64encode(digest).decode()
+            # x-amz-sdk-checksum-algorithm is what SDKs send with a checksum; some S3-compatible
+            # stores (moto among them) record the checksum only when it is present.
+            params.update(ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum)
+            headers.update({"x-amz-sdk-checksum-algorithm": "SHA256",
+                            "x-amz-checksum-sha256": checksum})
+        url = self.client.generate_presigned_url("put_object", Params=params,
+                                                 ExpiresIn=expires_in)
+        return PresignedRequest(method="PUT", url=url, headers=headers)
+
+    def public_url(self, key: str) -> str:
+        if not key.startswith("uploads/"):
+            raise ValueError(f"only keys under uploads/ have a public URL: {key!r}")
+        path = quote(key, safe="/")
+        if self.endpoint:
+            return f"{self.endpoint}/{self.bucket}/{path}"
+        if "." in self.bucket:  # a dotted bucket name breaks the wildcard TLS certificate
+            return f"https://s3.{self.region}.amazonaws.com/{self.bucket}/{path}"
+        return f"https://{self.bucket}.s3.{self.region}.amazonaws.com/{path}"
+
+    def create_multipart(self, key: str, *, content_type: str) -> str:
+        response = self.client.create_multipart_upload(Bucket=self.bucket, Key=key,
+                                                       ContentType=content_type)
+        return str(response["UploadId"])
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
+        params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id,
+                  "PartNumber": part_number}
+        url: str = self.client.generate_presigned_url("upload_part", Params=params,
+                                                      ExpiresIn=expires_in)
+        return url
+
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        pages = self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key,
+                                                                 UploadId=upload_id)
+        with _mapped(f"{key} (upload {upload_id})"):
+            return [UploadedPart(part["PartNumber"], part["ETag"], part["Size"])
+                    for page in pages for part in page.get("Parts", [])]
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        listed = [{"PartNumber": part.part_number, "ETag": part.etag} for part in parts]
+        with _mapped(f"{key} (upload {upload_id})"):
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                                  MultipartUpload={"Parts": listed})
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            with _mapped(key):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key,
+                                                   UploadId=upload_id)
+        except ObjectNotFound:
+            return
+
+    def list_multipart(self, prefix: str) -> Iterator[MultipartUpload]:
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket,
+                                                                             Prefix=prefix)
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                yield MultipartUpload(upload["Key"], upload["UploadId"], upload.get("Initiated"))
