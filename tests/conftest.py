@@ -191,3 +191,46 @@ def tenant_factory(app: Any) -> Callable[[str], Tenant]:
 @pytest.fixture
 def tenant(tenant_factory: Callable[[str], Tenant]) -> Tenant:
     return tenant_factory("acme")
+
+
+@pytest.fixture
+def stack_settings(make_settings: Callable[..., Settings], database_url: str,
+                   storage_settings: dict[str, Any]) -> Settings:
+    """Every pairing: SQLite or PostgreSQL, with local storage or S3 (moto)."""
+    return make_settings(database_url=database_url, log_level="WARNING", **storage_settings)
+
+
+@pytest.fixture
+def stack_app(stack_settings: Settings) -> Iterator[Any]:
+    from cloudnexus.app import create_app
+
+    application = create_app(stack_settings)
+    yield application
+    application.state.runtime.close()
+
+
+@pytest.fixture
+def stack_client(stack_app: Any) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    with TestClient(stack_app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def stack_tenant(stack_app: Any) -> Tenant:
+    return Tenant(stack_app.state.runtime, "acme")
+
+
+@pytest.fixture
+def send(stack_client: Any) -> Callable[..., Any]:
+    """Send a request to a presigned URL the way a browser would: to the app itself for the
+    local backend (its URLs point at http://testserver), over real HTTP to moto for S3."""
+    import requests
+
+    def request(method: str, url: str, **kwargs: Any) -> Any:
+        if url.startswith("http://testserver/"):
+            return stack_client.request(method, url, **kwargs)
+        return requests.request(method, url, timeout=30, **kwargs)
+
+    return request
