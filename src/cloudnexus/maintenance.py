@@ -88,13 +88,13 @@ def _expire_uploads(db: Any, storage: Any, report: Report, *, now: datetime) -> 
 def _finish_deletes(db: Any, storage: Any, report: Report) -> None:
     from sqlalchemy import func, select
 
-    from cloudnexus.files import service as files
+    from cloudnexus.files import deletion
     from cloudnexus.files.models import DELETING, File
 
     if report.dry_run:
         report.finished_deletes = db.scalar(select(func.count()).where(File.status == DELETING))
     else:
-        report.finished_deletes = files.purge_deleting(db, storage)
+        report.finished_deletes = deletion.purge_deleting(db, storage)
 
 
 def _reconcile(db: Any, storage: Any, report: Report, *, started: datetime,

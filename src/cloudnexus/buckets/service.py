@@ -57,7 +57,7 @@ def update(db: Session, *, bucket: Bucket, changes: dict[str, Any]) -> Bucket:
 
 def delete(db: Session, storage: Storage, *, bucket: Bucket, force: bool = False) -> None:
     """Delete an empty bucket; with `force`, its files and uploads in flight go first."""
-    from cloudnexus.files import service as files
+    from cloudnexus.files import deletion
     from cloudnexus.uploads import service as uploads
 
     pending = uploads.pending_in(db, bucket=bucket)
@@ -66,7 +66,7 @@ def delete(db: Session, storage: Storage, *, bucket: Bucket, force: bool = False
                        "force=true")
     for upload in pending:
         uploads.finish(db, storage, upload=upload, status=ABORTED)
-    files.delete_many(db, storage, bucket=bucket)
-    files.purge_deleting(db, storage, bucket_id=bucket.id)
+    deletion.delete_many(db, storage, bucket=bucket)
+    deletion.purge_deleting(db, storage, bucket_id=bucket.id)
     db.delete(bucket)
     db.commit()

@@ -77,9 +77,9 @@ def list_files(
 def delete_files(body: BatchDelete, bucket: BucketDep, db: SessionDep,
                  storage: StorageDep) -> BatchDeleted:
     """Delete up to 1000 files by id, or every file under a prefix."""
-    from cloudnexus.files import service
+    from cloudnexus.files import deletion
 
-    count = service.delete_many(db, storage, bucket=bucket, ids=body.ids, prefix=body.prefix)
+    count = deletion.delete_many(db, storage, bucket=bucket, ids=body.ids, prefix=body.prefix)
     return BatchDeleted(deleted=count)
 
 
@@ -137,7 +137,7 @@ def copy_file(body: FileCopy, file: FileDep, principal: PrincipalDep, db: Sessio
                responses=error_responses(403, 404))
 def delete_file(file: DeletableFileDep, db: SessionDep, storage: StorageDep) -> Response:
     """Delete a file: its bytes, then its record."""
-    from cloudnexus.files import service
+    from cloudnexus.files import deletion
 
-    service.delete(db, storage, file=file)
+    deletion.delete(db, storage, file=file)
     return Response(status_code=204)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete as sql_delete, select, update as sql_update
+from sqlalchemy import select, update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -167,66 +166,6 @@ def copy(db: Session, storage: Storage, *, file: File, target: Bucket, path: str
         raise
     delete_quietly(storage, replaced_key)
     return copied
-
-
-def delete(db: Session, storage: Storage, *, file: File) -> None:
-    """Mark, delete the object, then the record: a retry or maintenance finishes a crash."""
-    purge(db, storage, mark_deleting(db, [file]))
-
-
-def delete_many(db: Session, storage: Storage, *, bucket: Bucket,
-                ids: Sequence[uuid.UUID] | None = None, prefix: str | None = None) -> int:
-    """Delete the bucket's ready files with these ids, or under this prefix, or all."""
-    query = select(File).where(File.bucket_id == bucket.id, File.status == READY)
-    if ids is not None:
-        query = query.where(File.id.in_(ids))
-    if prefix is not None:
-        from cloudnexus.files.listing import starts_with
-
-        query = query.where(starts_with(prefix))
-    deleted = 0
-    while batch := [*db.scalars(query.order_by(File.id).limit(1000))]:
-        deleted += purge(db, storage, mark_deleting(db, batch))
-    return deleted
-
-
-def mark_deleting(db: Session, files: Sequence[File]) -> list[File]:
-    """Hide the files and uncount them, in one transaction; returns those marked (or
-    already marked by a delete that did not finish)."""
-    marked = []
-    for file in files:
-        if file.status == DELETING:
-            marked.append(file)
-            continue
-        result = db.execute(sql_update(File).where(File.id == file.id, File.status != DELETING)
-                            .values(status=DELETING)
-                            .execution_options(synchronize_session=False))
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            usage.change(db, workspace_id=file.workspace_id, bucket_id=file.bucket_id,
-                         size=-file.size, files=-1, check_quota=False)
-            marked.append(file)
-    db.commit()
-    return marked
-
-
-def purge_deleting(db: Session, storage: Storage, *, bucket_id: uuid.UUID | None = None) -> int:
-    """Finish the deletes a crash left in `deleting` (in one bucket, or everywhere)."""
-    query = select(File).where(File.status == DELETING)
-    if bucket_id is not None:
-        query = query.where(File.bucket_id == bucket_id)
-    return purge(db, storage, [*db.scalars(query)])
-
-
-def purge(db: Session, storage: Storage, files: Sequence[File]) -> int:
-    """Delete the objects of files marked `deleting`, then their records."""
-    for file in files:
-        storage.delete(file.storage_key)
-    if not files:
-        return 0
-    db.execute(sql_delete(File).where(File.id.in_([file.id for file in files]),
-                                      File.status == DELETING))
-    db.commit()
-    return len(files)
 
 
 def create_direct(db: Session, storage: Storage, *, bucket: Bucket,
