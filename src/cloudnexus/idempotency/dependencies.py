@@ -9,8 +9,8 @@ from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
 from cloudnexus.auth.dependencies import PrincipalDep
-from cloudnexus.deps import SessionDep
-from cloudnexus.errors import BadRequest
+from cloudnexus.deps import SessionDep, SettingsDep
+from cloudnexus.errors import BadRequest, PayloadTooLarge
 
 
 class Replay(Exception):
@@ -20,7 +20,12 @@ class Replay(Exception):
         self.status_code, self.body = status_code, body
 
 
-async def request_hash(request: Request) -> str:
+async def request_hash(request: Request, limit: int) -> str:
+    """SHA-256 of what makes two requests the same; the body is read whole, so it is capped."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > limit:
+        raise PayloadTooLarge(f"Requests with an Idempotency-Key carry a Content-Length of at "
+                              f"most {limit} bytes")
     body = await request.body()
     content_type = request.headers.get("content-type", "")
     if "boundary=" in content_type:  # clients pick a new boundary on every retry
@@ -35,7 +40,7 @@ async def request_hash(request: Request) -> str:
 
 
 async def check_idempotency(
-    request: Request, principal: PrincipalDep, db: SessionDep,
+    request: Request, principal: PrincipalDep, db: SessionDep, settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(
         description="Retry-safe: the same key and body within 24 h returns the first response",
         max_length=255)] = None,
@@ -44,12 +49,14 @@ async def check_idempotency(
         return
     if not idempotency_key.strip():
         raise BadRequest("Idempotency-Key is empty")
+    from cloudnexus.files.direct import FORM_OVERHEAD
     from cloudnexus.idempotency import service
 
+    limit = settings.direct_upload_max_bytes + FORM_OVERHEAD
     claim = service.Claim(principal.workspace_id, idempotency_key,
                           f"{request.method} {request.url.path}")
     stored = await run_in_threadpool(service.claim, db, claim=claim,
-                                     request_hash=await request_hash(request))
+                                     request_hash=await request_hash(request, limit))
     if stored is not None:
         raise Replay(stored.status_code, stored.body)
     request.state.idempotency_claim = claim
