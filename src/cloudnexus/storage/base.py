@@ -64,7 +64,7 @@ class Storage(Protocol):
         """A readable stream of the object's bytes; ObjectNotFound when absent."""
 
     def head(self, key: str) -> ObjectInfo:
-        """Size, content type and checksum of the stored object; ObjectNotFound when absent."""
+        """Size, type and sha256 (None if unknown, as for S3 multipart objects); ObjectNotFound."""
 
     def delete(self, key: str) -> None:
         """Remove the object; succeeds when it is already gone."""
@@ -73,7 +73,7 @@ class Storage(Protocol):
         """Server-side copy; ObjectNotFound when the source is absent."""
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object under `prefix` (for reconciliation)."""
+        """Every object under `prefix` (for reconciliation); content type and sha256 may be None."""
 
     def presign_get(self, key: str, *, expires_in: int, download_name: str | None = None) -> str:
         """A GET URL; with `download_name` the response is an attachment under that name."""
@@ -81,22 +81,22 @@ class Storage(Protocol):
     def presign_put(
         self, key: str, *, content_type: str, size: int, sha256: str | None, expires_in: int
     ) -> PresignedRequest:
-        """A PUT whose signature binds content type, length and (when given) the checksum."""
+        """A PUT binding content type, length and (when given) sha256; send exactly its headers."""
 
     def public_url(self, key: str) -> str:
-        """The stable, unsigned URL of an object under the public `uploads/` prefix."""
+        """The stable, unsigned URL of an `uploads/` object; ValueError for any other key."""
 
     def create_multipart(self, key: str, *, content_type: str) -> str:
         """Start a multipart upload; returns its upload id."""
 
     def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
-        """A PUT URL for one part."""
+        """A PUT URL for one part (1..10000); the response's ETag header is the part's etag."""
 
     def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
         """The parts received so far, by part number; ObjectNotFound for an unknown upload."""
 
     def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
-        """Assemble the parts (part_number and etag are used) into the object."""
+        """Assemble the parts; StorageError if one is missing, mismatched, misordered or small."""
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         """Discard the upload and its parts; succeeds when it is already gone."""

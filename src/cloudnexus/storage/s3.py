@@ -44,16 +44,14 @@ def _mapped(what: str) -> Iterator[None]:
 
 
 class _HashingReader:
-    """Counts and hashes the bytes the uploader reads; deliberately not seekable.
-
-    The uploader takes a short read for the end of the body, so reads are filled up to `size`
-    even when the body (a socket or request stream) returns less per call.
-    """
+    """Counts and hashes the bytes the uploader reads; deliberately not seekable."""
 
     def __init__(self, body: BinaryIO) -> None:
         self._body, self.size, self.sha256 = body, 0, hashlib.sha256()
 
     def read(self, size: int = -1) -> bytes:
+        # The uploader takes a short read for the end of the body, so fill each read even when
+        # the body (a socket or request stream) returns less per call.
         pieces, wanted = [], size if size >= 0 else None
         while wanted is None or wanted > 0:
             piece = self._body.read(wanted if wanted is not None else 1024 * 1024)
@@ -68,11 +66,9 @@ class _HashingReader:
 
 
 def _sha256_hex(response: dict[str, Any]) -> str | None:
-    """From a full-object ChecksumSHA256, never a composite one (a checksum of the parts').
-
-    S3 marks composites with ChecksumType and a `-N` suffix; some compatible stores (moto)
-    mark neither, so an ETag with a `-N` suffix (a multipart object) also rules it out.
-    """
+    """From a full-object ChecksumSHA256, never a composite one (a checksum of the parts')."""
+    # S3 marks composites with ChecksumType and a `-N` suffix; some compatible stores (moto)
+    # mark neither, so an ETag with a `-N` suffix (a multipart object) also rules it out.
     checksum, kind = response.get("ChecksumSHA256"), response.get("ChecksumType")
     multipart = "-" in (checksum or "") or "-" in response.get("ETag", "")
     if checksum and (kind == "FULL_OBJECT" or (kind is None and not multipart)):
@@ -137,8 +133,9 @@ class S3Storage:
                 self.client.copy_object(Bucket=self.bucket, Key=dest_key, CopySource=source,
                                         ChecksumAlgorithm="SHA256")
                 return
-            extra = {"ContentType": head.get("ContentType"), "Metadata": head.get("Metadata", {})}
-            self.client.copy(source, self.bucket, dest_key, ExtraArgs=extra)
+            extra = {"ContentType": head.get("ContentType", "binary/octet-stream"),
+                     "Metadata": head.get("Metadata", {}), "ChecksumAlgorithm": "SHA256"}
+            self.client.copy(source, self.bucket, dest_key, ExtraArgs=extra, Config=_TRANSFER)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,

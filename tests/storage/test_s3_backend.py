@@ -1,0 +1,145 @@
+"""S3 only: what its URLs sign (moto checks no signature), its client, and the large-copy path."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from botocore.exceptions import EndpointConnectionError
+
+from cloudnexus.config import load_settings
+from cloudnexus.storage import create_storage
+from cloudnexus.storage.disposition import content_disposition
+from cloudnexus.storage.s3 import S3Storage
+from tests.conftest import TEST_BUCKET, free_port
+from tests.storage.conftest import new_key
+
+
+@pytest.fixture
+def s3(moto_endpoint: str, tmp_path: Path) -> S3Storage:
+    storage = create_storage(load_settings(s3_bucket=TEST_BUCKET, s3_endpoint_url=moto_endpoint,
+                                           data_dir=tmp_path))
+    assert isinstance(storage, S3Storage)
+    return storage
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+
+
+def test_presigned_put_signs_type_length_and_checksum(s3: S3Storage) -> None:
+    digest = hashlib.sha256(b"data").hexdigest()
+    request = s3.presign_put(new_key(), content_type="image/png", size=4, sha256=digest,
+                             expires_in=123)
+    query = query_of(request.url)
+    signed = set(query["X-Amz-SignedHeaders"].split(";"))
+    assert {"content-type", "content-length", "x-amz-checksum-sha256", "host"} <= signed
+    assert {name.lower() for name in request.headers} <= signed  # every header sent is signed
+    assert query["X-Amz-Expires"] == "123"
+    assert request.headers["x-amz-checksum-sha256"] == base64.b64encode(
+        hashlib.sha256(b"data").digest()).decode()
+    assert request.headers["Content-Type"] == "image/png"
+    assert request.headers["Content-Length"] == "4"
+
+
+def test_presigned_put_without_checksum(s3: S3Storage) -> None:
+    request = s3.presign_put(new_key(), content_type="text/plain", size=10, sha256=None,
+                             expires_in=900)
+    query = query_of(request.url)
+    assert set(query["X-Amz-SignedHeaders"].split(";")) == {"content-length", "content-type",
+                                                            "host"}
+    assert query["X-Amz-Expires"] == "900"
+    assert set(request.headers) == {"Content-Type", "Content-Length"}
+
+
+def test_presigned_put_refuses_a_malformed_checksum(s3: S3Storage) -> None:
+    with pytest.raises(ValueError):
+        s3.presign_put(new_key(), content_type="text/plain", size=1, sha256="abc", expires_in=60)
+
+
+def test_presigned_get_signs_the_disposition(s3: S3Storage) -> None:
+    name = "rapport d'été.pdf"
+    query = query_of(s3.presign_get(new_key(), expires_in=77, download_name=name))
+    assert query["response-content-disposition"] == content_disposition(name)
+    assert query["X-Amz-Expires"] == "77"
+    assert "response-content-disposition" not in query_of(s3.presign_get(new_key(), expires_in=5))
+
+
+def test_part_url_is_path_style_and_names_the_upload(s3: S3Storage, moto_endpoint: str) -> None:
+    key = new_key()
+    upload_id = s3.create_multipart(key, content_type="text/plain")
+    url = s3.presign_part(key, upload_id, 7, expires_in=60)
+    assert url.startswith(f"{moto_endpoint}/{TEST_BUCKET}/{key}?")
+    assert (query_of(url)["uploadId"], query_of(url)["partNumber"]) == (upload_id, "7")
+    s3.abort_multipart(key, upload_id)
+
+
+def test_public_urls(s3: S3Storage, moto_endpoint: str) -> None:
+    assert s3.public_url("uploads/a b/ü") == f"{moto_endpoint}/{TEST_BUCKET}/uploads/a%20b/%C3%BC"
+    aws = S3Storage.from_settings(load_settings(s3_bucket="files", aws_region="eu-west-1"))
+    assert aws.public_url("uploads/x/y") == "https://files.s3.eu-west-1.amazonaws.com/uploads/x/y"
+    dotted = S3Storage.from_settings(load_settings(s3_bucket="a.b", aws_region="eu-west-1"))
+    assert dotted.public_url("uploads/x") == "https://s3.eu-west-1.amazonaws.com/a.b/uploads/x"
+
+
+def test_public_url_serves_under_a_public_read_policy(s3: S3Storage, moto_endpoint: str) -> None:
+    bucket = f"public-{uuid.uuid4().hex[:12]}"
+    s3.client.create_bucket(Bucket=bucket)
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/uploads/*"}]}
+    s3.client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    public = S3Storage(s3.client, bucket, region="us-east-1", endpoint=moto_endpoint)
+    key = new_key("uploads")
+    public.put(key, io.BytesIO(b"hello"), content_type="text/plain")
+    response = requests.get(public.public_url(key), timeout=10)
+    assert (response.status_code, response.content) == (200, b"hello")
+
+
+def test_client_configuration(s3: S3Storage) -> None:
+    config = s3.client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (3, 20)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 3}  # 1 try + 2 retries
+    assert config.s3 == {"addressing_style": "path"} and config.signature_version == "s3v4"
+
+
+def test_unreachable_endpoint_fails_fast_and_unmapped(tmp_path: Path) -> None:
+    storage = create_storage(load_settings(s3_bucket=TEST_BUCKET, data_dir=tmp_path,
+                                           s3_endpoint_url=f"http://127.0.0.1:{free_port()}"))
+    started = time.monotonic()
+    with pytest.raises(EndpointConnectionError):  # errors.py renders it as a 503
+        storage.check()
+    assert time.monotonic() - started < 10
+
+
+def test_large_put_is_streamed_in_parts(s3: S3Storage) -> None:
+    key, data = new_key(), bytes(range(256)) * (36 * 1024 + 1)  # over the 8 MiB part size
+    info = s3.put(key, io.BytesIO(data), content_type="application/octet-stream")
+    assert (info.size, info.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    head = s3.head(key)
+    assert head.size == len(data) and head.etag and head.etag.endswith('-2"')
+    assert head.sha256 is None  # S3 keeps a composite checksum of the parts, not the object's
+    with s3.open(key) as body:
+        assert body.read() == data
+
+
+def test_copy_over_the_copy_object_limit_uses_a_managed_copy(
+        s3: S3Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cloudnexus.storage.s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "MAX_COPY_OBJECT", 10)
+    source, dest, data = new_key(), new_key(), b"copied in parts" * 100
+    s3.put(source, io.BytesIO(data), content_type="text/markdown")
+    s3.copy(source, dest)
+    head = s3.head(dest)
+    assert (head.size, head.content_type) == (len(data), "text/markdown")
+    with s3.open(dest) as body:
+        assert body.read() == data
