@@ -3,114 +3,41 @@
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
 import re
 import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, BinaryIO
+from typing import BinaryIO
 from urllib.parse import quote
 
 from cloudnexus.config import Settings
-from cloudnexus.storage.base import (MultipartUpload, ObjectInfo, ObjectNotFound,
-                                     PresignedRequest, StorageError, UploadedPart)
+from cloudnexus.storage.base import (
+    MultipartUpload,
+    ObjectInfo,
+    ObjectNotFound,
+    PresignedRequest,
+    StorageError,
+    UploadedPart,
+)
 from cloudnexus.storage.disposition import content_disposition
-from cloudnexus.storage.signing import (PUBLIC_PATH, Grant, Signer, expiry,
-                                        load_or_create_key)
+from cloudnexus.storage.signing import PUBLIC_PATH, Grant, Signer, expiry, load_or_create_key
+from cloudnexus.storage.staging import (
+    CHUNK,
+    StagedFile,
+    check_key,
+    read_json,
+    sidecar,
+    write_json,
+)
 
-CHUNK = 1024 * 1024
 MIN_PART_SIZE = 5 * CHUNK  # as on S3: every part but the last
 MAX_PART_SIZE = 5 * 1024 * CHUNK
 MAX_PART_NUMBER = 10_000
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class BodyTooLarge(StorageError):
-    """More bytes arrived than the upload allows."""
-
-
-def check_key(key: str) -> str:
-    """The key, or ValueError when it could leave the root or name a hidden file."""
-    segments = key.split("/")
-    if not key or "\0" in key or "\\" in key or any(s in {"", ".", ".."} for s in segments):
-        raise ValueError(f"unsafe storage key: {key!r}")
-    if any(segment.startswith(".") for segment in segments):  # sidecars and temp files
-        raise ValueError(f"storage key segments may not start with '.': {key!r}")
-    return key
-
-
-class StagedFile:
-    """A temp file beside its destination, counted and hashed while written; discarded on error."""
-
-    def __init__(self, dest: Path, *, limit: int | None = None, make_parents: bool = True) -> None:
-        if make_parents:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, name = tempfile.mkstemp(dir=dest.parent, prefix=".", suffix=".tmp")
-        self.dest, self.path, self.limit, self.size = dest, Path(name), limit, 0
-        self._file, self._committed = os.fdopen(descriptor, "wb"), False
-        self._sha256, self._md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
-
-    def write(self, chunk: bytes) -> None:
-        if self.limit is not None and self.size + len(chunk) > self.limit:
-            raise BodyTooLarge(f"the body is longer than {self.limit} bytes")
-        self._file.write(chunk)
-        self._sha256.update(chunk)
-        self._md5.update(chunk)
-        self.size += len(chunk)
-
-    def copy_from(self, body: BinaryIO) -> None:
-        while chunk := body.read(CHUNK):
-            self.write(chunk)
-
-    @property
-    def sha256(self) -> str:
-        return self._sha256.hexdigest()
-
-    @property
-    def etag(self) -> str:
-        return f'"{self._md5.hexdigest()}"'
-
-    def commit(self) -> None:
-        self._file.close()
-        os.replace(self.path, self.dest)
-        self._committed = True
-
-    def discard(self) -> None:
-        self._file.close()
-        if not self._committed:  # a committed temp name may already be another writer's
-            self.path.unlink(missing_ok=True)
-
-    def __enter__(self) -> StagedFile:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.discard()
-
-
-def _write_json(path: Path, document: dict[str, Any]) -> None:
-    temp = path.with_name(f".{secrets.token_hex(8)}.tmp")
-    temp.write_text(json.dumps(document))
-    os.replace(temp, path)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return document if isinstance(document, dict) else {}
-
-
-def _sidecar(path: Path) -> Path:
-    return path.with_name(f".{path.name}.json")
 
 
 class LocalStorage:
@@ -148,7 +75,7 @@ class LocalStorage:
         """Make a staged file the object: the sidecar first, so head() can spot a torn write."""
         document = {"content_type": content_type, "size": staged.size,
                     "sha256": staged.sha256, "etag": staged.etag}
-        _write_json(_sidecar(staged.dest), document)
+        write_json(sidecar(staged.dest), document)
         staged.commit()
         return self.head(key)
 
@@ -171,7 +98,7 @@ class LocalStorage:
             raise ObjectNotFound(key) from None
         if not path.is_file():
             raise ObjectNotFound(key)
-        meta = _read_json(_sidecar(path))
+        meta = read_json(sidecar(path))
         matches = meta.get("size") == stat.st_size  # else the sidecar is another write's
         return ObjectInfo(key=key, size=stat.st_size, content_type=meta.get("content_type"),
                           etag=meta.get("etag") if matches else None,
@@ -181,7 +108,7 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         path = self.path_of(key)
         path.unlink(missing_ok=True)
-        _sidecar(path).unlink(missing_ok=True)
+        sidecar(path).unlink(missing_ok=True)
 
     def copy(self, source_key: str, dest_key: str) -> None:
         content_type = self.head(source_key).content_type or "application/octet-stream"
@@ -227,7 +154,7 @@ class LocalStorage:
 
     def _upload_dir(self, key: str, upload_id: str) -> Path:
         folder = self.multipart_root / upload_id
-        if _UPLOAD_ID.fullmatch(upload_id) and _read_json(folder / "upload.json").get("key") == key:
+        if _UPLOAD_ID.fullmatch(upload_id) and read_json(folder / "upload.json").get("key") == key:
             return folder
         raise ObjectNotFound(f"{key} (upload {upload_id})")
 
@@ -235,7 +162,7 @@ class LocalStorage:
         upload_id = secrets.token_hex(16)
         folder = self.multipart_root / upload_id
         folder.mkdir(parents=True)
-        _write_json(folder / "upload.json", {"key": check_key(key), "content_type": content_type,
+        write_json(folder / "upload.json", {"key": check_key(key), "content_type": content_type,
                                              "initiated": datetime.now(UTC).isoformat()})
         return upload_id
 
@@ -256,14 +183,14 @@ class LocalStorage:
     def save_part(self, staged: StagedFile) -> UploadedPart:
         part = UploadedPart(int(staged.dest.name), staged.etag, staged.size)
         staged.commit()
-        _write_json(_sidecar(staged.dest), {"etag": part.etag, "size": part.size})
+        write_json(sidecar(staged.dest), {"etag": part.etag, "size": part.size})
         return part
 
     def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
         folder = self._upload_dir(key, upload_id)
         parts = []
         for path in folder.iterdir():
-            meta = _read_json(_sidecar(path)) if path.name.isdigit() else {}
+            meta = read_json(sidecar(path)) if path.name.isdigit() else {}
             if meta and path.is_file() and meta.get("size") == path.stat().st_size:
                 parts.append(UploadedPart(int(path.name), meta["etag"], meta["size"]))
         return sorted(parts, key=lambda part: part.part_number)
@@ -280,7 +207,7 @@ class LocalStorage:
                 raise StorageError(f"part {part.part_number} was not received with that etag")
             if index < len(parts) and stored.size < MIN_PART_SIZE:
                 raise StorageError(f"part {part.part_number} is under {MIN_PART_SIZE} bytes")
-        content_type = _read_json(folder / "upload.json")["content_type"]
+        content_type = read_json(folder / "upload.json")["content_type"]
         with self.staged(key) as staged:
             for part in parts:
                 with (folder / str(part.part_number)).open("rb") as body:
@@ -298,7 +225,7 @@ class LocalStorage:
         if not self.multipart_root.is_dir():
             return
         for folder in sorted(self.multipart_root.iterdir()):
-            meta = _read_json(folder / "upload.json")
+            meta = read_json(folder / "upload.json")
             key, initiated = meta.get("key"), meta.get("initiated")
             valid = _UPLOAD_ID.fullmatch(folder.name) and isinstance(key, str)
             if valid and key.startswith(prefix):

@@ -12,9 +12,15 @@ from cloudnexus.deps import StorageDep
 from cloudnexus.errors import BadRequest, Forbidden, NotFound
 from cloudnexus.schemas import ErrorBody
 from cloudnexus.storage.base import ObjectNotFound
-from cloudnexus.storage.local import BodyTooLarge, LocalStorage, StagedFile
-from cloudnexus.storage.signing import (PUBLIC_PATH, STORAGE_PATH, Grant, SignatureError,
-                                        grant_from_query)
+from cloudnexus.storage.local import LocalStorage
+from cloudnexus.storage.signing import (
+    PUBLIC_PATH,
+    STORAGE_PATH,
+    Grant,
+    SignatureError,
+    grant_from_query,
+)
+from cloudnexus.storage.staging import BodyTooLarge, StagedFile
 
 router = APIRouter(tags=["storage"])
 

@@ -15,8 +15,14 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cloudnexus.config import Settings
-from cloudnexus.storage.base import (MultipartUpload, ObjectInfo, ObjectNotFound,
-                                     PresignedRequest, StorageError, UploadedPart)
+from cloudnexus.storage.base import (
+    MultipartUpload,
+    ObjectInfo,
+    ObjectNotFound,
+    PresignedRequest,
+    StorageError,
+    UploadedPart,
+)
 from cloudnexus.storage.disposition import content_disposition
 
 MiB = 1024 * 1024
