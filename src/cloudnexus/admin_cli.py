@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -62,15 +62,15 @@ def parse_expiry(value: str | None) -> datetime | None:
         return None
     if match := re.fullmatch(r"(\d+)([dhm])", value):
         unit = {"d": "days", "h": "hours", "m": "minutes"}[match[2]]
-        return datetime.now(timezone.utc) + timedelta(**{unit: int(match[1])})
+        return datetime.now(UTC) + timedelta(**{unit: int(match[1])})
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise typer.BadParameter(f"'{value}' is not a time (2027-01-01T00:00:00Z) or a "
                                  "duration (30d, 12h, 90m)") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    if moment <= datetime.now(timezone.utc):
+        moment = moment.replace(tzinfo=UTC)
+    if moment <= datetime.now(UTC):
         raise typer.BadParameter("the expiry is in the past")
     return moment
 
@@ -96,7 +96,7 @@ def workspace_list() -> None:
 
     table = Table("name", "id", "files", "bytes", "max files", "max bytes", "created")
     with session() as db:
-        for ws in service.list(db):
+        for ws in service.list_workspaces(db):
             table.add_row(ws.name, str(ws.id), str(ws.used_files), str(ws.used_bytes),
                           show_limit(ws.max_files), show_limit(ws.max_bytes),
                           ws.created_at.isoformat(timespec="seconds"))
@@ -149,7 +149,7 @@ def key_list(workspace: Annotated[str, typer.Option(help="The workspace's name."
     table = Table("id", "name", "scopes", "created", "expires", "last used", "revoked")
     with session() as db:
         owner = workspaces.get_by_name(db, name=workspace)
-        for key in keys.list(db, workspace_id=owner.id):
+        for key in keys.list_keys(db, workspace_id=owner.id):
             table.add_row(str(key.id), key.name, ",".join(key.scopes), *(
                 moment.isoformat(timespec="seconds") if moment else "-"
                 for moment in (key.created_at, key.expires_at, key.last_used_at,

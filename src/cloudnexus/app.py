@@ -8,10 +8,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from cloudnexus import __version__, health
 from cloudnexus.auth.router import router as keys_router
 from cloudnexus.buckets.router import router as buckets_router
-from cloudnexus.files.router import router as files_router
-from cloudnexus.links.router import public_router as share_router, router as links_router
 from cloudnexus.config import Settings
 from cloudnexus.errors import install_error_handlers
+from cloudnexus.files.router import router as files_router
+from cloudnexus.links.router import public_router as share_router
+from cloudnexus.links.router import router as links_router
 from cloudnexus.logs import configure_logging
 from cloudnexus.middleware import RequestContextMiddleware, UnexpectedErrorMiddleware
 from cloudnexus.runtime import Runtime

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from typing import Annotated
 
 import typer
@@ -40,7 +39,7 @@ def serve(
     import uvicorn
 
     if "PUBLIC_URL" not in os.environ:
-        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         os.environ["PUBLIC_URL"] = f"http://{shown_host}:{port}"
     settings = settings_or_exit()
     if settings.uses_embedded_database:
@@ -74,7 +73,7 @@ def migrate() -> None:
 
 @app.command()
 def doctor() -> None:
-    """Show where each setting comes from (secrets masked) and check database, migrations, storage."""
+    """Show each setting's source (secrets masked); check database, migrations, storage."""
     from cloudnexus.doctor import configuration_rows, run_checks
 
     settings = settings_or_exit()
@@ -118,4 +117,4 @@ def main() -> None:  # pragma: no cover - console entry for `python -m cloudnexu
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

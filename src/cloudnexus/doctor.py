@@ -33,7 +33,8 @@ def configuration_rows(settings: Settings) -> Iterator[tuple[str, str, str]]:
 
 def run_checks(settings: Settings) -> Iterator[tuple[str, bool, str]]:
     """(check, ok, detail): the health checks, and whether the migrations are at the newest."""
-    from cloudnexus.health import run_checks as health_checks, timed_check
+    from cloudnexus.health import run_checks as health_checks
+    from cloudnexus.health import timed_check
     from cloudnexus.migrations import current_revision, head_revision
 
     runtime = Runtime(settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -135,12 +135,11 @@ def render_unexpected(exc: BaseException) -> JSONResponse:
 
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)
-    return render(exc)
+    return render(cast(AppError, exc))
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    exc = cast(StarletteHTTPException, error)
     by_status: dict[int, type[AppError]] = {
         404: NotFound, 405: MethodNotAllowed, 400: BadRequest, 401: Unauthorized,
         403: Forbidden, 413: PayloadTooLarge, 415: UnsupportedMediaType,
@@ -155,8 +154,8 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return render(error_class(message, headers=dict(exc.headers or {})))
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    exc = cast(RequestValidationError, error)
     if any(error["type"] == "json_invalid" for error in exc.errors()):
         return render(BadRequest("The request body is not valid JSON"))
     details = [

@@ -119,7 +119,7 @@ def _reconcile(db: Any, storage: Any, report: Report, *, started: datetime,
 
 def _objects(storage: Any) -> Iterator[tuple[uuid.UUID, Any]]:
     for prefix in ("private/", "uploads/"):
-        for info in storage.list(prefix):
+        for info in storage.list_objects(prefix):
             try:
                 yield uuid.UUID(info.key.rsplit("/", 1)[-1]), info
             except ValueError:

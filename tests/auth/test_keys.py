@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import timeit
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -56,19 +56,19 @@ def test_revoked_key_stops_working_at_once(client: Any, tenant: Tenant) -> None:
 
 
 def test_key_expires(client: Any, tenant: Tenant) -> None:
-    soon = datetime.now(timezone.utc) + timedelta(hours=1)
+    soon = datetime.now(UTC) + timedelta(hours=1)
     created = client.post("/v1/keys", json={"name": "t", "scopes": ["files:read"],
                                             "expires_at": soon.isoformat()},
                           headers=tenant.headers())
     assert created.status_code == 201
     assert created.json()["expires_at"].startswith(soon.strftime("%Y-%m-%dT%H:%M:%S"))
-    past = tenant.key("admin", expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+    past = tenant.key("admin", expires_at=datetime.now(UTC) - timedelta(seconds=1))
     assert client.get("/v1/workspace", headers=tenant.headers(past)).json()["error"][
         "message"] == "API key expired"
 
 
 def test_invalid_key_requests_are_422(client: Any, tenant: Tenant) -> None:
-    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     for body in ({"name": "x", "scopes": []}, {"name": "x", "scopes": ["root"]},
                  {"name": "", "scopes": ["admin"]}, {"name": "x", "scopes": ["admin"],
                                                      "expires_at": yesterday},

@@ -3,7 +3,7 @@ scope → 403; another workspace's ids → 404, indistinguishable from missing o
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -137,7 +137,7 @@ def test_revoked_key_is_401(world: World, route: tuple[str, str]) -> None:
 
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
 def test_expired_key_is_401(world: World, route: tuple[str, str]) -> None:
-    expired = world.a.key("admin", expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+    expired = world.a.key("admin", expires_at=datetime.now(UTC) - timedelta(seconds=1))
     assert_error(world.call(route, key=expired), 401, "unauthorized")
 
 

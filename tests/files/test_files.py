@@ -254,7 +254,7 @@ def test_batch_delete_by_ids_and_by_prefix(client: Any, tenant: Tenant, bucket: 
                             headers=tenant.headers())
     assert by_prefix.json() == {"deleted": 4}
     by_ids = client.post("/v1/buckets/docs/files:delete", headers=tenant.headers(),
-                         json={"ids": ids[:2] + ["00000000-0000-0000-0000-000000000000"]})
+                         json={"ids": [*ids[:2], "00000000-0000-0000-0000-000000000000"]})
     assert by_ids.json() == {"deleted": 2}
     left = client.get("/v1/buckets/docs/files", headers=tenant.headers()).json()["items"]
     assert sorted(f["path"] for f in left) == ["keep/2.txt", "tmpx.txt"]

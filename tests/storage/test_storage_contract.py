@@ -94,10 +94,10 @@ def test_list_by_prefix(storage: Storage) -> None:
     for size, key in enumerate(sorted(keys), 1):
         storage.put(key, io.BytesIO(b"x" * size), content_type="text/plain")
     storage.put(f"{folder}-other/d", io.BytesIO(b"d"), content_type="text/plain")
-    listed = {info.key: info.size for info in storage.list(f"{folder}/")}
+    listed = {info.key: info.size for info in storage.list_objects(f"{folder}/")}
     assert listed == {key: size for size, key in enumerate(sorted(keys), 1)}
-    assert len(list(storage.list(folder))) == 4  # a prefix need not end at a "/"
-    assert list(storage.list(new_key() + "/")) == []
+    assert len(list(storage.list_objects(folder))) == 4  # a prefix need not end at a "/"
+    assert list(storage.list_objects(new_key() + "/")) == []
 
 
 @pytest.mark.parametrize("with_checksum", [True, False], ids=["sha256", "no-sha256"])

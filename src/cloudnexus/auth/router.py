@@ -32,7 +32,7 @@ def list_keys(principal: Admin, db: SessionDep) -> KeyList:
     """List the workspace's keys, revoked ones included (never their secrets)."""
     from cloudnexus.auth import service
 
-    keys = service.list(db, workspace_id=principal.workspace_id)
+    keys = service.list_keys(db, workspace_id=principal.workspace_id)
     return KeyList(items=[KeyOut.model_validate(key) for key in keys])
 
 

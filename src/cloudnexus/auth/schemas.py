@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -24,7 +24,7 @@ class KeyCreate(Schema):
     @field_validator("expires_at")
     @classmethod
     def _in_future(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value <= datetime.now(timezone.utc):
+        if value is not None and value <= datetime.now(UTC):
             raise ValueError("must be in the future")
         return value
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
@@ -21,7 +22,7 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 def authenticate(db: Session, *, token: str | None) -> Principal:
-    """The principal of a bearer token; 401 for a missing, malformed, unknown, revoked or expired key."""
+    """The principal of a bearer token; 401 if missing, malformed, unknown, revoked, expired."""
     if not token:
         raise Unauthorized("Send Authorization: Bearer <api key>", headers=_CHALLENGE)
     parsed = parse_key(token)
@@ -53,7 +54,7 @@ def _touch(db: Session, *, key_id: uuid.UUID, now: datetime) -> None:
     db.commit()
 
 
-def create(db: Session, *, workspace_id: uuid.UUID, name: str, scopes: list[str],
+def create(db: Session, *, workspace_id: uuid.UUID, name: str, scopes: Sequence[str],
            expires_at: datetime | None = None) -> tuple[ApiKey, str]:
     """A new key and its full text, which is never stored and never shown again."""
     secret = new_secret()
@@ -65,7 +66,7 @@ def create(db: Session, *, workspace_id: uuid.UUID, name: str, scopes: list[str]
     return key, format_key(key.id, secret)
 
 
-def list(db: Session, *, workspace_id: uuid.UUID) -> list[ApiKey]:  # noqa: A001
+def list_keys(db: Session, *, workspace_id: uuid.UUID) -> list[ApiKey]:
     query = select(ApiKey).where(ApiKey.workspace_id == workspace_id)
     return [*db.scalars(query.order_by(ApiKey.created_at, ApiKey.id))]
 

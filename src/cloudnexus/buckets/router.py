@@ -34,7 +34,7 @@ def list_buckets(principal: Reader, db: SessionDep) -> BucketList:
     """List the workspace's buckets."""
     from cloudnexus.buckets import service
 
-    buckets = service.list(db, workspace_id=principal.workspace_id)
+    buckets = service.list_buckets(db, workspace_id=principal.workspace_id)
     return BucketList(items=[BucketOut.from_model(bucket) for bucket in buckets])
 
 

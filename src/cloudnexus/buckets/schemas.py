@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from cloudnexus.buckets.models import Bucket
 
 BUCKET_NAME = r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
-_TOKEN = r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}"
-_CONTENT_TYPE_PATTERN = re.compile(rf"{_TOKEN}/(?:{_TOKEN}|\*)")
+_NAME = r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}"
+_CONTENT_TYPE_PATTERN = re.compile(rf"{_NAME}/(?:{_NAME}|\*)")
 
 BucketName = Annotated[str, StringConstraints(pattern=BUCKET_NAME)]
 

@@ -38,7 +38,7 @@ def get(db: Session, *, workspace_id: uuid.UUID, name: str) -> Bucket:
     return bucket
 
 
-def list(db: Session, *, workspace_id: uuid.UUID) -> list[Bucket]:  # noqa: A001
+def list_buckets(db: Session, *, workspace_id: uuid.UUID) -> list[Bucket]:
     query = select(Bucket).where(Bucket.workspace_id == workspace_id).order_by(Bucket.name)
     return [*db.scalars(query)]
 

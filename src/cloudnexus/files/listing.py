@@ -93,9 +93,8 @@ def decode_cursor(query: ListQuery, bucket_id: uuid.UUID) -> tuple[Any, uuid.UUI
             raise BadRequest("This cursor belongs to another listing (bucket, filters or sort)")
         if query.sort == "created_at":
             value = datetime.fromisoformat(value)
-        elif query.sort == "size" and (not isinstance(value, int) or isinstance(value, bool)):
-            raise ValueError
-        elif query.sort == "path" and not isinstance(value, str):
+        expected = {"size": int, "path": str}.get(query.sort)
+        if expected is not None and (type(value) is not expected):
             raise ValueError
     except BadRequest:
         raise

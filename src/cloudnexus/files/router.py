@@ -16,7 +16,14 @@ from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
 from cloudnexus.files.dependencies import DeletableFileDep, FileDep
 from cloudnexus.files.direct import read_form
 from cloudnexus.files.schemas import (
-    BatchDelete, BatchDeleted, FileCopy, FileOut, FilePage, FileUpdate, SortField, SortOrder,
+    BatchDelete,
+    BatchDeleted,
+    FileCopy,
+    FileOut,
+    FilePage,
+    FileUpdate,
+    SortField,
+    SortOrder,
 )
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
@@ -63,7 +70,8 @@ def list_files(
 ) -> FilePage:
     """List a bucket's files, a page at a time (keyset pagination)."""
     from cloudnexus.files import service
-    from cloudnexus.files.listing import ListQuery, list_files as page_of
+    from cloudnexus.files.listing import ListQuery
+    from cloudnexus.files.listing import list_files as page_of
 
     query = ListQuery(prefix=prefix, q=q, tag=tag, content_type=content_type, sort=sort,
                       order=order, limit=limit, cursor=cursor)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -15,7 +16,7 @@ from cloudnexus.idempotency.dependencies import Replay
 
 
 class IdempotentRoute(APIRoute):
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
         async def handle_idempotently(request: Request) -> Response:
@@ -45,7 +46,7 @@ async def _settle(request: Request, response: Response | None) -> None:
     def settle() -> None:
         with runtime.session_factory() as db:
             if response is not None and 200 <= response.status_code < 300:
-                body = json.loads(response.body) if response.body else None
+                body = json.loads(bytes(response.body)) if response.body else None
                 service.complete(db, claim=claim, status_code=response.status_code, body=body)
             else:
                 service.release(db, claim=claim)

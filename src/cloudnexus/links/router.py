@@ -47,7 +47,7 @@ def list_links(file: FileDep, db: SessionDep) -> LinkList:
     """A file's share links, revoked and expired ones included (without their URLs)."""
     from cloudnexus.links import service
 
-    return LinkList(items=[link_out(link, None) for link in service.list(db, file=file)])
+    return LinkList(items=[link_out(link, None) for link in service.list_links(db, file=file)])
 
 
 @router.delete("/v1/links/{link_id}", status_code=204, dependencies=[Depends(require(WRITE))],

@@ -32,7 +32,7 @@ def create(db: Session, *, file: File, expires_in: int,
     return link, token
 
 
-def list(db: Session, *, file: File) -> list[ShareLink]:  # noqa: A001
+def list_links(db: Session, *, file: File) -> list[ShareLink]:
     query = select(ShareLink).where(ShareLink.file_id == file.id,
                                     ShareLink.workspace_id == file.workspace_id)
     return [*db.scalars(query.order_by(ShareLink.created_at, ShareLink.id))]

@@ -72,7 +72,7 @@ class Storage(Protocol):
     def copy(self, source_key: str, dest_key: str) -> None:
         """Server-side copy; ObjectNotFound when the source is absent."""
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
         """Every object under `prefix` (for reconciliation); content type and sha256 may be None."""
 
     def presign_get(self, key: str, *, expires_in: int, download_name: str | None = None) -> str:

@@ -116,7 +116,7 @@ class LocalStorage:
             staged.copy_from(body)
             self.save(dest_key, staged, content_type=content_type)
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
         folder = prefix.rpartition("/")[0]
         start = self.path_of(folder) if folder else self.root
         for directory, subdirectories, files in os.walk(start):
@@ -227,7 +227,8 @@ class LocalStorage:
         for folder in sorted(self.multipart_root.iterdir()):
             meta = read_json(folder / "upload.json")
             key, initiated = meta.get("key"), meta.get("initiated")
-            valid = _UPLOAD_ID.fullmatch(folder.name) and isinstance(key, str)
-            if valid and key.startswith(prefix):
+            if not (_UPLOAD_ID.fullmatch(folder.name) and isinstance(key, str)):
+                continue
+            if key.startswith(prefix):
                 yield MultipartUpload(key, folder.name,
                                       datetime.fromisoformat(initiated) if initiated else None)

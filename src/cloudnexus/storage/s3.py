@@ -92,7 +92,8 @@ class S3Storage:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Storage:
-        assert settings.s3_bucket is not None
+        if settings.s3_bucket is None:
+            raise ValueError("S3Storage needs S3_BUCKET")
         endpoint = str(settings.s3_endpoint_url).rstrip("/") if settings.s3_endpoint_url else None
         options: dict[str, Any] = {}
         if endpoint:  # S3-compatible stores: path-style, and checksums only when asked for
@@ -143,7 +144,7 @@ class S3Storage:
                      "Metadata": head.get("Metadata", {}), "ChecksumAlgorithm": "SHA256"}
             self.client.copy(source, self.bucket, dest_key, ExtraArgs=extra, Config=_TRANSFER)
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
                                                                       Prefix=prefix)
         for page in pages:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -102,10 +103,8 @@ def load_or_create_key(path: Path) -> bytes:
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(secrets.token_bytes(KEY_BYTES))
-        try:
-            os.link(temp, path)  # atomic and never overwrites: a concurrent creator's key wins
-        except FileExistsError:
-            pass
+        with contextlib.suppress(FileExistsError):  # a concurrent creator's key wins
+            os.link(temp, path)  # atomic, and never overwrites
     finally:
         temp.unlink(missing_ok=True)
     return _read_key(path)

@@ -22,7 +22,11 @@ from cloudnexus.storage.base import ObjectInfo, ObjectNotFound, Storage, Storage
 from cloudnexus.uploads.models import ABORTED, COMPLETED, MULTIPART, PENDING, SINGLE, Upload
 from cloudnexus.uploads.parts import MAX_OBJECT, part_count, part_size_for
 from cloudnexus.uploads.schemas import (
-    CompletedPart, PartUrl, ReceivedPart, UploadCreate, UploadOut,
+    CompletedPart,
+    PartUrl,
+    ReceivedPart,
+    UploadCreate,
+    UploadOut,
 )
 from cloudnexus.workspaces import usage
 
@@ -116,7 +120,8 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
 
 
 def _assemble(storage: Storage, upload: Upload, parts: list[CompletedPart] | None) -> None:
-    assert upload.multipart_id is not None
+    if upload.multipart_id is None:
+        raise ValueError("not a multipart upload")
     if parts is None:
         chosen = storage.list_parts(upload.storage_key, upload.multipart_id)
     else:
@@ -196,7 +201,8 @@ def describe(storage: Storage, settings: Settings, upload: Upload, *,
                                      expires_in=expires_in)
         out.url, out.headers = signed.url, signed.headers
         return out
-    assert upload.multipart_id is not None and upload.part_size is not None
+    if upload.multipart_id is None or upload.part_size is None:
+        raise ValueError("a multipart upload without its id or part size")
     received = [] if just_created else storage.list_parts(upload.storage_key,
                                                           upload.multipart_id)
     done = {part.part_number for part in received}

@@ -44,12 +44,12 @@ def get_by_name(db: Session, *, name: str) -> Workspace:
     return workspace
 
 
-def list(db: Session) -> list[Workspace]:  # noqa: A001 - the verb every service uses
+def list_workspaces(db: Session) -> list[Workspace]:
     return [*db.scalars(select(Workspace).order_by(Workspace.name))]
 
 
-def set_quota(db: Session, *, workspace: Workspace, max_bytes: int | None | object = UNSET,
-              max_files: int | None | object = UNSET) -> Workspace:
+def set_quota(db: Session, *, workspace: Workspace, max_bytes: int | object | None = UNSET,
+              max_files: int | object | None = UNSET) -> Workspace:
     """Change the given limits; None means unlimited, UNSET leaves a limit as it is."""
     if max_bytes is not UNSET:
         workspace.max_bytes = max_bytes  # type: ignore[assignment]
