@@ -19,7 +19,7 @@ from cloudnexus.logs import aws_request_id_var
 settings = load_settings()
 app = create_app(settings)
 # Mangum's defaults return JSON and text/* as text and everything else base64-encoded.
-_api = Mangum(app, lifespan="off")
+_api = Mangum(app, lifespan="off", api_gateway_base_path=settings.api_base_path)
 logger = logging.getLogger("cloudnexus.handler")
 
 

@@ -33,8 +33,19 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
         yield session
 
 
+class DeferredStorage:
+    """The runtime's storage, made on first use: a route that may not touch storage (a file
+    read in a private bucket) does not pay for importing boto3 and making a client."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runtime.storage, name)
+
+
 def get_storage(runtime: RuntimeDep) -> Storage:
-    return runtime.storage
+    return DeferredStorage(runtime)  # type: ignore[return-value]
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from cloudnexus.deps import StorageDep
+from cloudnexus.deps import RuntimeDep
 from cloudnexus.errors import BadRequest, Forbidden, NotFound
 from cloudnexus.schemas import ErrorBody
 from cloudnexus.storage.base import ObjectNotFound
@@ -66,7 +66,8 @@ class SignedPutQuery(SignedQuery):
     part_number: int | None = Field(None, description="The part's number, 1..10000")
 
 
-def get_local_storage(storage: StorageDep) -> LocalStorage:
+def get_local_storage(runtime: RuntimeDep) -> LocalStorage:
+    storage = runtime.storage
     if not isinstance(storage, LocalStorage):
         raise NotFound()
     return storage
