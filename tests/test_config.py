@@ -78,7 +78,7 @@ def test_password_never_shows(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_db_user_is_required_with_db_host(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DB_HOST", "db")
-    with pytest.raises(ConfigError, match="^DB_USER"):
+    with pytest.raises(ConfigError, match=r"^DB_USER"):
         load_settings().sqlalchemy_url()
 
 

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 aws_request_id_var: ContextVar[str | None] = ContextVar("aws_request_id", default=None)
 
-_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName",
+                                                            "color_message"}
 
 
 def current_request_id() -> str | None:
