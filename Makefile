@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv clean
+.PHONY: run test lint venv clean
 
 venv: $(STAMP)
 
@@ -21,6 +21,10 @@ run: venv  ## serve on the embedded default (SQLite + ./.cloudnexus/) at http://
 
 test: venv  ## the whole test suite (needs PostgreSQL at 127.0.0.1:5432, as on the dev and CI machines)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: venv  ## ruff and mypy on the package and the tests
+	$(BIN)/ruff check src tests main.py
+	$(BIN)/mypy src main.py
 
 clean:
 	rm -rf $(VENV) .cloudnexus dist build .pytest_cache
