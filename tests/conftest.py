@@ -121,7 +121,11 @@ def storage_settings(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str
     if request.param == "local":
         return {"data_dir": tmp_path / "data", "public_url": "http://testserver"}
     endpoint = request.getfixturevalue("moto_endpoint")
-    return {"s3_bucket": TEST_BUCKET, "s3_endpoint_url": endpoint, "data_dir": tmp_path / "data"}
+    import boto3
+
+    bucket = f"cnx-{uuid.uuid4().hex[:12]}"  # a bucket of its own: maintenance lists them all
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    return {"s3_bucket": bucket, "s3_endpoint_url": endpoint, "data_dir": tmp_path / "data"}
 
 
 @pytest.fixture

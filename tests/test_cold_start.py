@@ -44,6 +44,7 @@ from cloudnexus.files.models import File
 with runtime.session_factory() as db:
     bucket = buckets.create(db, workspace_id=tenant.workspace_id, name="cold")
     db.add(File(id=file_id, workspace_id=tenant.workspace_id, bucket_id=bucket.id, path="a",
+                path_search="a",
                 size=1, content_type="text/plain", etag="e", metadata_={}, tags=[],
                 storage_key="private/x"))
     db.commit()

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, tuple_, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.errors import BadRequest
 from cloudnexus.files.models import READY, File
+from cloudnexus.files.paths import search_key
 
 SORT_COLUMNS = {"path": File.path, "created_at": File.created_at, "size": File.size}
 
@@ -60,7 +62,7 @@ def starts_with(prefix: str) -> ColumnElement[bool]:
 
 def has_tag(db: Session, tag: str) -> ColumnElement[bool]:
     if db.get_bind().dialect.name == "postgresql":
-        return File.tags.contains([tag])  # jsonb @>, served by the GIN index
+        return type_coerce(File.tags, JSONB).contains([tag])  # @>, served by the GIN index
     members = func.json_each(File.tags).table_valued("value")
     return exists(select(1).select_from(members).where(members.c.value == tag))
 
@@ -110,8 +112,8 @@ def list_files(db: Session, *, bucket: Bucket, query: ListQuery) -> tuple[list[F
     if query.prefix:
         statement = statement.where(starts_with(query.prefix))
     if query.q:
-        needle = "%" + _escape_like(query.q.lower()) + "%"
-        statement = statement.where(func.lower(File.path).like(needle, escape="\\"))
+        needle = "%" + _escape_like(search_key(query.q)) + "%"
+        statement = statement.where(File.path_search.like(needle, escape="\\"))
     if query.tag:
         statement = statement.where(has_tag(db, query.tag))
     if query.content_type:

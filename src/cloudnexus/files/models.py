@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudnexus.buckets.models import Bucket
@@ -21,7 +21,7 @@ class File(Base):
         UniqueConstraint("bucket_id", "path"),
         Index("ix_files_bucket_created", "bucket_id", "created_at", "id"),
         Index("ix_files_bucket_size", "bucket_id", "size", "id"),
-        # PostgreSQL only, made in the migration: a trigram index on lower(path) for `q`,
+        # PostgreSQL only, made in the migration: a trigram index on path_search for `q`,
         # and a GIN index on tags for `tag`.
     )
 
@@ -34,6 +34,9 @@ class File(Base):
     # ranges use the index whatever the database's locale.
     path: Mapped[str] = mapped_column(
         String(1024).with_variant(String(1024, collation="C"), "postgresql"))
+    # paths.search_key(path): Unicode case-folded in Python, as neither SQLite's lower() nor
+    # PostgreSQL's under COLLATE "C" folds beyond ASCII.
+    path_search: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str | None] = mapped_column(String(64))

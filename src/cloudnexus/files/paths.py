@@ -25,6 +25,11 @@ def check_path(path: str) -> str:
     return path
 
 
+def search_key(text: str) -> str:
+    """What `q` is matched against: the path case-folded (Ü matches ü, ß matches ss)."""
+    return text.casefold()
+
+
 def file_name(path: str) -> str:
     """The last segment: the name a download is saved under."""
     return path.rstrip("/").rsplit("/", 1)[-1] or "download"

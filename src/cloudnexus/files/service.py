@@ -17,7 +17,7 @@ from cloudnexus.database import new_id, utcnow
 from cloudnexus.errors import Conflict, NotFound, PreconditionFailed
 from cloudnexus.files.direct import DirectUpload
 from cloudnexus.files.models import DELETING, READY, File
-from cloudnexus.files.paths import check_path
+from cloudnexus.files.paths import check_path, search_key
 from cloudnexus.storage.base import Storage
 from cloudnexus.storage.keys import object_key
 from cloudnexus.workspaces import usage
@@ -82,7 +82,8 @@ def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: 
                  check_quota=reserved_size is None)
     now = utcnow()
     file = File(id=file_id, workspace_id=bucket.workspace_id, bucket_id=bucket.id, bucket=bucket,
-                path=path, size=size, content_type=content_type, sha256=sha256,
+                path=path, path_search=search_key(path), size=size,
+                content_type=content_type, sha256=sha256,
                 etag=new_etag(), metadata_=metadata, tags=tags, status=READY,
                 storage_key=storage_key, created_at=now, updated_at=now)
     db.add(file)
@@ -119,6 +120,8 @@ def update(db: Session, *, file: File, changes: dict[str, Any], if_match: str | 
                          overwrite=False)
     values = {("metadata_" if key == "metadata" else key): value
               for key, value in changes.items() if value is not None}
+    if "path" in values:
+        values["path_search"] = search_key(values["path"])
     if not values:
         return file
     # Compare-and-set on the etag, so of two concurrent updates with one If-Match one wins.

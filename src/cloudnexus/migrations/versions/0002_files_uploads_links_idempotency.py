@@ -35,6 +35,7 @@ def upgrade() -> None:
     sa.Column('workspace_id', sa.Uuid(), nullable=False),
     sa.Column('bucket_id', sa.Uuid(), nullable=False),
     sa.Column('path', sa.String(length=1024).with_variant(sa.String(length=1024, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('path_search', sa.Text(), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('content_type', sa.String(length=255), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=True),
@@ -99,7 +100,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         # `q` is a case-insensitive substring of the path: a trigram index keeps it flat at scale.
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        op.execute("CREATE INDEX ix_files_path_trgm ON files USING gin (lower(path) gin_trgm_ops)")
+        op.execute("CREATE INDEX ix_files_path_trgm ON files USING gin (path_search gin_trgm_ops)")
         op.execute("CREATE INDEX ix_files_tags ON files USING gin (tags jsonb_path_ops)")
 
 

@@ -1,0 +1,76 @@
+"""Invariants under concurrency: one winner per path, never past the quota."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cloudnexus.workspaces import service as workspaces
+from tests.conftest import Tenant
+
+CLIENTS = 8
+
+
+@pytest.fixture
+def bucket(client: Any, tenant: Tenant) -> str:
+    client.post("/v1/buckets", json={"name": "race"}, headers=tenant.headers())
+    return "race"
+
+
+def in_parallel(app: Any, count: int, work: Any) -> list[Any]:
+    def run(index: int) -> Any:
+        with TestClient(app) as own:
+            return work(own, index)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_concurrent_uploads_to_one_path_one_wins(app: Any, client: Any, tenant: Tenant,
+                                                 bucket: str) -> None:
+    uploads = []
+    for index in range(CLIENTS):
+        data = f"version {index}".encode()
+        upload = client.post("/v1/buckets/race/uploads", headers=tenant.headers(), json={
+            "path": "same/path.txt", "size": len(data), "content_type": "text/plain"}).json()
+        assert client.put(upload["url"], content=data, headers=upload["headers"]).status_code == 200
+        uploads.append(upload)
+
+    statuses = in_parallel(app, CLIENTS, lambda own, i: own.post(
+        f"/v1/uploads/{uploads[i]['id']}/complete", headers=tenant.headers()).status_code)
+    assert sorted(statuses) == [200] + [409] * (CLIENTS - 1), statuses
+    listed = client.get("/v1/buckets/race/files", headers=tenant.headers()).json()["items"]
+    assert len(listed) == 1
+    workspace = client.get("/v1/workspace", headers=tenant.headers()).json()
+    assert workspace["usage"] == {"bytes": listed[0]["size"], "files": 1}
+    with app.state.runtime.session_factory() as db:
+        assert workspaces.get(db, workspace_id=tenant.workspace_id).reserved_bytes == 0
+
+
+def test_concurrent_direct_uploads_to_one_path_one_wins(app: Any, tenant: Tenant,
+                                                        bucket: str) -> None:
+    statuses = in_parallel(app, CLIENTS, lambda own, i: own.post(
+        "/v1/buckets/race/files", headers=tenant.headers(),
+        files={"file": ("same.txt", f"v{i}".encode(), "text/plain")}).status_code)
+    assert sorted(statuses) == [201] + [409] * (CLIENTS - 1), statuses
+
+
+def test_concurrent_uploads_near_the_quota_never_exceed_it(app: Any, client: Any,
+                                                           tenant: Tenant, bucket: str) -> None:
+    size = 1000
+    with app.state.runtime.session_factory() as db:
+        workspaces.set_quota(db, workspace=workspaces.get(db, workspace_id=tenant.workspace_id),
+                             max_bytes=5 * size)
+    responses = in_parallel(app, 12, lambda own, i: own.post(
+        "/v1/buckets/race/uploads", headers=tenant.headers(),
+        json={"path": f"f{i}", "size": size, "content_type": "text/plain"}))
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [201] * 5 + [403] * 7, statuses
+    assert all(r.json()["error"]["code"] == "quota_exceeded"
+               for r in responses if r.status_code == 403)
+    with app.state.runtime.session_factory() as db:
+        workspace = workspaces.get(db, workspace_id=tenant.workspace_id)
+        assert workspace.reserved_bytes == 5 * size <= workspace.max_bytes  # type: ignore[operator]
