@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, tuple_, type_coerce
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, tuple_, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -105,8 +105,8 @@ def decode_cursor(query: ListQuery, bucket_id: uuid.UUID) -> tuple[Any, uuid.UUI
     return value, last_id
 
 
-def list_files(db: Session, *, bucket: Bucket, query: ListQuery) -> tuple[list[File], str | None]:
-    """One page of the bucket's ready files, and the cursor of the next page (None at the end)."""
+def build_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[File]:
+    """The page's query, filtered, after the cursor, in order (without its LIMIT)."""
     column = SORT_COLUMNS[query.sort]
     statement = select(File).where(File.bucket_id == bucket.id, File.status == READY)
     if query.prefix:
@@ -124,7 +124,12 @@ def list_files(db: Session, *, bucket: Bucket, query: ListQuery) -> tuple[list[F
         key = tuple_(column, File.id)
         statement = statement.where(key < tuple_(*after) if descending else key > tuple_(*after))
     ordering = (column.desc(), File.id.desc()) if descending else (column.asc(), File.id.asc())
-    statement = statement.options(lazyload(File.bucket)).order_by(*ordering)
+    return statement.options(lazyload(File.bucket)).order_by(*ordering)
+
+
+def list_files(db: Session, *, bucket: Bucket, query: ListQuery) -> tuple[list[File], str | None]:
+    """One page of the bucket's ready files, and the cursor of the next page (None at the end)."""
+    statement = build_statement(db, bucket=bucket, query=query)
     rows = [*db.scalars(statement.limit(query.limit + 1))]
     page, more = rows[:query.limit], len(rows) > query.limit
     for file in page:
