@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Build dist/deployment.zip for Lambda: arm64, one Python version, main.py at the root.
+#
+#   deploy/package.sh [--python 3.14] [--with-boto3] [--out dist/deployment.zip]
+#
+# Wheels only (--only-binary): a dependency without an aarch64 wheel for that Python fails
+# the build here, not at cold start. The zip is reproducible: sorted entries, fixed times,
+# no bytecode, no tests, dist-info trimmed to what importlib.metadata reads.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON_VERSION=3.14
+WITH_BOTO3=0
+OUT=dist/deployment.zip
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --python) PYTHON_VERSION="$2"; shift 2 ;;
+    --with-boto3) WITH_BOTO3=1; shift ;;
+    --out) OUT="$2"; shift 2 ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+done
+
+PYTHON=${PYTHON:-python3}
+BUILD=$(mktemp -d)
+trap 'rm -rf "$BUILD"' EXIT
+
+# The runtime dependencies, less what only the CLI and local server use, and less boto3 (the
+# Lambda runtime ships it) unless asked for.
+"$PYTHON" - "$WITH_BOTO3" > "$BUILD/requirements.txt" <<'PY'
+import sys, tomllib
+skip = {"uvicorn", "typer", "rich"} | (set() if sys.argv[1] == "1" else {"boto3"})
+for requirement in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]:
+    name = requirement.split("[")[0].split("=")[0].split("<")[0].split(">")[0].strip().lower()
+    if name not in skip:
+        print(requirement)
+PY
+
+"$PYTHON" -m pip install --quiet --disable-pip-version-check --no-compile \
+  --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
+  --implementation cp --python-version "$PYTHON_VERSION" --only-binary=:all: \
+  --target "$BUILD/site" -r "$BUILD/requirements.txt"
+"$PYTHON" -m pip wheel --quiet --disable-pip-version-check --no-deps -w "$BUILD/wheel" .
+"$PYTHON" -m pip install --quiet --disable-pip-version-check --no-compile --no-deps \
+  --target "$BUILD/site" "$BUILD"/wheel/cloudnexus-*.whl
+cp main.py "$BUILD/site/main.py"
+
+mkdir -p "$(dirname "$OUT")"
+"$PYTHON" - "$BUILD/site" "$OUT" <<'PY'
+import os, sys, zipfile
+from pathlib import Path
+
+root, out = Path(sys.argv[1]), Path(sys.argv[2])
+DROP_DIRS = {"__pycache__", "tests", "test", "testing"}
+KEEP_IN_DIST_INFO = {"METADATA", "entry_points.txt", "top_level.txt"}
+files = []
+for path in sorted(root.rglob("*")):
+    relative = path.relative_to(root)
+    parts = set(relative.parts[:-1])
+    if path.is_dir() or parts & DROP_DIRS or path.suffix in {".pyc", ".pyo"}:
+        continue
+    if relative.parts[0] == "bin":
+        continue
+    if relative.parts[0].endswith(".dist-info") and relative.name not in KEEP_IN_DIST_INFO:
+        continue
+    files.append((str(relative), path))
+out.unlink(missing_ok=True)
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+    for name, path in files:
+        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(info, path.read_bytes(), compresslevel=9)
+unzipped = sum(path.stat().st_size for _, path in files)
+print(f"{out}: {out.stat().st_size / 1e6:.1f} MB zipped, {unzipped / 1e6:.1f} MB unzipped, "
+      f"{len(files)} files")
+PY
