@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint venv clean
+.PHONY: run test lint package deploy-lint venv clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,12 @@ test: venv  ## the whole test suite (needs PostgreSQL at 127.0.0.1:5432, as on t
 lint: venv  ## ruff and mypy on the package and the tests
 	$(BIN)/ruff check src tests main.py
 	$(BIN)/mypy src main.py
+
+package: venv  ## dist/deployment.zip for Lambda (arm64; PYTHON_VERSION=3.14)
+	PYTHON=$(BIN)/python deploy/package.sh --python $(or $(PYTHON_VERSION),3.14)
+
+deploy-lint:  ## cfn-lint and checkov on deploy/template.yaml (own venv: .venv-deploy)
+	bash deploy/lint.sh
 
 clean:
 	rm -rf $(VENV) .cloudnexus dist build .pytest_cache

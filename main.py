@@ -1,7 +1,8 @@
 """The Lambda entry point: `main.handler`.
 
 API Gateway events (HTTP API v2, REST API v1) go through Mangum to the FastAPI app; an
-EventBridge scheduled event runs maintenance instead. The app is built at import (cheap: no
+EventBridge scheduled event runs maintenance instead, and `{"cloudnexus": "migrate"}` (a
+one-off `aws lambda invoke` after a deploy) applies the migrations. The app is built at import (cheap: no
 database, no boto3); the engine and storage clients are made on first use and then reused.
 """
 
@@ -47,10 +48,15 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             from cloudnexus.maintenance import run_scheduled
 
             return run_scheduled(app.state.runtime)
+        if isinstance(event, dict) and event.get("cloudnexus") == "migrate":
+            from cloudnexus.migrations import current_revision, upgrade
+
+            upgrade(app.state.runtime.engine)  # a one-off invoke after each deploy
+            return {"migrated": current_revision(app.state.runtime.engine)}
         kind = type(event).__name__
         keys = sorted(event)[:10] if isinstance(event, dict) else []
         logger.error("Unsupported event", extra={"event_type": kind, "event_keys": keys})
-        return {"error": {"code": "unsupported_event",
-                          "message": "Not an API Gateway or EventBridge scheduled event"}}
+        return {"error": {"code": "unsupported_event", "message": "Not an API Gateway event, "
+                          "an EventBridge scheduled event or {\"cloudnexus\": \"migrate\"}"}}
     finally:
         aws_request_id_var.reset(token)

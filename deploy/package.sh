@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-PYTHON=${PYTHON:-python3}
+PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
 BUILD=$(mktemp -d)
 trap 'rm -rf "$BUILD"' EXIT
 

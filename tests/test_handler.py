@@ -159,7 +159,15 @@ def test_scheduled_event_runs_maintenance(main: Any) -> None:
     assert set(result["report"]) >= {"expired_uploads", "orphans_removed", "missing_marked"}
 
 
+def test_migrate_event_applies_the_migrations(main: Any) -> None:
+    from cloudnexus.migrations import head_revision
+
+    result = main.handler({"cloudnexus": "migrate"}, context())
+    assert result == {"migrated": head_revision(main.app.state.runtime.engine)}
+
+
 @pytest.mark.parametrize("unknown", [{"foo": 1}, {"Records": [{"eventSource": "aws:sqs"}]},
+                                     {"cloudnexus": "drop-everything"},
                                      [], "text", None])
 def test_unknown_event_gets_a_clear_error(capfd: pytest.CaptureFixture[str], main: Any,
                                           unknown: Any) -> None:

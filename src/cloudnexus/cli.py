@@ -72,8 +72,16 @@ def migrate() -> None:
 
 
 @app.command()
-def doctor() -> None:
+def doctor(
+    aws: Annotated[str | None, typer.Option(
+        help="Check a deployed function against the AWS checklist instead.")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region of --aws.")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(help="AWS endpoint (tests).")] = None,
+) -> None:
     """Show each setting's source (secrets masked); check database, migrations, storage."""
+    if aws is not None:
+        _doctor_aws(aws, region, endpoint_url)
+        return
     from cloudnexus.doctor import configuration_rows, run_checks
 
     settings = settings_or_exit()
@@ -81,13 +89,23 @@ def doctor() -> None:
     for name, value, source in configuration_rows(settings):
         table.add_row(name, value, source)
     console.print(table)
+    _print_checks([(name, ok, detail) for name, ok, detail in run_checks(settings)])
+
+
+def _doctor_aws(function_name: str, region: str | None, endpoint_url: str | None) -> None:
+    from cloudnexus.aws_verify import run
+
+    checks = run(function_name, region=region, endpoint_url=endpoint_url)
+    _print_checks([(check.name, check.ok, check.detail) for check in checks])
+
+
+def _print_checks(checks: list[tuple[str, bool, str]]) -> None:
+    """A table of checks; exit 1 when any failed."""
     results = Table("check", "result", "detail", title="checks")
-    failed = False
-    for name, ok, detail in run_checks(settings):
-        failed = failed or not ok
+    for name, ok, detail in checks:
         results.add_row(name, "[green]ok[/green]" if ok else "[red]FAIL[/red]", detail)
     console.print(results)
-    if failed:
+    if not all(ok for _, ok, _ in checks):
         raise typer.Exit(1)
 
 

@@ -1,0 +1,74 @@
+"""deploy/package.sh: an arm64 Lambda zip with main.py at its root, small and reproducible."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EM_AARCH64 = 183
+PYTHON = "3.14"
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("dist") / "deployment.zip"
+    result = subprocess.run(
+        ["bash", "deploy/package.sh", "--python", PYTHON, "--out", str(out)], cwd=ROOT,
+        capture_output=True, text=True, timeout=600, env={"PYTHON": sys.executable,
+                                                           "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out, result.stdout
+
+
+def test_main_py_is_at_the_root_and_nothing_needless_is_shipped(package: tuple[Path, str]) -> None:
+    names = zipfile.ZipFile(package[0]).namelist()
+    assert "main.py" in names and "cloudnexus/app.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
+    assert not [n for n in names if n.startswith(("tests/", "bin/"))]
+    assert not [n for n in names if ".dist-info/" in n and n.rsplit("/", 1)[1] == "RECORD"]
+    assert not [n for n in names if n.startswith(("uvicorn/", "typer/", "rich/", "boto3/"))]
+
+
+def test_binaries_are_aarch64_for_the_target_python(package: tuple[Path, str]) -> None:
+    archive = zipfile.ZipFile(package[0])
+    shared = [name for name in archive.namelist() if re.search(r"\.so(\.\d+)*$", name)]
+    assert shared
+    for name in shared:
+        header = archive.read(name)[:20]
+        assert header[:4] == b"\x7fELF", name
+        assert int.from_bytes(header[18:20], "little") == EM_AARCH64, name
+        tag = re.search(r"cpython-(\d+)", name)
+        assert tag is None or tag.group(1) == PYTHON.replace(".", ""), name
+
+
+def test_size_is_printed_and_within_lambda_limits(package: tuple[Path, str]) -> None:
+    path, printed = package
+    infos = zipfile.ZipFile(path).infolist()
+    zipped, unzipped = path.stat().st_size, sum(info.file_size for info in infos)
+    assert f"{zipped / 1e6:.1f} MB zipped" in printed
+    assert zipped < 50e6 and unzipped < 250e6  # Lambda's limits for a direct upload
+    assert zipped < 20e6 and unzipped < 80e6  # the project's own budget
+
+
+def test_the_build_is_reproducible(package: tuple[Path, str], tmp_path: Path) -> None:
+    again = tmp_path / "again.zip"
+    subprocess.run(["bash", "deploy/package.sh", "--python", PYTHON, "--out", str(again)],
+                   cwd=ROOT, check=True, capture_output=True, timeout=600,
+                   env={"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"})
+    digest = [hashlib.sha256(path.read_bytes()).hexdigest() for path in (package[0], again)]
+    assert digest[0] == digest[1]
+
+
+def test_a_dependency_without_an_arm64_wheel_fails_loudly(tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["bash", "deploy/package.sh", "--python", "2.7", "--out", str(tmp_path / "x.zip")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"})
+    assert result.returncode != 0 and not (tmp_path / "x.zip").exists()
