@@ -23,7 +23,7 @@ test: venv  ## the whole test suite (needs PostgreSQL at 127.0.0.1:5432, as on t
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: venv  ## ruff and mypy on the package and the tests
-	$(BIN)/ruff check src tests main.py
+	$(BIN)/ruff check src tests main.py bench
 	$(BIN)/mypy src main.py
 
 package: venv  ## dist/deployment.zip for Lambda (arm64; PYTHON_VERSION=3.14)

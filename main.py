@@ -2,8 +2,9 @@
 
 API Gateway events (HTTP API v2, REST API v1) go through Mangum to the FastAPI app; an
 EventBridge scheduled event runs maintenance instead, and `{"cloudnexus": "migrate"}` (a
-one-off `aws lambda invoke` after a deploy) applies the migrations. The app is built at import (cheap: no
-database, no boto3); the engine and storage clients are made on first use and then reused.
+one-off `aws lambda invoke` after a deploy) applies the migrations. The app is built at
+import (cheap: no database, no boto3); the engine and storage clients are made on first use
+and then reused.
 """
 
 from __future__ import annotations
