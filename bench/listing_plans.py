@@ -1,6 +1,6 @@
 """EXPLAIN the listing queries on PostgreSQL at scale: every sort, first and deep pages, filters.
 
-    .venv/bin/python bench/listing_plans.py [--rows 200000]
+    .venv/bin/python -m bench.listing_plans [--rows 200000]
 
 Makes (and drops) its own database on 127.0.0.1:5432, seeds one bucket with --rows files and
 a neighbour bucket with half as many, then prints each plan's top nodes and its timing.
@@ -10,50 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import create_engine, text
 
+from bench.scratch import scratch_database, seed_files
 from cloudnexus.config import load_settings
 from cloudnexus.database import create_db_engine, create_session_factory
 from cloudnexus.files.listing import ListQuery, build_statement, encode_cursor
-from cloudnexus.migrations import upgrade
-
-ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-SEED = """
-INSERT INTO files (id, workspace_id, bucket_id, path, path_search, size, content_type, etag,
-                   metadata, tags, status, storage_key, created_at, updated_at)
-SELECT gen_random_uuid(), :workspace, :bucket, p, lower(p), (n * 7919) % 1000003,
-       CASE n % 4 WHEN 0 THEN 'image/png' WHEN 1 THEN 'image/jpeg' WHEN 2 THEN 'text/plain'
-                  ELSE 'application/pdf' END,
-       'e', '{}'::jsonb,
-       CASE n % 10 WHEN 0 THEN '["red"]'::jsonb WHEN 1 THEN '["blue","green"]'::jsonb
-                   ELSE '[]'::jsonb END,
-       'ready', 'private/x/' || n, now() - (n || ' seconds')::interval, now()
-FROM (SELECT n, 'dir' || (n % 97) || '/sub' || (n % 13) || '/file-' || n || '.bin' AS p
-      FROM generate_series(1, :rows) AS n) AS s
-"""
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    name = f"cloudnexus_plans_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def seed(url: str, rows: int) -> tuple[Any, Any]:
@@ -61,17 +26,12 @@ def seed(url: str, rows: int) -> tuple[Any, Any]:
     from cloudnexus.workspaces.service import create as create_workspace
 
     engine = create_db_engine(load_settings(database_url=url))
-    upgrade(engine)
     with create_session_factory(engine)() as db:
         workspace = create_workspace(db, name="bench")
         bucket = create_bucket(db, workspace_id=workspace.id, name="big")
         other = create_bucket(db, workspace_id=workspace.id, name="other")
         for target, count in ((bucket, rows), (other, rows // 2)):
-            db.execute(text(SEED), {"workspace": workspace.id, "bucket": target.id,
-                                    "rows": count})
-        db.commit()
-        db.execute(text("ANALYZE files"))
-        db.commit()
+            seed_files(db, workspace_id=workspace.id, bucket_id=target.id, rows=count)
     return engine, bucket
 
 

@@ -234,6 +234,8 @@ def send(stack_client: Any) -> Callable[..., Any]:
 
     def request(method: str, url: str, **kwargs: Any) -> Any:
         if url.startswith("http://testserver/"):
+            if isinstance(kwargs.get("data"), bytes):  # httpx takes raw bytes as content
+                kwargs["content"] = kwargs.pop("data")
             return stack_client.request(method, url, **kwargs)
         return requests.request(method, url, timeout=30, **kwargs)
 

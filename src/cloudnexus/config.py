@@ -5,15 +5,17 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class ConfigError(Exception):
@@ -68,6 +70,21 @@ class Settings(BaseSettings):
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"'{origin}' is not '*' or an http(s) origin")
         return origins
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """Fail at start-up, not on the first request; the message never repeats the URL."""
+        if value is None:
+            return value
+        url = value.get_secret_value()
+        try:
+            valid = bool(_URL_SCHEME.match(url)) and (urlsplit(url).port or 0) >= 0
+        except ValueError:  # a port that is not a number
+            valid = False
+        if not valid:
+            raise ValueError("not a database URL like postgresql://user:password@host:5432/name")
+        return value
 
     @property
     def in_lambda(self) -> bool:

@@ -8,9 +8,12 @@ import time
 import uuid
 from typing import Any
 
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware as StarletteCORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cloudnexus.errors import render_unexpected
+from cloudnexus.errors import BadRequest, render, render_unexpected
 from cloudnexus.logs import aws_request_id_var, request_id_var
 
 access_logger = logging.getLogger("cloudnexus.access")
@@ -97,3 +100,15 @@ class UnexpectedErrorMiddleware:
             if started:
                 raise
             await render_unexpected(exc)(scope, receive, send)
+
+
+class CORSMiddleware(StarletteCORSMiddleware):
+    """Starlette's CORS, except that a refused preflight is the contract's JSON error, not text."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        headers = {name: value for name, value in response.headers.items()
+                   if name not in ("content-length", "content-type")}
+        return render(BadRequest(bytes(response.body).decode(), headers=headers))

@@ -1,0 +1,48 @@
+"""`python -m bench [--quick]`: every figure beside its reference; table and bench/results.json.
+
+Needs PostgreSQL at 127.0.0.1:5432 (it makes and drops its own database) and starts moto's S3
+server on loopback. The full run seeds a million files; --quick seeds 100,000 and takes fewer
+samples, for trying.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bench import coldstart, listing, warm
+from bench.report import Row, save, show
+from bench.scratch import scratch_database
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    runs, large = (5, 100_000) if args.quick else (11, 1_000_000)
+    started = time.perf_counter()
+    rows: list[Row] = []
+    from moto.server import ThreadedMotoServer
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    try:
+        with scratch_database() as url:
+            cold, imports = coldstart.run(url, runs)
+            rows += cold
+            rows += warm.run(url, f"http://127.0.0.1:{port}", runs * 20)
+            rows += listing.run(url, large=large, runs=runs * 2)
+    finally:
+        moto.stop()
+    show(rows)
+    save(rows)
+    print("top imports of `import main` (ms, cumulative):",
+          ", ".join(f"{name} {ms:.0f}" for name, ms in imports))
+    print(f"wrote bench/results.json in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
