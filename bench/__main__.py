@@ -29,6 +29,11 @@ def main() -> None:
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
+    import boto3
+
+    boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                 aws_access_key_id="bench", aws_secret_access_key="bench").create_bucket(
+        Bucket="cloudnexus-bench")
     try:
         with scratch_database() as url:
             cold, imports = coldstart.run(url, runs)

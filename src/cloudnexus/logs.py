@@ -48,7 +48,7 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
-    for noisy in ("uvicorn.access", "botocore", "boto3", "urllib3"):
+    for noisy in ("uvicorn.access", "botocore", "boto3", "urllib3", "werkzeug"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     # uvicorn installs its own handlers; let its records reach ours instead.
     for name in ("uvicorn", "uvicorn.error"):
