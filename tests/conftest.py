@@ -170,21 +170,30 @@ def app_settings(make_settings: Callable[..., Settings], database_url: str) -> S
     return make_settings(database_url=database_url, log_level="WARNING")
 
 
-@pytest.fixture
-def app(app_settings: Settings) -> Iterator[Any]:
+def running_app(settings: Settings) -> Iterator[Any]:
+    """The app for these settings, its engine disposed of afterwards."""
     from cloudnexus.app import create_app
 
-    application = create_app(app_settings)
+    application = create_app(settings)
     yield application
     application.state.runtime.close()
 
 
-@pytest.fixture
-def client(app: Any) -> Iterator[Any]:
+def client_of(application: Any) -> Iterator[Any]:
     from fastapi.testclient import TestClient
 
-    with TestClient(app) as test_client:
+    with TestClient(application) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def app(app_settings: Settings) -> Iterator[Any]:
+    yield from running_app(app_settings)
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[Any]:
+    yield from client_of(app)
 
 
 @pytest.fixture
@@ -206,19 +215,12 @@ def stack_settings(make_settings: Callable[..., Settings], database_url: str,
 
 @pytest.fixture
 def stack_app(stack_settings: Settings) -> Iterator[Any]:
-    from cloudnexus.app import create_app
-
-    application = create_app(stack_settings)
-    yield application
-    application.state.runtime.close()
+    yield from running_app(stack_settings)
 
 
 @pytest.fixture
 def stack_client(stack_app: Any) -> Iterator[Any]:
-    from fastapi.testclient import TestClient
-
-    with TestClient(stack_app) as test_client:
-        yield test_client
+    yield from client_of(stack_app)
 
 
 @pytest.fixture

@@ -13,10 +13,12 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from cloudnexus.config import Settings
+from cloudnexus.errors import Conflict
 
 # RDS Proxy closes idle client connections after 30 minutes by default; recycle well before.
 POOL_RECYCLE_SECONDS = 280
@@ -86,6 +88,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def save_unique(db: Session, conflict: str, *, commit: bool = True) -> None:
+    """Commit (or flush); a unique-constraint violation rolls back and becomes 409 `conflict`."""
+    try:
+        if commit:
+            db.commit()
+        else:
+            db.flush()
+    except IntegrityError:
+        db.rollback()
+        raise Conflict(conflict) from None
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -6,10 +6,10 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
+from cloudnexus.database import save_unique
 from cloudnexus.errors import Conflict, NotFound
 from cloudnexus.storage.base import Storage
 from cloudnexus.uploads.models import ABORTED
@@ -21,11 +21,7 @@ def create(db: Session, *, workspace_id: uuid.UUID, name: str, public: bool = Fa
     bucket = Bucket(workspace_id=workspace_id, name=name, public=public,
                     max_file_size=max_file_size, allowed_content_types=allowed_content_types)
     db.add(bucket)
-    try:
-        db.commit()
-    except IntegrityError:
-        db.rollback()
-        raise Conflict(f"Bucket '{name}' already exists") from None
+    save_unique(db, f"Bucket '{name}' already exists")
     return bucket
 
 

@@ -8,12 +8,11 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy import update as sql_update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.rules import check_upload
-from cloudnexus.database import new_id, utcnow
+from cloudnexus.database import new_id, save_unique, utcnow
 from cloudnexus.errors import Conflict, NotFound, PreconditionFailed
 from cloudnexus.files.direct import DirectUpload
 from cloudnexus.files.models import DELETING, READY, File
@@ -87,11 +86,7 @@ def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: 
                 etag=new_etag(), metadata_=metadata, tags=tags, status=READY,
                 storage_key=storage_key, created_at=now, updated_at=now)
     db.add(file)
-    try:
-        db.flush()
-    except IntegrityError:
-        db.rollback()
-        raise Conflict(f"'{path}' was just taken in bucket '{bucket.name}'") from None
+    save_unique(db, f"'{path}' was just taken in bucket '{bucket.name}'", commit=False)
     return file, replaced_key
 
 
@@ -133,11 +128,7 @@ def update(db: Session, *, file: File, changes: dict[str, Any], if_match: str | 
     if result.rowcount != 1:  # type: ignore[attr-defined]
         db.rollback()
         raise PreconditionFailed("The file changed meanwhile; fetch it and retry")
-    try:
-        db.commit()
-    except IntegrityError:
-        db.rollback()
-        raise Conflict("That path was just taken") from None
+    save_unique(db, "That path was just taken")
     db.refresh(file)
     return file
 
@@ -158,18 +149,24 @@ def copy(db: Session, storage: Storage, *, file: File, target: Bucket, path: str
     file_id = new_id()
     key = new_object_key(target, file_id)
     storage.copy(file.storage_key, key)
+    return record_stored(db, storage, bucket=target, file_id=file_id, path=path,
+                         size=file.size, content_type=file.content_type, sha256=file.sha256,
+                         metadata=dict(file.metadata_), tags=list(file.tags), storage_key=key,
+                         overwrite=overwrite)
+
+
+def record_stored(db: Session, storage: Storage, **fields: Any) -> File:
+    """Record bytes just stored under fields["storage_key"] and commit; if that fails, the
+    bytes go too (no object without a record), and a replaced file's bytes go after."""
     try:
-        copied, replaced_key = record(
-            db, bucket=target, file_id=file_id, path=path, size=file.size,
-            content_type=file.content_type, sha256=file.sha256, metadata=dict(file.metadata_),
-            tags=list(file.tags), storage_key=key, overwrite=overwrite)
+        file, replaced_key = record(db, **fields)
         db.commit()
     except Exception:
         db.rollback()
-        storage.delete(key)
+        storage.delete(fields["storage_key"])
         raise
     delete_quietly(storage, replaced_key)
-    return copied
+    return file
 
 
 def create_direct(db: Session, storage: Storage, *, bucket: Bucket,
@@ -184,15 +181,7 @@ def create_direct(db: Session, storage: Storage, *, bucket: Bucket,
     file_id = new_id()
     key = new_object_key(bucket, file_id)
     storage.put(key, upload.body, content_type=upload.content_type)
-    try:
-        file, replaced_key = record(
-            db, bucket=bucket, file_id=file_id, path=path, size=upload.size,
-            content_type=upload.content_type, sha256=upload.sha256, metadata=upload.metadata,
-            tags=upload.tags, storage_key=key, overwrite=upload.overwrite)
-        db.commit()
-    except Exception:
-        db.rollback()
-        storage.delete(key)
-        raise
-    delete_quietly(storage, replaced_key)
-    return file
+    return record_stored(db, storage, bucket=bucket, file_id=file_id, path=path,
+                         size=upload.size, content_type=upload.content_type,
+                         sha256=upload.sha256, metadata=upload.metadata, tags=upload.tags,
+                         storage_key=key, overwrite=upload.overwrite)

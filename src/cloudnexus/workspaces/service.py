@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloudnexus.errors import Conflict, NotFound, ValidationFailed
+from cloudnexus.database import save_unique
+from cloudnexus.errors import NotFound, ValidationFailed
 from cloudnexus.workspaces.models import Workspace
 
 UNSET = object()
@@ -22,11 +22,7 @@ def create(db: Session, *, name: str, max_bytes: int | None = None,
     _check_quota(max_bytes, max_files)
     workspace = Workspace(name=name, max_bytes=max_bytes, max_files=max_files)
     db.add(workspace)
-    try:
-        db.commit()
-    except IntegrityError:
-        db.rollback()
-        raise Conflict(f"Workspace '{name}' already exists") from None
+    save_unique(db, f"Workspace '{name}' already exists")
     return workspace
 
 
