@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint package deploy-lint venv clean
+.PHONY: run test lint bench bench-quick package deploy-lint venv clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,12 @@ test: venv  ## the whole test suite (needs PostgreSQL at 127.0.0.1:5432, as on t
 lint: venv  ## ruff and mypy on the package and the tests
 	$(BIN)/ruff check src tests main.py bench
 	$(BIN)/mypy src main.py
+
+bench: venv  ## benchmarks with targets (PostgreSQL at 127.0.0.1:5432); writes bench/results.json
+	$(BIN)/python -m bench
+
+bench-quick: venv  ## the same on 100,000 files, for trying
+	$(BIN)/python -m bench --quick
 
 package: venv  ## dist/deployment.zip for Lambda (arm64; PYTHON_VERSION=3.14)
 	PYTHON=$(BIN)/python deploy/package.sh --python $(or $(PYTHON_VERSION),3.14)

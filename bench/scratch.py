@@ -18,7 +18,7 @@ ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL",
 SEED = """
 INSERT INTO files (id, workspace_id, bucket_id, path, path_search, size, content_type, etag,
                    metadata, tags, status, storage_key, created_at, updated_at)
-SELECT gen_random_uuid(), :workspace, :bucket, p, lower(p), (n * 7919) % 1000003,
+SELECT gen_random_uuid(), :workspace, :bucket, p, lower(p), (n::bigint * 7919) % 1000003,
        CASE n % 4 WHEN 0 THEN 'image/png' WHEN 1 THEN 'image/jpeg' WHEN 2 THEN 'text/plain'
                   ELSE 'application/pdf' END,
        'e', '{}'::jsonb,
