@@ -5,62 +5,89 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from types import TracebackType
 
 from tests.conftest import free_port
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target; stop() drops every connection, start() returns."""
+    """Forwards 127.0.0.1:<port> to a target.
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    stop() closes the listening socket and every live connection (the client sees its
+    connection die, and new ones refused); start() listens again on the same port.
+    """
+
+    def __init__(self, target_host: str, target_port: int, port: int | None = None) -> None:
         self.target = (target_host, target_port)
-        self.port = free_port()
+        self.port = port or free_port()
         self._listener: socket.socket | None = None
-        self._connections: list[socket.socket] = []
+        self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._listener is not None
 
     def start(self) -> TcpProxy:
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
         listener.listen(64)
-        self._listener = listener
+        with self._lock:
+            self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
         return self
 
     def stop(self) -> None:
         with self._lock:
-            sockets, self._connections = self._connections, []
             listener, self._listener = self._listener, None
-        for sock in [*sockets, *([listener] if listener else [])]:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+            connections, self._connections = self._connections, set()
+        for sock in [*([listener] if listener else []), *connections]:
+            _close(sock)
+
+    def __enter__(self) -> TcpProxy:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
                 client, _ = listener.accept()
-            except OSError:
+            except OSError:  # the listener was closed by stop()
                 return
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
-                client.close()
+                _close(client)
                 continue
+            upstream.settimeout(None)
             with self._lock:
-                self._connections += [client, upstream]
+                stopped = self._listener is not listener  # stop() ran while we connected
+                if not stopped:
+                    self._connections |= {client, upstream}
+            if stopped:
+                _close(client)
+                _close(upstream)
+                return
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
                 sink.sendall(data)
         except OSError:
             pass
-        finally:
-            for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+        with self._lock:
+            self._connections -= {source, sink}
+        _close(source)
+        _close(sink)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

@@ -1,60 +1,123 @@
-"""`cloudnexus doctor`: each setting's source with secrets masked; checks that can fail."""
+"""`cloudnexus doctor`: each setting's source with secrets masked, and checks that can fail."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from cloudnexus.cli import app as cli
-from tests.conftest import free_port
+from tests.conftest import POSTGRES_ADMIN_URL, free_port
 
+PASSWORD = "hunter2-doctor-secret"
 runner = CliRunner()
+Run = Callable[..., Any]
 
 
 @pytest.fixture
-def doctor(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Run:
+    """Run `cloudnexus COMMAND` with these environment variables added."""
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
 
-    def run(**env: str) -> Any:
+    def invoke(*command: str, **env: str) -> Any:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        return runner.invoke(cli, ["doctor"])
+        return runner.invoke(cli, list(command or ["doctor"]))
 
-    return run
+    return invoke
 
 
-def test_healthy_setup_passes_and_masks_secrets(doctor: Any, database_url: str) -> None:
-    result = doctor(DATABASE_URL=database_url, DB_PASS="hunter2-secret")
+def rows(output: str) -> dict[str, list[str]]:
+    """The tables' rows by their first cell: {"DB_PASS": ["********", "environment"], ...}."""
+    table: dict[str, list[str]] = {}
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+        if len(cells) >= 3 and cells[0]:
+            table[cells[0]] = cells[1:]
+    return table
+
+
+def postgres_parts(url: str, port: int = 5432) -> dict[str, str]:
+    """The DB_* variables for a database on the test server, with a password (trust auth)."""
+    return {"DB_HOST": "127.0.0.1", "DB_PORT": str(port), "DB_USER": "postgres",
+            "DB_PASS": PASSWORD, "DB_NAME": url.rsplit("/", 1)[1]}
+
+
+def test_healthy_setup_passes_and_shows_sources_not_secrets(run: Run, postgres_url: str) -> None:
+    result = run("doctor", **postgres_parts(postgres_url))
     assert result.exit_code == 0, result.output
-    assert "hunter2" not in result.output
-    lines = {line.split("│")[1].strip(): line for line in result.output.splitlines()
-             if line.count("│") >= 3}
-    assert "environment" in lines["DATABASE_URL"] and "********" in lines["DATABASE_URL"]
-    assert "********" in lines["DB_PASS"]
-    assert "default" in lines["PRESIGN_EXPIRES"]
+    assert PASSWORD not in result.output
+    table = rows(result.output)
+    assert table["DB_PASS"] == ["********", "environment"]
+    assert table["DB_HOST"] == ["127.0.0.1", "environment"]
+    assert table["PRESIGN_EXPIRES"] == ["900", "default"]
+    assert table["S3_BUCKET"] == ["-", "default"]
     for check in ("database", "storage", "migrations"):
-        assert "ok" in lines[check]
+        assert table[check][0] == "ok", result.output
 
 
-def test_closed_database_port_fails_naming_the_check(doctor: Any) -> None:
-    result = doctor(DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/test")
+@pytest.mark.parametrize("storage", ["local", "s3"])
+def test_every_database_and_storage_pairing_passes(run: Run, database_url: str, storage: str,
+                                                   request: pytest.FixtureRequest) -> None:
+    env = {"DATABASE_URL": database_url, "DB_PASS": PASSWORD}
+    if storage == "s3":
+        env |= {"S3_BUCKET": "cloudnexus-test",
+                "S3_ENDPOINT_URL": request.getfixturevalue("moto_endpoint")}
+    result = run("doctor", **env)
+    assert result.exit_code == 0, result.output
+    table = rows(result.output)
+    assert table["DATABASE_URL"] == ["********", "environment"]
+    assert PASSWORD not in result.output
+
+
+def test_closed_database_port_fails_naming_the_check(run: Run, postgres_url: str) -> None:
+    result = run("doctor", **postgres_parts(postgres_url, port=free_port()))
     assert result.exit_code == 1
-    database = next(line for line in result.output.splitlines() if "│ database" in line)
-    assert "FAIL" in database
+    table = rows(result.output)
+    assert table["database"][0] == "FAIL" and "refused" in table["database"][1].lower()
+    assert table["storage"][0] == "ok"
+    assert PASSWORD not in result.output
 
 
-def test_unmigrated_database_fails_migrations(doctor: Any, tmp_path: Path) -> None:
-    result = doctor(DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
+def test_embedded_default_fails_migrations_until_migrated(run: Run) -> None:
+    before = run("doctor")
+    assert before.exit_code == 1
+    table = rows(before.output)
+    assert table["database"][0] == "ok"
+    assert table["migrations"][0] == "FAIL" and "cloudnexus migrate" in table["migrations"][1]
+
+    assert run("migrate").exit_code == 0
+    after = run("doctor")
+    assert after.exit_code == 0, after.output
+    assert rows(after.output)["migrations"][0] == "ok"
+
+
+@pytest.fixture
+def empty_postgres_database() -> Iterator[str]:
+    name = f"cloudnexus_empty_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_unmigrated_postgres_fails_migrations(run: Run, empty_postgres_database: str) -> None:
+    result = run("doctor", DATABASE_URL=empty_postgres_database)
     assert result.exit_code == 1
-    migrations = next(line for line in result.output.splitlines() if "│ migrations" in line)
-    assert "FAIL" in migrations and "cloudnexus migrate" in result.output
+    table = rows(result.output)
+    assert table["database"][0] == "ok" and table["migrations"][0] == "FAIL"
 
 
-def test_bad_configuration_is_one_line_and_exit_2(doctor: Any) -> None:
-    result = doctor(DB_PORT="not-a-port")
+def test_bad_configuration_is_one_line_and_exit_2(run: Run) -> None:
+    result = run("doctor", DB_PORT=PASSWORD)
     assert result.exit_code == 2
-    assert "DB_PORT:" in result.output
+    assert "DB_PORT:" in result.output and PASSWORD not in result.output

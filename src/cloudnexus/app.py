@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from cloudnexus import __version__, health
 from cloudnexus.auth.router import router as keys_router
@@ -14,7 +13,11 @@ from cloudnexus.files.router import router as files_router
 from cloudnexus.links.router import public_router as share_router
 from cloudnexus.links.router import router as links_router
 from cloudnexus.logs import configure_logging
-from cloudnexus.middleware import RequestContextMiddleware, UnexpectedErrorMiddleware
+from cloudnexus.middleware import (
+    CORSMiddleware,
+    RequestContextMiddleware,
+    UnexpectedErrorMiddleware,
+)
 from cloudnexus.runtime import Runtime
 from cloudnexus.uploads.router import router as uploads_router
 from cloudnexus.workspaces.router import router as workspace_router
