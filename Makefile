@@ -22,9 +22,10 @@ run: venv  ## serve on the embedded default (SQLite + ./.cloudnexus/) at http://
 test: venv  ## the whole test suite (needs PostgreSQL at 127.0.0.1:5432, as on the dev and CI machines)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-lint: venv  ## ruff and mypy on the package and the tests
+lint: venv  ## ruff and mypy on the package and the tests; bandit (medium and high) on the package
 	$(BIN)/ruff check src tests main.py bench
 	$(BIN)/mypy src main.py
+	$(BIN)/bandit -q -r src main.py -ll
 
 bench: venv  ## benchmarks with targets (PostgreSQL at 127.0.0.1:5432); writes bench/results.json
 	$(BIN)/python -m bench

@@ -75,3 +75,12 @@ def test_key_revoke_in_another_workspace_is_refused(run: Any, client: Any) -> No
     assert run("key", "revoke", key_id, "--workspace", "b-corp").exit_code == 1
     assert client.get("/v1/workspace",
                       headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+
+@pytest.mark.parametrize(("host", "shown"), [("0.0.0.0", "127.0.0.1"), ("::", "127.0.0.1"),
+                                             ("127.0.0.1", "127.0.0.1"), ("10.1.2.3", "10.1.2.3"),
+                                             ("files.example", "files.example")])
+def test_serve_points_presigned_urls_at_a_reachable_host(host: str, shown: str) -> None:
+    from cloudnexus.cli import reachable_host
+
+    assert reachable_host(host) == shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Annotated
 
@@ -39,8 +40,7 @@ def serve(
     import uvicorn
 
     if "PUBLIC_URL" not in os.environ:
-        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-        os.environ["PUBLIC_URL"] = f"http://{shown_host}:{port}"
+        os.environ["PUBLIC_URL"] = f"http://{reachable_host(host)}:{port}"
     settings = settings_or_exit()
     if settings.uses_embedded_database:
         _migrate(settings)
@@ -50,6 +50,15 @@ def serve(
                       highlight=False)
     uvicorn.run("cloudnexus.asgi:app", host=host, port=port, reload=reload,
                 access_log=False, log_config=None, proxy_headers=True)
+
+
+def reachable_host(host: str) -> str:
+    """The address a browser can use: a server on every interface is reached on 127.0.0.1."""
+    try:
+        unspecified = ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a host name
+        return host
+    return "127.0.0.1" if unspecified else host
 
 
 def _migrate(settings: Settings) -> None:
