@@ -9,6 +9,13 @@ and then reused.
 
 from __future__ import annotations
 
+import gc
+
+# Init allocates only long-lived objects (modules, routes, validators): collecting while it
+# runs frees nothing and cost ~10% of `import main`. After it, they are frozen out of every
+# later collection, so requests do not pay to re-scan them either.
+gc.disable()
+
 import logging
 from typing import Any
 
@@ -18,8 +25,12 @@ from cloudnexus.app import create_app
 from cloudnexus.config import load_settings
 from cloudnexus.logs import aws_request_id_var
 
-settings = load_settings()
-app = create_app(settings)
+try:
+    settings = load_settings()
+    app = create_app(settings)
+finally:
+    gc.freeze()
+    gc.enable()
 # Mangum's defaults return JSON and text/* as text and everything else base64-encoded.
 _api = Mangum(app, lifespan="off", api_gateway_base_path=settings.api_base_path)
 logger = logging.getLogger("cloudnexus.handler")

@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from bench.report import Row, ratio_row
@@ -15,32 +14,49 @@ from bench.scratch import make_tenant
 
 ROOT = Path(__file__).resolve().parent.parent
 
-FIRST_READ = """
-import time; started = time.perf_counter()
-import main
+# Each child times its own work (perf_counter around it), so the interpreter's start and exit,
+# the same for every line, do not dilute the ratios.
+TIMED = """
+import sys
 from bench.events import context, v2_event
+import time; started = time.perf_counter()
+{body}
+print(time.perf_counter() - started)
+"""
+FIRST_READ = """
+import main
 response = main.handler(v2_event("GET", "/v1/files/{file_id}",
                                  headers={{"authorization": "Bearer {key}"}}), context())
 assert response["statusCode"] == 200, response
-import sys
-print(time.perf_counter() - started, "boto3" in sys.modules)
+assert "boto3" not in sys.modules, "the first metadata read imported boto3"
 """
 
 
-def _wall(code: str, env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=120)
-    return time.perf_counter() - started
+def _timed(body: str, env: dict[str, str]) -> float:
+    result = subprocess.run([sys.executable, "-c", TIMED.format(body=body)], cwd=ROOT, env=env,
+                            check=True, capture_output=True, text=True, timeout=120)
+    return float(result.stdout.split()[-1])
 
 
-def _median_wall(code: str, env: dict[str, str], runs: int) -> float:
-    return sorted(_wall(code, env) for _ in range(runs))[runs // 2]
+def _medians(bodies: dict[str, str], env: dict[str, str], runs: int) -> dict[str, float]:
+    """Median of each body over `runs` fresh processes, taken in turns to share the noise."""
+    samples: dict[str, list[float]] = {name: [] for name in bodies}
+    for _ in range(runs):
+        for name, body in bodies.items():
+            samples[name].append(_timed(body, env))
+    return {name: sorted(values)[runs // 2] for name, values in samples.items()}
 
 
 def environment(**extra: str) -> dict[str, str]:
     base = {key: value for key, value in os.environ.items() if not key.startswith(("DB_", "S3_"))}
     return {**base, "LOG_LEVEL": "WARNING", "DATA_DIR": "/tmp/cloudnexus-bench", **extra}
+
+
+def compile_sources() -> None:
+    """Bytecode for our own modules, as site-packages and a --bytecode package have it: with
+    PYTHONDONTWRITEBYTECODE set (as on these machines) they would compile on every run."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "src", "main.py", "bench"],
+                   cwd=ROOT, check=True, timeout=120)
 
 
 def top_imports(env: dict[str, str], count: int = 10) -> list[tuple[str, float]]:
@@ -55,26 +71,20 @@ def top_imports(env: dict[str, str], count: int = 10) -> list[tuple[str, float]]
 
 
 def run(database_url: str, runs: int) -> tuple[list[Row], list[tuple[str, float]]]:
+    compile_sources()
     env = environment(DATABASE_URL=database_url, S3_BUCKET="cloudnexus-bench",
                       AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
-    reference = _median_wall("import bench.reference_app", env, runs)
-    init = _median_wall("import main", env, runs)
-    libraries = _median_wall("import fastapi, sqlalchemy, psycopg, boto3", env, runs)
     tenant = make_tenant(database_url)
-    code = FIRST_READ.format(file_id=tenant.file_id, key=tenant.key)
-    first_reads = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
-                             capture_output=True, text=True, timeout=120).stdout.split()
-        first_reads.append(time.perf_counter() - started)
-        if out[1] != "False":
-            raise RuntimeError("the first metadata read imported boto3")
-    first = sorted(first_reads)[runs // 2]
+    found = _medians({
+        "reference": "import bench.reference_app",
+        "init": "import main",
+        "libraries": "import fastapi, sqlalchemy, psycopg, boto3",
+        "first": FIRST_READ.format(file_id=tenant.file_id, key=tenant.key),
+    }, env, runs)
     rows = [
-        ratio_row("init: import main", init, reference, "s", at_most=1.25),
-        ratio_row("cold first GET /v1/files/{id} (PostgreSQL)", first, libraries, "s",
-                  at_most=1.0),
+        ratio_row("init: import main", found["init"], found["reference"], "s", at_most=1.25),
+        ratio_row("cold first GET /v1/files/{id} (PostgreSQL)", found["first"],
+                  found["libraries"], "s", at_most=1.0),
     ]
     return rows, top_imports(env)
 
@@ -83,5 +93,5 @@ if __name__ == "__main__":
     from bench.scratch import scratch_database
 
     with scratch_database() as url:
-        found, imports = run(url, 5)
-    print(json.dumps([vars(row) for row in found], indent=2), imports)
+        measured, imports = run(url, 7)
+    print(json.dumps([vars(row) for row in measured], indent=2), imports)

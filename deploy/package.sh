@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Build dist/deployment.zip for Lambda: arm64, one Python version, main.py at the root.
 #
-#   deploy/package.sh [--python 3.14] [--with-boto3] [--out dist/deployment.zip]
+#   deploy/package.sh [--python 3.14] [--with-boto3] [--bytecode] [--out dist/deployment.zip]
 #
 # Wheels only (--only-binary): a dependency without an aarch64 wheel for that Python fails
 # the build here, not at cold start. The zip is reproducible: sorted entries, fixed times,
-# no bytecode, no tests, dist-info trimmed to what importlib.metadata reads.
+# no tests, dist-info trimmed to what importlib.metadata reads. --bytecode ships compiled
+# modules (unchecked-hash .pyc, made by pythonX.Y, which must be on PATH): /var/task is
+# read-only, so without them every cold start compiles every module it imports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON_VERSION=3.14
 WITH_BOTO3=0
+BYTECODE=0
 OUT=dist/deployment.zip
 while [ $# -gt 0 ]; do
   case "$1" in
     --python) PYTHON_VERSION="$2"; shift 2 ;;
     --with-boto3) WITH_BOTO3=1; shift ;;
+    --bytecode) BYTECODE=1; shift ;;
     --out) OUT="$2"; shift 2 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
@@ -44,6 +48,12 @@ PY
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-compile --no-deps \
   --target "$BUILD/site" "$BUILD"/wheel/cloudnexus-*.whl
 cp main.py "$BUILD/site/main.py"
+find "$BUILD/site" -name __pycache__ -prune -exec rm -rf {} +
+if [ "$BYTECODE" = 1 ]; then
+  # Paths recorded relative to the zip's root, so tracebacks read the same as without.
+  "python$PYTHON_VERSION" -m compileall -q -j 0 --invalidation-mode unchecked-hash \
+    -s "$BUILD/site" "$BUILD/site"
+fi
 
 mkdir -p "$(dirname "$OUT")"
 "$PYTHON" - "$BUILD/site" "$OUT" <<'PY'
@@ -51,13 +61,13 @@ import os, sys, zipfile
 from pathlib import Path
 
 root, out = Path(sys.argv[1]), Path(sys.argv[2])
-DROP_DIRS = {"__pycache__", "tests", "test", "testing"}
+DROP_DIRS = {"tests", "test", "testing"}
 KEEP_IN_DIST_INFO = {"METADATA", "entry_points.txt", "top_level.txt"}
 files = []
 for path in sorted(root.rglob("*")):
     relative = path.relative_to(root)
     parts = set(relative.parts[:-1])
-    if path.is_dir() or parts & DROP_DIRS or path.suffix in {".pyc", ".pyo"}:
+    if path.is_dir() or parts & DROP_DIRS:
         continue
     if relative.parts[0] == "bin":
         continue

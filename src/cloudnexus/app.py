@@ -35,13 +35,16 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.runtime = Runtime(settings)
     install_error_handlers(app)
-    for router in (health.router, workspace_router, keys_router, buckets_router, files_router,
-                   uploads_router, links_router, share_router):
-        app.include_router(router)
+    routers = [health.router, workspace_router, keys_router, buckets_router, files_router,
+               uploads_router, links_router, share_router]
     if settings.uses_local_storage:
         from cloudnexus.storage.local_router import router as local_storage_router
 
-        app.include_router(local_storage_router)
+        routers.append(local_storage_router)
+    for router in routers:
+        # The routes as the routers built them (prefix, tags and dependencies applied):
+        # include_router would analyse each route a second time, on the first request.
+        app.router.routes.extend(router.routes)
 
     # Added innermost first: errors are rendered inside CORS (so browsers can read them),
     # and the request id wraps everything (so every response carries it).

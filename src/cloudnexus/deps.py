@@ -1,6 +1,5 @@
 """Dependencies every router shares: runtime, settings, database session, storage."""
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
@@ -24,12 +23,17 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
-    return runtime.settings
+# The dependencies below read the runtime off the request themselves rather than through
+# RuntimeDep: FastAPI analyses every sub-dependency again for each route at import, and
+# resolves it again on each request, so one level less is measurably faster at both.
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    with runtime.session_factory() as session:
+def get_settings(request: Request) -> Settings:
+    return get_runtime(request).settings
+
+
+def get_session(request: Request) -> Iterator["Session"]:
+    with get_runtime(request).session_factory() as session:
         yield session
 
 
@@ -44,8 +48,8 @@ class DeferredStorage:
         return getattr(self._runtime.storage, name)
 
 
-def get_storage(runtime: RuntimeDep) -> Storage:
-    return DeferredStorage(runtime)  # type: ignore[return-value]
+def get_storage(request: Request) -> "Storage":
+    return DeferredStorage(get_runtime(request))  # type: ignore[return-value]
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

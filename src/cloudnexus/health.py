@@ -1,6 +1,5 @@
 """GET /health: a real query to the database and a cheap real call to the storage."""
 
-from __future__ import annotations
 
 import logging
 import time
@@ -9,23 +8,23 @@ from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from cloudnexus import __version__
 from cloudnexus.deps import RuntimeDep
 from cloudnexus.runtime import Runtime
+from cloudnexus.schemas import Model
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger("cloudnexus.health")
 
 
-class Check(BaseModel):
+class Check(Model):
     status: Literal["ok", "unavailable"]
     latency_ms: float
     error: str | None = None
 
 
-class Health(BaseModel):
+class Health(Model):
     status: Literal["ok", "unavailable"]
     version: str
     checks: dict[str, Check]

@@ -72,3 +72,20 @@ def test_a_dependency_without_an_arm64_wheel_fails_loudly(tmp_path: Path) -> Non
         cwd=ROOT, capture_output=True, text=True, timeout=600,
         env={"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"})
     assert result.returncode != 0 and not (tmp_path / "x.zip").exists()
+
+
+def test_bytecode_is_shipped_on_request_for_a_read_only_task_root(tmp_path: Path) -> None:
+    """--bytecode: hash-based .pyc that the runtime never re-checks, made by that Python."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    out = tmp_path / "deployment.zip"
+    subprocess.run(
+        ["bash", "deploy/package.sh", "--python", version, "--bytecode", "--out", str(out)],
+        cwd=ROOT, check=True, capture_output=True, timeout=600,
+        env={"PYTHON": sys.executable, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"})
+    archive = zipfile.ZipFile(out)
+    tag = sys.implementation.cache_tag
+    compiled = archive.read(f"cloudnexus/__pycache__/app.{tag}.pyc")
+    assert int.from_bytes(compiled[4:8], "little") == 0b01  # hash-based, unchecked
+    assert f"fastapi/__pycache__/routing.{tag}.pyc" in archive.namelist()
+    assert out.stat().st_size < 20e6
+    assert sum(info.file_size for info in archive.infolist()) < 80e6

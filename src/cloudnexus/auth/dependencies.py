@@ -1,6 +1,5 @@
 """The principal of a request, and the scope each route needs: written once, used everywhere."""
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated

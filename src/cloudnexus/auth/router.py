@@ -1,6 +1,5 @@
 """/v1/keys: an admin manages the workspace's keys."""
 
-from __future__ import annotations
 
 import uuid
 

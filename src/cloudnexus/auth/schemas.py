@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
 from cloudnexus.auth.scopes import Scope
-from cloudnexus.schemas import Schema
+from cloudnexus.schemas import Model, Schema
 
 
 class KeyCreate(Schema):
@@ -29,7 +29,7 @@ class KeyCreate(Schema):
         return value
 
 
-class KeyOut(BaseModel):
+class KeyOut(Model):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -45,5 +45,5 @@ class KeyCreated(KeyOut):
     key: str = Field(description="The full key; shown only in this response")
 
 
-class KeyList(BaseModel):
+class KeyList(Model):
     items: list[KeyOut]

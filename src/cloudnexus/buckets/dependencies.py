@@ -1,6 +1,5 @@
 """The bucket named in the path, looked up in the caller's workspace (404 otherwise)."""
 
-from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,7 +16,7 @@ def valid_bucket(
     bucket: Annotated[str, Path(description="The bucket's name")],
     principal: PrincipalDep,
     db: SessionDep,
-) -> Bucket:
+) -> "Bucket":
     from cloudnexus.buckets import service
 
     return service.get(db, workspace_id=principal.workspace_id, name=bucket)

@@ -1,6 +1,5 @@
 """/v1/buckets: named containers with their own rules."""
 
-from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 

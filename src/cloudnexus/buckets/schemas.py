@@ -7,9 +7,9 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
-from cloudnexus.schemas import Schema, Usage
+from cloudnexus.schemas import Model, Schema, Usage
 
 if TYPE_CHECKING:
     from cloudnexus.buckets.models import Bucket
@@ -47,7 +47,7 @@ class BucketUpdate(Schema):
     allowed_content_types: ContentTypes | None = None
 
 
-class BucketOut(BaseModel):
+class BucketOut(Model):
     id: uuid.UUID
     name: str
     public: bool
@@ -68,5 +68,5 @@ class BucketOut(BaseModel):
         )
 
 
-class BucketList(BaseModel):
+class BucketList(Model):
     items: list[BucketOut]

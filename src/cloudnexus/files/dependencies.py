@@ -1,6 +1,5 @@
 """The file named in the path, looked up in the caller's workspace (404 otherwise)."""
 
-from __future__ import annotations
 
 import uuid
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,14 +22,14 @@ def parse_id(value: str, what: str) -> uuid.UUID:
         raise NotFound(f"{what} not found") from None
 
 
-def valid_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> File:
+def valid_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "File":
     from cloudnexus.files import service
 
     return service.get(db, workspace_id=principal.workspace_id,
                        file_id=parse_id(file_id, "File"))
 
 
-def deletable_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> File:
+def deletable_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "File":
     """A ready file, or one whose delete was interrupted (so a retry can finish it)."""
     from cloudnexus.files import service
     from cloudnexus.files.models import DELETING, READY

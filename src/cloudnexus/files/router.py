@@ -1,7 +1,6 @@
 """/v1/buckets/{bucket}/files and /v1/files/{id}: direct upload, list, read, change, copy,
 delete."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

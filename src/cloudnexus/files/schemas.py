@@ -7,9 +7,9 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from cloudnexus.schemas import Schema
+from cloudnexus.schemas import Model, Schema
 
 if TYPE_CHECKING:
     from cloudnexus.files.models import File
@@ -40,7 +40,7 @@ ContentType = Annotated[str, StringConstraints(
 Path = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
-class FileOut(BaseModel):
+class FileOut(Model):
     id: uuid.UUID
     bucket: str
     path: str
@@ -65,7 +65,7 @@ class FileOut(BaseModel):
         )
 
 
-class FilePage(BaseModel):
+class FilePage(Model):
     items: list[FileOut]
     next_cursor: str | None
 
@@ -95,7 +95,7 @@ class BatchDelete(Schema):
         return self
 
 
-class BatchDeleted(BaseModel):
+class BatchDeleted(Model):
     deleted: int
 
 

@@ -1,6 +1,5 @@
 """The Idempotency-Key check every creating POST declares (after its scope check)."""
 
-from __future__ import annotations
 
 import hashlib
 from typing import Annotated, Any

@@ -1,6 +1,5 @@
 """Share links: /v1/files/{id}/links, /v1/links/{id}, and the public /s/{token}."""
 
-from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,7 @@ router = APIRouter(tags=["share links"], route_class=IdempotentRoute)
 public_router = APIRouter(tags=["share links"])
 
 
-def link_out(link: ShareLink, url: str | None) -> LinkOut:
+def link_out(link: "ShareLink", url: str | None) -> LinkOut:
     return LinkOut(id=link.id, file_id=link.file_id, url=url, created_at=link.created_at,
                    expires_at=link.expires_at, max_downloads=link.max_downloads,
                    downloads=link.downloads, revoked_at=link.revoked_at)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from cloudnexus.schemas import Schema
+from cloudnexus.schemas import Model, Schema
 
 
 class LinkCreate(Schema):
@@ -15,7 +15,7 @@ class LinkCreate(Schema):
     max_downloads: int | None = Field(None, ge=1)
 
 
-class LinkOut(BaseModel):
+class LinkOut(Model):
     id: uuid.UUID
     file_id: uuid.UUID
     url: str | None = Field(description="The link; shown only when it is created")
@@ -26,5 +26,5 @@ class LinkOut(BaseModel):
     revoked_at: datetime | None
 
 
-class LinkList(BaseModel):
+class LinkList(Model):
     items: list[LinkOut]

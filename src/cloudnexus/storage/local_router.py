@@ -1,16 +1,15 @@
 """/storage: the routes behind the local backend's presigned and public URLs."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cloudnexus.deps import RuntimeDep
 from cloudnexus.errors import BadRequest, Forbidden, NotFound
-from cloudnexus.schemas import ErrorBody
+from cloudnexus.schemas import ErrorBody, Model
 from cloudnexus.storage.base import ObjectNotFound
 from cloudnexus.storage.local import LocalStorage
 from cloudnexus.storage.signing import (
@@ -47,7 +46,7 @@ _STORED = {
 }
 
 
-class SignedQuery(BaseModel):
+class SignedQuery(Model):
     """The query parameters of a presigned URL."""
 
     expires: int | None = Field(None, description="Unix time after which the URL is refused")

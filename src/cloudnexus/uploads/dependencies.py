@@ -1,6 +1,5 @@
 """The upload named in the path, looked up in the caller's workspace (404 otherwise)."""
 
-from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,14 +13,14 @@ if TYPE_CHECKING:
     from cloudnexus.uploads.models import Upload
 
 
-def valid_upload(upload_id: str, principal: PrincipalDep, db: SessionDep) -> Upload:
+def valid_upload(upload_id: str, principal: PrincipalDep, db: SessionDep) -> "Upload":
     from cloudnexus.uploads import service
 
     return service.get(db, workspace_id=principal.workspace_id,
                        upload_id=parse_id(upload_id, "Upload"))
 
 
-def locked_upload(upload_id: str, principal: PrincipalDep, db: SessionDep) -> Upload:
+def locked_upload(upload_id: str, principal: PrincipalDep, db: SessionDep) -> "Upload":
     """The upload, its row locked until the request's transaction ends."""
     from cloudnexus.uploads import service
 

@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cloudnexus.files.schemas import ContentType, Metadata, Path, Sha256, Tags
-from cloudnexus.schemas import Schema
+from cloudnexus.schemas import Model, Schema
 
 
 class UploadCreate(Schema):
@@ -23,18 +23,18 @@ class UploadCreate(Schema):
     multipart: bool = Field(False, description="Force a multipart upload below the threshold")
 
 
-class PartUrl(BaseModel):
+class PartUrl(Model):
     part_number: int
     url: str
 
 
-class ReceivedPart(BaseModel):
+class ReceivedPart(Model):
     part_number: int
     etag: str
     size: int
 
 
-class UploadOut(BaseModel):
+class UploadOut(Model):
     """A single PUT (`url` and `headers`) or a multipart upload (`part_size` and `parts`)."""
 
     id: uuid.UUID

@@ -1,6 +1,5 @@
 """/v1/workspace: the caller's workspace with its usage and quota."""
 
-from __future__ import annotations
 
 from fastapi import APIRouter
 

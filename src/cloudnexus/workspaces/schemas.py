@@ -6,20 +6,18 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
-
-from cloudnexus.schemas import Usage
+from cloudnexus.schemas import Model, Usage
 
 if TYPE_CHECKING:
     from cloudnexus.workspaces.models import Workspace
 
 
-class Quota(BaseModel):
+class Quota(Model):
     max_bytes: int | None
     max_files: int | None
 
 
-class WorkspaceOut(BaseModel):
+class WorkspaceOut(Model):
     id: uuid.UUID
     name: str
     created_at: datetime
