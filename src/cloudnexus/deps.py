@@ -1,12 +1,16 @@
 """Dependencies every router shares: runtime, settings, database session, storage."""
 
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from cloudnexus.config import Settings
+from cloudnexus.errors import ServiceUnavailable
 from cloudnexus.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -32,9 +36,30 @@ def get_settings(request: Request) -> Settings:
     return get_runtime(request).settings
 
 
-def get_session(request: Request) -> Iterator["Session"]:
-    with get_runtime(request).session_factory() as session:
-        yield session
+SLOT_WAIT_SECONDS = 10
+
+
+async def get_session(request: Request) -> AsyncIterator["Session"]:
+    """A session for this request, inside one of the runtime's database slots (see Runtime)."""
+    runtime = get_runtime(request)
+    slots = runtime.database_slots()
+    try:
+        await asyncio.wait_for(slots.acquire(), SLOT_WAIT_SECONDS)
+    except TimeoutError:
+        raise ServiceUnavailable("The database is busy; retry shortly") from None
+    try:
+        if runtime.database_ready:
+            session = runtime.session_factory()
+        else:  # the first request imports SQLAlchemy: not on the event loop
+            session = await run_in_threadpool(lambda: runtime.session_factory())
+        request.state.db_session = session
+        try:
+            yield session
+        finally:
+            with anyio.CancelScope(shield=True):  # a client that hangs up still frees the slot
+                await run_in_threadpool(session.close)
+    finally:
+        slots.release()
 
 
 class DeferredStorage:

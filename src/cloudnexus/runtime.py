@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import weakref
 from typing import TYPE_CHECKING
 
 from cloudnexus.config import Settings
@@ -26,6 +28,26 @@ class Runtime:
         self._engine: Engine | None = None
         self._session_factory: sessionmaker[Session] | None = None
         self._storage: Storage | None = None
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary())
+
+    @property
+    def database_ready(self) -> bool:
+        return self._session_factory is not None
+
+    def database_slots(self) -> asyncio.Semaphore:
+        """Requests that may use the database, at most one per pooled connection.
+
+        They queue here, on the event loop, not in worker threads blocked on the pool: with
+        every worker blocked, the requests holding the connections could never finish. One
+        semaphore per event loop, as asyncio requires (uvicorn runs one; Mangum reuses one).
+        """
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            slots = self._slots.get(loop)
+            if slots is None:
+                slots = self._slots[loop] = asyncio.Semaphore(self.settings.pool_size)
+        return slots
 
     @property
     def session_factory(self) -> sessionmaker[Session]:

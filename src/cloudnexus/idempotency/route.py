@@ -41,14 +41,16 @@ async def _settle(request: Request, response: Response | None) -> None:
         return
     from cloudnexus.idempotency import service
 
-    runtime = request.app.state.runtime
+    # The request's own session: a second connection per request could wait forever on a pool
+    # whose connections are all held by requests waiting for a second one.
+    db = request.state.db_session
 
     def settle() -> None:
-        with runtime.session_factory() as db:
-            if response is not None and 200 <= response.status_code < 300:
-                body = json.loads(bytes(response.body)) if response.body else None
-                service.complete(db, claim=claim, status_code=response.status_code, body=body)
-            else:
-                service.release(db, claim=claim)
+        db.rollback()  # whatever the route left uncommitted (it failed) is not kept
+        if response is not None and 200 <= response.status_code < 300:
+            body = json.loads(bytes(response.body)) if response.body else None
+            service.complete(db, claim=claim, status_code=response.status_code, body=body)
+        else:
+            service.release(db, claim=claim)
 
     await run_in_threadpool(settle)
