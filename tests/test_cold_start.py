@@ -6,11 +6,19 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+
+from cloudnexus.config import Settings, load_settings
+from tests.conftest import running_app
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ["sqlalchemy", "psycopg", "boto3", "botocore", "alembic"]
 
+
+def make_app_settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(data_dir=tmp_path / "data", database_url=database_url,
+                         log_level="WARNING")
 
 
 def run(code: str, tmp_path: Path, **env: str) -> str:
@@ -57,3 +65,28 @@ print(json.dumps([response.status_code, before,
                                            S3_BUCKET="cloudnexus-test",
                                            S3_ENDPOINT_URL=moto_endpoint))
     assert status == 200 and before == [] and after == []
+
+
+def test_any_first_request_finds_every_table(tmp_path: Path, postgres_url: str) -> None:
+    """Creating a bucket as a fresh process's first request: its foreign key names a table
+    whose model that request never imports."""
+    from tests.conftest import Tenant
+
+    for application in running_app(make_app_settings(tmp_path, postgres_url)):
+        key = Tenant(application.state.runtime, f"first-{uuid.uuid4().hex[:8]}").admin
+    code = f"""
+import main
+from bench.events import context, v2_event
+response = main.handler(v2_event("POST", "/v1/buckets", body=b'{{"name": "first"}}',
+    headers={{"authorization": "Bearer {key}", "content-type": "application/json"}}),
+    context())
+print(response["statusCode"])
+"""
+    assert run(code, tmp_path, DATABASE_URL=postgres_url) == "201"
+
+
+def test_every_model_package_is_loaded_with_the_session_factory() -> None:
+    from cloudnexus.database import MODEL_PACKAGES
+
+    packages = {path.parent.name for path in (ROOT / "src/cloudnexus").glob("*/models.py")}
+    assert packages == set(MODEL_PACKAGES)

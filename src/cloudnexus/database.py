@@ -5,6 +5,7 @@ Imported on the first request that needs the database, never at cold start.
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,5 +103,12 @@ def save_unique(db: Session, conflict: str, *, commit: bool = True) -> None:
         raise Conflict(conflict) from None
 
 
+MODEL_PACKAGES = ("workspaces", "auth", "buckets", "files", "uploads", "links", "idempotency")
+
+
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    # Every model, whatever the first request: a flush orders tables by their foreign keys and
+    # fails on one whose model was never imported (a cold start's first POST /v1/buckets did).
+    for package in MODEL_PACKAGES:
+        importlib.import_module(f"cloudnexus.{package}.models")
     return sessionmaker(engine, expire_on_commit=False)
