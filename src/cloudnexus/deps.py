@@ -19,9 +19,17 @@ if TYPE_CHECKING:
     from cloudnexus.storage.base import Storage
 
 
-def get_runtime(request: Request) -> Runtime:
+# The trivial dependencies are `async def`: FastAPI runs a plain `def` dependency in a worker
+# thread, and each such hop costs more than the work itself.
+
+
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -32,8 +40,8 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 # resolves it again on each request, so one level less is measurably faster at both.
 
 
-def get_settings(request: Request) -> Settings:
-    return get_runtime(request).settings
+async def get_settings(request: Request) -> Settings:
+    return runtime_of(request).settings
 
 
 SLOT_WAIT_SECONDS = 10
@@ -41,7 +49,7 @@ SLOT_WAIT_SECONDS = 10
 
 async def get_session(request: Request) -> AsyncIterator["Session"]:
     """A session for this request, inside one of the runtime's database slots (see Runtime)."""
-    runtime = get_runtime(request)
+    runtime = runtime_of(request)
     slots = runtime.database_slots()
     try:
         await asyncio.wait_for(slots.acquire(), SLOT_WAIT_SECONDS)
@@ -73,8 +81,8 @@ class DeferredStorage:
         return getattr(self._runtime.storage, name)
 
 
-def get_storage(request: Request) -> "Storage":
-    return DeferredStorage(get_runtime(request))  # type: ignore[return-value]
+async def get_storage(request: Request) -> "Storage":
+    return DeferredStorage(runtime_of(request))  # type: ignore[return-value]
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

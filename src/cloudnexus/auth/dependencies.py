@@ -1,8 +1,8 @@
 """The principal of a request, and the scope each route needs: written once, used everywhere."""
 
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -27,8 +27,8 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(scope: Scope) -> Callable[[Principal], Principal]:
-    def check_scope(principal: PrincipalDep) -> Principal:
+def require(scope: Scope) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    async def check_scope(principal: PrincipalDep) -> Principal:  # async: no thread hop
         if not principal.can(scope):
             raise Forbidden(f"This key lacks the '{scope}' scope")
         return principal
