@@ -1,47 +1,58 @@
 """`python -m bench [--quick]`: every figure beside its reference; table and bench/results.json.
 
-Needs PostgreSQL at 127.0.0.1:5432 (it makes and drops its own database) and starts moto's S3
-server on loopback. The full run seeds a million files; --quick seeds 100,000 and takes fewer
-samples, for trying.
+Needs PostgreSQL at 127.0.0.1:5432 (it makes and drops its own database) and wrk (the load
+generator: `apt-get install wrk`); starts moto's S3 server and uvicorn on loopback. The full
+run seeds a million files; --quick seeds 100,000 and takes fewer samples, for trying.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from bench import coldstart, listing, warm
+from bench import coldstart, listing, package, throughput, uploads, warm
 from bench.report import Row, save, show
 from bench.scratch import scratch_database
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's S3 server on loopback with the bench bucket; yields its endpoint."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                     aws_access_key_id="bench", aws_secret_access_key="bench").create_bucket(
+            Bucket="cloudnexus-bench")
+        yield endpoint
+    finally:
+        server.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    runs, large = (5, 100_000) if args.quick else (11, 1_000_000)
+    runs, large, seconds = (5, 100_000, 5) if args.quick else (11, 1_000_000, 20)
     started = time.perf_counter()
     rows: list[Row] = []
-    from moto.server import ThreadedMotoServer
-
-    from tests.conftest import free_port
-
-    port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    moto.start()
-    import boto3
-
-    boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                 aws_access_key_id="bench", aws_secret_access_key="bench").create_bucket(
-        Bucket="cloudnexus-bench")
-    try:
-        with scratch_database() as url:
-            cold, imports = coldstart.run(url, runs)
-            rows += cold
-            rows += warm.run(url, f"http://127.0.0.1:{port}", runs * 20)
-            rows += listing.run(url, large=large, runs=runs * 2)
-    finally:
-        moto.stop()
+    with moto_server() as endpoint, scratch_database() as url:
+        cold, imports = coldstart.run(url, runs)
+        rows += cold
+        rows += warm.run(url, endpoint, runs * 20)
+        rows += throughput.run(url, seconds)
+        rows += uploads.run(url, endpoint, runs)
+        rows += listing.run(url, large=large, runs=runs * 2)
+    rows += package.run()
     show(rows)
     save(rows)
     print("top imports of `import main` (ms, cumulative):",

@@ -68,7 +68,7 @@ class Tenant:
     file_id: str
 
 
-def make_tenant(url: str, *, public: bool = False) -> Tenant:
+def make_tenant(url: str, *, public: bool = False, with_file: bool = True) -> Tenant:
     """A workspace, an admin key, a bucket and one file record (its bytes are not needed)."""
     from cloudnexus.auth import service as keys
     from cloudnexus.buckets import service as buckets
@@ -83,9 +83,10 @@ def make_tenant(url: str, *, public: bool = False) -> Tenant:
         _, key = keys.create(db, workspace_id=workspace.id, name="bench", scopes=["admin"])
         bucket = buckets.create(db, workspace_id=workspace.id, name="bench", public=public)
         file_id = uuid.uuid4()
-        files.record(db, bucket=bucket, file_id=file_id, path="hello.txt", size=5,
-                     content_type="text/plain", sha256=None, metadata={}, tags=[],
-                     storage_key=files.new_object_key(bucket, file_id), overwrite=False)
+        if with_file:
+            files.record(db, bucket=bucket, file_id=file_id, path="hello.txt", size=5,
+                         content_type="text/plain", sha256=None, metadata={}, tags=[],
+                         storage_key=files.new_object_key(bucket, file_id), overwrite=False)
         db.commit()
     engine.dispose()
     return Tenant(key=key, bucket=bucket.name, file_id=str(file_id))

@@ -1,0 +1,167 @@
+"""`python -m bench.load [--clients 50] [--seconds 60]`: mixed work on uvicorn + PostgreSQL + moto,
+then the books are checked: every completed upload listed and byte-identical, usage equal to
+the files, nothing orphaned after maintenance. Exits non-zero when any of it fails."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+
+from bench.coldstart import environment
+from bench.scratch import make_tenant, scratch_database
+from bench.serve import uvicorn
+
+BUCKET = "load"
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # completed and not deleted
+
+
+async def _call(client: httpx.AsyncClient, tally: Tally, method: str, url: str,
+                expect: int, **kwargs: object) -> httpx.Response:
+    started = time.perf_counter()
+    response = await client.request(method, url, **kwargs)  # type: ignore[arg-type]
+    tally.latencies.append(time.perf_counter() - started)
+    if response.status_code != expect:
+        tally.errors.append(f"{method} {url} -> {response.status_code} {response.text[:200]}")
+    return response
+
+
+async def _upload(client: httpx.AsyncClient, storage: httpx.AsyncClient, tally: Tally) -> None:
+    body = os.urandom(random.randint(1, 64 * 1024))
+    created = await _call(client, tally, "POST", f"/v1/buckets/{BUCKET}/uploads", 201, json={
+        "path": f"load/{os.urandom(8).hex()}.bin", "size": len(body),
+        "content_type": "application/octet-stream"})
+    if created.status_code != 201:
+        return
+    upload = created.json()
+    put = await storage.put(upload["url"], content=body, headers=upload["headers"])
+    if put.status_code != 200:
+        tally.errors.append(f"PUT to storage -> {put.status_code}")
+        return
+    done = await _call(client, tally, "POST", f"/v1/uploads/{upload['id']}/complete", 200)
+    if done.status_code == 200:
+        tally.files[done.json()["id"]] = body
+
+
+async def _worker(client: httpx.AsyncClient, storage: httpx.AsyncClient, tally: Tally,
+                  deadline: float) -> None:
+    while time.monotonic() < deadline:
+        known = list(tally.files)
+        choice = random.random()
+        if choice < 0.3 or not known:
+            await _upload(client, storage, tally)
+        elif choice < 0.5:
+            await _call(client, tally, "GET", f"/v1/files/{random.choice(known)}", 200)
+        elif choice < 0.7:
+            await _call(client, tally, "GET", f"/v1/buckets/{BUCKET}/files?limit=50", 200)
+        elif choice < 0.8:
+            file_id = random.choice(known)
+            del tally.files[file_id]  # claimed by this worker before the await
+            await _call(client, tally, "DELETE", f"/v1/files/{file_id}", 204)
+        elif choice < 0.9:
+            await _call(client, tally, "POST", f"/v1/files/{random.choice(known)}/links", 201,
+                        json={"expires_in": 600, "max_downloads": 5})
+        else:
+            await _call(client, tally, "GET", f"/v1/files/{random.choice(known)}/content", 302)
+
+
+async def _audit(client: httpx.AsyncClient, storage: httpx.AsyncClient,
+                 tally: Tally) -> list[str]:
+    """What the run must leave behind; a list of what is wrong (empty when all is well)."""
+    problems: list[str] = []
+    listed: set[str] = set()
+    cursor = ""
+    while True:
+        response = await client.get(f"/v1/buckets/{BUCKET}/files?limit=1000{cursor}")
+        page = response.json()
+        if response.status_code != 200:
+            return [f"listing failed: {page}"]
+        listed |= {item["id"] for item in page["items"]}
+        if not page["next_cursor"]:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    if listed != set(tally.files):
+        problems.append(f"listed {len(listed)} files, expected {len(tally.files)}")
+    for file_id, body in tally.files.items():
+        redirect = await client.get(f"/v1/files/{file_id}/content")
+        if (await storage.get(redirect.headers["location"])).content != body:
+            problems.append(f"{file_id} does not read back byte-identical")
+    usage = (await client.get(f"/v1/buckets/{BUCKET}")).json()["usage"]
+    expected = {"bytes": sum(map(len, tally.files.values())), "files": len(tally.files)}
+    if usage != expected:
+        problems.append(f"bucket usage {usage}, files add up to {expected}")
+    return problems
+
+
+async def _run(base: str, key: str, clients: int, seconds: float) -> tuple[Tally, list[str]]:
+    tally = Tally()
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits,
+                                 timeout=30) as client, \
+            httpx.AsyncClient(limits=limits, timeout=30) as storage:
+        await _call(client, tally, "POST", "/v1/buckets", 201, json={"name": BUCKET})
+        started = time.monotonic()
+        await asyncio.gather(*(_worker(client, storage, tally, started + seconds)
+                               for _ in range(clients)))
+        elapsed = time.monotonic() - started
+        print(f"{len(tally.latencies)} requests in {elapsed:.1f} s: "
+              f"{len(tally.latencies) / elapsed:.0f} req/s, "
+              f"p50 {statistics.median(tally.latencies) * 1000:.1f} ms, "
+              f"p99 {statistics.quantiles(tally.latencies, n=100)[98] * 1000:.1f} ms, "
+              f"{len(tally.errors)} errors, {len(tally.files)} files kept")
+        return tally, await _audit(client, storage, tally)
+
+
+def _orphans_after_maintenance(env: dict[str, str]) -> list[str]:
+    from cloudnexus import maintenance
+    from cloudnexus.config import load_settings
+    from cloudnexus.runtime import Runtime
+
+    os.environ.update(env)
+    runtime = Runtime(load_settings())
+    report = maintenance.run(runtime, orphan_grace=timedelta(0))
+    runtime.close()
+    print("maintenance:", report.as_dict())
+    return [f"maintenance found {report.orphans_removed} orphans and "
+            f"{report.missing_marked} records without bytes"] if (
+        report.orphans_removed or report.missing_marked) else []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    args = parser.parse_args()
+    from bench.__main__ import moto_server
+
+    with moto_server() as endpoint, scratch_database() as url:
+        env = environment(DATABASE_URL=url, S3_BUCKET="cloudnexus-bench",
+                          S3_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="bench",
+                          AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+        key = make_tenant(url, with_file=False).key
+        with uvicorn("main:app", env) as (base, _):
+            tally, problems = asyncio.run(_run(base, key, args.clients, args.seconds))
+        problems = tally.errors[:20] + problems + _orphans_after_maintenance(env)
+    for problem in problems:
+        print("PROBLEM:", problem)
+    print("load: OK" if not problems else f"load: {len(problems)} problems")
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
