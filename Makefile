@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-quick package deploy-lint venv clean
+.PHONY: run test lint fuzz load bench bench-quick package deploy-lint venv clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,12 @@ lint: venv  ## ruff and mypy on the package and the tests; bandit (medium and hi
 	$(BIN)/ruff check src tests main.py bench
 	$(BIN)/mypy src main.py
 	$(BIN)/bandit -q -r src main.py -ll
+
+fuzz: venv  ## the long form of the fuzzing: 150 examples per operation and per property
+	FUZZ_EXAMPLES=150 $(BIN)/python -m pytest -q tests/test_openapi_fuzz.py tests/test_properties.py
+
+load: venv  ## 50 clients of mixed work for 60 s on uvicorn + PostgreSQL + moto, then an audit
+	$(BIN)/python -m bench.load --clients 50 --seconds 60
 
 bench: venv  ## benchmarks with targets (PostgreSQL at 127.0.0.1:5432); writes bench/results.json
 	$(BIN)/python -m bench

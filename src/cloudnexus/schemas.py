@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+MAX_BIGINT = 2**63 - 1  # the largest count or size a BIGINT column holds
+MAX_OBJECT_BYTES = 5 * 1024**4  # S3's largest object: 5 TiB
+
+
+def is_storable(text: str) -> bool:
+    """No NUL (PostgreSQL's text and JSON cannot hold it) and no lone surrogate (not UTF-8)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def storable_text(text: str) -> str:
+    """A validator: the text unchanged, or a validation error."""
+    if not is_storable(text):
+        raise ValueError("may not contain NUL or lone surrogates")
+    return text
+
+
+StorableText = Annotated[str, AfterValidator(storable_text)]
 
 
 class Model(BaseModel):
@@ -37,17 +61,20 @@ class Usage(Model):
 
 
 _DESCRIPTIONS = {
-    400: "Malformed request", 401: "Missing, malformed, unknown, revoked or expired key",
+    400: "Malformed request: body, header or parameter",
+    401: "Missing, malformed, unknown, revoked or expired key",
     403: "The key lacks the scope, or the quota would be exceeded",
-    404: "No such resource in this workspace", 409: "Conflict",
+    404: "No such resource in this workspace",
+    409: "Conflict: a name taken, a bucket not empty, an Idempotency-Key reused",
     412: "If-Match does not match", 413: "Payload too large", 415: "Content type not allowed",
     422: "Invalid fields", 503: "A dependency is unavailable",
 }
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses a route can answer (401 and 503 always)."""
+    """OpenAPI entries for the error statuses a route can answer: 400 (a body that is not
+    JSON, a malformed header), 401, 422 and 503 always."""
     return {
         status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]}
-        for status in sorted({401, 422, 503, *statuses})
+        for status in sorted({400, 401, 422, 503, *statuses})
     }

@@ -15,7 +15,7 @@ from cloudnexus.schemas import error_responses
 router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=IdempotentRoute)
 
 
-@router.post("", status_code=201, responses=error_responses(403))
+@router.post("", status_code=201, responses=error_responses(403, 409))
 def create_key(body: KeyCreate, principal: Admin, db: SessionDep,
                _: Idempotent) -> KeyCreated:
     """Create a key; the response is the only time the full key is shown."""

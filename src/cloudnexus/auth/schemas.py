@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
 from cloudnexus.auth.scopes import Scope
-from cloudnexus.schemas import Model, Schema
+from cloudnexus.schemas import Model, Schema, StorableText
 
 
 class KeyCreate(Schema):
-    name: str = Field(min_length=1, max_length=100)
+    name: StorableText = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(min_length=1)
     expires_at: AwareDatetime | None = None
 

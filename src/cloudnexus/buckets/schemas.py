@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from cloudnexus.schemas import Model, Schema, Usage
+from cloudnexus.schemas import MAX_OBJECT_BYTES, Model, Schema, Usage
 
 if TYPE_CHECKING:
     from cloudnexus.buckets.models import Bucket
@@ -35,7 +35,7 @@ ContentTypes = Annotated[list[ContentTypePattern], Field(min_length=1, max_lengt
 class BucketCreate(Schema):
     name: BucketName
     public: bool = False
-    max_file_size: int | None = Field(None, ge=1)
+    max_file_size: int | None = Field(None, ge=1, le=MAX_OBJECT_BYTES)
     allowed_content_types: ContentTypes | None = None
 
 
@@ -43,7 +43,7 @@ class BucketUpdate(Schema):
     """Only the fields given change; null lifts a limit."""
 
     public: bool | None = None
-    max_file_size: int | None = Field(None, ge=1)
+    max_file_size: int | None = Field(None, ge=1, le=MAX_OBJECT_BYTES)
     allowed_content_types: ContentTypes | None = None
 
 

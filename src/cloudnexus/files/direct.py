@@ -65,17 +65,18 @@ async def read_form(request: Request, limit: int) -> DirectUpload:
         raise BadRequest("The form has no 'file' part")
     size, digest = _measure(upload.file, limit)
     try:
+        metadata = json.loads(_text(form.get("metadata")) or "{}")
+    except (ValueError, RecursionError):  # not JSON, a number too long to read, too deep
+        raise BadRequest("'metadata' is not JSON text this service can read") from None
+    try:
         return DirectUpload(
             body=upload.file, size=size, sha256=digest, filename=upload.filename,
             content_type=upload.content_type or "application/octet-stream",
             path=_text(form.get("path")),
-            metadata=TypeAdapter(Metadata).validate_python(
-                json.loads(_text(form.get("metadata")) or "{}")),
+            metadata=TypeAdapter(Metadata).validate_python(metadata),
             tags=TypeAdapter(Tags).validate_python([_text(tag) for tag in form.getlist("tags")]),
             overwrite=(_text(form.get("overwrite")) or "false").lower() in ("true", "1", "yes"),
         )
-    except json.JSONDecodeError:
-        raise BadRequest("'metadata' is not JSON text") from None
     except ValidationError as exc:
         details = [{"loc": ["body", *error["loc"]], "message": error["msg"],
                     "type": error["type"]} for error in exc.errors()]

@@ -24,6 +24,7 @@ from cloudnexus.buckets.models import Bucket
 from cloudnexus.errors import BadRequest
 from cloudnexus.files.models import READY, File
 from cloudnexus.files.paths import search_key
+from cloudnexus.schemas import is_storable
 
 SORT_COLUMNS = {"path": File.path, "created_at": File.created_at, "size": File.size}
 
@@ -39,6 +40,12 @@ class ListQuery:
     limit: int = 100
     cursor: str | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("prefix", "q", "tag", "content_type"):
+            value = getattr(self, name)
+            if value is not None and not is_storable(value):
+                raise BadRequest(f"'{name}' may not contain NUL or lone surrogates")
+
     def fingerprint(self, bucket_id: uuid.UUID) -> str:
         """Ties a cursor to its bucket, filters and order."""
         parts = [str(bucket_id), self.prefix, self.q, self.tag, self.content_type, self.sort,
@@ -53,9 +60,11 @@ def _escape_like(value: str) -> str:
 def starts_with(prefix: str) -> ColumnElement[bool]:
     """A range on the path index (byte order on both databases), exact for any prefix."""
     condition = File.path.like(_escape_like(prefix) + "%", escape="\\")
-    last = ord(prefix[-1])
-    if last < 0x10FFFF:
-        upper = prefix[:-1] + chr(last + 1)
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are no characters: U+D7FF is followed by U+E000
+        following = 0xE000
+    if following <= 0x10FFFF:
+        upper = prefix[:-1] + chr(following)
         return and_(File.path >= prefix, File.path < upper, condition)
     return condition
 
@@ -98,9 +107,11 @@ def decode_cursor(query: ListQuery, bucket_id: uuid.UUID) -> tuple[Any, uuid.UUI
         expected = {"size": int, "path": str}.get(query.sort)
         if expected is not None and (type(value) is not expected):
             raise ValueError
+        if isinstance(value, str) and not is_storable(value):
+            raise ValueError
     except BadRequest:
         raise
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
         raise BadRequest("Malformed cursor") from None
     return value, last_id
 

@@ -3,22 +3,44 @@
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from cloudnexus.schemas import Model, Schema
+from cloudnexus.schemas import Model, Schema, StorableText, storable_text
 
 if TYPE_CHECKING:
     from cloudnexus.files.models import File
 
 MAX_METADATA_BYTES = 8 * 1024
+MAX_METADATA_DEPTH = 32
 MAX_TAGS = 50
 
 
+def _check_document(value: Any) -> None:
+    """JSON every database keeps as given: finite numbers, storable text, 32 levels at most."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_METADATA_DEPTH:
+            raise ValueError(f"may nest at most {MAX_METADATA_DEPTH} levels")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                storable_text(key)
+                pending.append((child, depth + 1))
+        elif isinstance(item, list):
+            pending.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            storable_text(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("numbers must be finite")
+
+
 def _small_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    _check_document(value)
     if len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()) > \
             MAX_METADATA_BYTES:
         raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
@@ -30,7 +52,7 @@ def _unique_tags(value: list[str]) -> list[str]:
 
 
 Metadata = Annotated[dict[str, Any], AfterValidator(_small_metadata)]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Tag = Annotated[StorableText, StringConstraints(min_length=1, max_length=64)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
 ContentType = Annotated[str, StringConstraints(

@@ -29,7 +29,7 @@ def link_out(link: "ShareLink", url: str | None) -> LinkOut:
 
 
 @router.post("/v1/files/{file_id}/links", status_code=201,
-             dependencies=[Depends(require(WRITE))], responses=error_responses(403, 404))
+             dependencies=[Depends(require(WRITE))], responses=error_responses(403, 404, 409))
 def create_link(body: LinkCreate, file: FileDep, db: SessionDep, request: Request,
                 _: Idempotent) -> LinkOut:
     """Create a share link; its URL is shown only in this response."""

@@ -7,12 +7,12 @@ from datetime import datetime
 
 from pydantic import Field
 
-from cloudnexus.schemas import Model, Schema
+from cloudnexus.schemas import MAX_BIGINT, Model, Schema
 
 
 class LinkCreate(Schema):
     expires_in: int = Field(ge=1, le=604800, description="Seconds, at most 7 days")
-    max_downloads: int | None = Field(None, ge=1)
+    max_downloads: int | None = Field(None, ge=1, le=MAX_BIGINT)
 
 
 class LinkOut(Model):

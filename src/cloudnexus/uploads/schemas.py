@@ -9,12 +9,13 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from cloudnexus.files.schemas import ContentType, Metadata, Path, Sha256, Tags
-from cloudnexus.schemas import Model, Schema
+from cloudnexus.schemas import MAX_OBJECT_BYTES, Model, Schema
 
 
 class UploadCreate(Schema):
     path: Path
-    size: int = Field(ge=0, description="Exact size in bytes of what will be uploaded")
+    size: int = Field(ge=0, le=MAX_OBJECT_BYTES,
+                      description="Exact size in bytes of what will be uploaded (5 TiB at most)")
     content_type: ContentType
     sha256: Sha256 | None = Field(None, description="Hex SHA-256; bound into the signature")
     metadata: Metadata = Field(default_factory=dict)
