@@ -5,7 +5,6 @@ Imported on the first request that needs the database, never at cold start.
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,12 +102,9 @@ def save_unique(db: Session, conflict: str, *, commit: bool = True) -> None:
         raise Conflict(conflict) from None
 
 
-MODEL_PACKAGES = ("workspaces", "auth", "buckets", "files", "uploads", "links", "idempotency")
-
-
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
     # Every model, whatever the first request: a flush orders tables by their foreign keys and
     # fails on one whose model was never imported (a cold start's first POST /v1/buckets did).
-    for package in MODEL_PACKAGES:
-        importlib.import_module(f"cloudnexus.{package}.models")
+    import cloudnexus.models  # noqa: F401
+
     return sessionmaker(engine, expire_on_commit=False)
