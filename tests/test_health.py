@@ -127,3 +127,21 @@ def test_unreachable_storage_is_503_naming_storage(make_settings: Callable[..., 
     assert body["status"] == "unavailable"
     assert body["checks"]["storage"]["status"] == "unavailable" and body["checks"]["storage"]["error"]
     assert body["checks"]["database"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("ping_after_idle, status", [(0.0, 401), (3600.0, 503)])
+def test_a_connection_that_died_while_idle_is_pinged_and_replaced(
+        app_on: Callable[[str], TestClient], proxied_postgres: tuple[TcpProxy, str],
+        monkeypatch: pytest.MonkeyPatch, ping_after_idle: float, status: int) -> None:
+    """The database restarts while the pool is quiet: a pooled connection idle for longer than
+    PING_AFTER_IDLE_SECONDS is pinged at checkout and replaced, so the next request succeeds;
+    without the ping (a connection still considered fresh) it would be the request that fails."""
+    from cloudnexus import database
+
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", ping_after_idle)
+    proxy, url = proxied_postgres
+    client = app_on(url)
+    assert client.get("/v1/workspace", headers=UNKNOWN_KEY).status_code == 401
+    proxy.stop()
+    proxy.start()  # nothing asked in between: the pool still holds the dead connection
+    assert client.get("/v1/workspace", headers=UNKNOWN_KEY).status_code == status

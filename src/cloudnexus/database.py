@@ -5,7 +5,9 @@ Imported on the first request that needs the database, never at cold start.
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -22,6 +24,7 @@ from cloudnexus.errors import Conflict
 
 # RDS Proxy closes idle client connections after 30 minutes by default; recycle well before.
 POOL_RECYCLE_SECONDS = 280
+PING_AFTER_IDLE_SECONDS = 2.0
 CONNECT_TIMEOUT_SECONDS = 5
 
 
@@ -69,16 +72,39 @@ def create_db_engine(settings: Settings) -> Engine:
         # pysqlite's own transaction handling defers BEGIN; take the write lock up front instead.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=settings.pool_size,
         max_overflow=0,
-        pool_pre_ping=True,
         pool_recycle=POOL_RECYCLE_SECONDS,
         pool_timeout=10,
         # prepare_threshold=None: prepared statements would pin connections behind RDS Proxy.
         connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
     )
+    event.listen(engine, "checkin", _note_idle)
+    event.listen(engine, "checkout", _pinger(engine.dialect))
+    return engine
+
+
+def _note_idle(_: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _pinger(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
+    """SQLAlchemy's pool_pre_ping, only for a connection that has sat idle: one in steady use
+    was just seen working, so a ping per request would be a round trip for nothing. A Lambda
+    that slept, or a database that restarted while the pool was quiet, is pinged."""
+
+    def ping_after_idle(dbapi_connection: Any, record: Any, _: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:  # any failure: the pool replaces the connection
+            raise DisconnectionError(str(error)) from error
+
+    return ping_after_idle
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
