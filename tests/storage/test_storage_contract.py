@@ -11,6 +11,7 @@ import pytest
 
 from cloudnexus.storage.base import ObjectNotFound, Storage, StorageError, UploadedPart
 from cloudnexus.storage.disposition import content_disposition
+from cloudnexus.storage.local import LocalStorage
 from tests.storage.conftest import Http, new_key
 
 MiB = 1024 * 1024
@@ -48,6 +49,22 @@ def test_put_head_open_round_trip(storage: Storage) -> None:
     assert head.etag and head.last_modified is not None
     with storage.open(key) as body:
         assert body.read() == data
+
+
+def test_put_with_the_callers_digest(storage: Storage) -> None:
+    """A body the caller hashed already is stored and checked against that digest, not hashed
+    a second time; a body that does not match it is refused and nothing is stored."""
+    key, data = new_key(), os.urandom(300_000)
+    info = storage.put(key, io.BytesIO(data), content_type="text/plain", sha256=sha256(data))
+    assert (info.size, info.sha256) == (len(data), sha256(data))
+    assert storage.head(key).sha256 == sha256(data)
+    if not isinstance(storage, LocalStorage):
+        return  # S3 answers BadDigest; moto stores the mismatch unchecked (see DESIGN.md)
+    other = new_key()
+    with pytest.raises(ValueError, match="SHA-256"):
+        storage.put(other, io.BytesIO(data), content_type="text/plain", sha256=sha256(b"x"))
+    with pytest.raises(ObjectNotFound):
+        storage.head(other)
 
 
 def test_put_replaces_and_handles_empty_bodies(storage: Storage) -> None:

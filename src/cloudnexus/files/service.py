@@ -180,7 +180,7 @@ def create_direct(db: Session, storage: Storage, *, bucket: Bucket,
     usage.ensure_room(db, workspace_id=bucket.workspace_id, size=upload.size)
     file_id = new_id()
     key = new_object_key(bucket, file_id)
-    storage.put(key, upload.body, content_type=upload.content_type)
+    storage.put(key, upload.body, content_type=upload.content_type, sha256=upload.sha256)
     return record_stored(db, storage, bucket=bucket, file_id=file_id, path=path,
                          size=upload.size, content_type=upload.content_type,
                          sha256=upload.sha256, metadata=upload.metadata, tags=upload.tags,

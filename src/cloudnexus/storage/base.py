@@ -57,8 +57,12 @@ class Storage(Protocol):
     def check(self) -> None:
         """A cheap real call; raises when the storage cannot be reached."""
 
-    def put(self, key: str, body: BinaryIO, *, content_type: str) -> ObjectInfo:
-        """Stream `body` to `key` (never read whole into memory); returns size and sha256."""
+    def put(self, key: str, body: BinaryIO, *, content_type: str,
+            sha256: str | None = None) -> ObjectInfo:
+        """Stream `body` to `key` (never read whole into memory); returns size and sha256.
+
+        `sha256`, when the caller hashed a seekable body already: the store checks the bytes
+        against it instead of hashing them again, and refuses them if they differ."""
 
     def open(self, key: str) -> BinaryIO:
         """A readable stream of the object's bytes; ObjectNotFound when absent."""

@@ -79,9 +79,12 @@ class LocalStorage:
         staged.commit()
         return self.head(key)
 
-    def put(self, key: str, body: BinaryIO, *, content_type: str) -> ObjectInfo:
+    def put(self, key: str, body: BinaryIO, *, content_type: str,
+            sha256: str | None = None) -> ObjectInfo:
         with self.staged(key) as staged:
             staged.copy_from(body)
+            if sha256 is not None and staged.sha256 != sha256:
+                raise ValueError("The body does not match its SHA-256")
             return self.save(key, staged, content_type=content_type)
 
     def open(self, key: str) -> BinaryIO:
