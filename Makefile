@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint fuzz load bench bench-quick package deploy-lint venv clean
+.PHONY: run test lint audit fuzz load bench bench-quick package deploy-lint venv clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,9 @@ lint: venv  ## ruff and mypy on the package and the tests; bandit (medium and hi
 	$(BIN)/ruff check src tests main.py bench
 	$(BIN)/mypy src main.py
 	$(BIN)/bandit -q -r src main.py -ll
+
+audit: venv  ## pip-audit of the installed dependencies (needs PyPI's JSON API or OSV: not in CI here)
+	$(BIN)/pip-audit --skip-editable --strict
 
 fuzz: venv  ## the long form of the fuzzing: 150 examples per operation and per property
 	FUZZ_EXAMPLES=150 $(BIN)/python -m pytest -q tests/test_openapi_fuzz.py tests/test_properties.py
