@@ -28,14 +28,16 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)  # completed and not deleted
+    deleted: set[str] = field(default_factory=set)  # a 404 for these is another worker's doing
 
 
 async def _call(client: httpx.AsyncClient, tally: Tally, method: str, url: str,
-                expect: int, **kwargs: object) -> httpx.Response:
+                expect: int, file_id: str | None = None, **kwargs: object) -> httpx.Response:
     started = time.perf_counter()
     response = await client.request(method, url, **kwargs)  # type: ignore[arg-type]
     tally.latencies.append(time.perf_counter() - started)
-    if response.status_code != expect:
+    raced = response.status_code == 404 and file_id in tally.deleted
+    if response.status_code != expect and not raced:
         tally.errors.append(f"{method} {url} -> {response.status_code} {response.text[:200]}")
     return response
 
@@ -65,18 +67,22 @@ async def _worker(client: httpx.AsyncClient, storage: httpx.AsyncClient, tally: 
         if choice < 0.3 or not known:
             await _upload(client, storage, tally)
         elif choice < 0.5:
-            await _call(client, tally, "GET", f"/v1/files/{random.choice(known)}", 200)
+            file_id = random.choice(known)
+            await _call(client, tally, "GET", f"/v1/files/{file_id}", 200, file_id)
         elif choice < 0.7:
             await _call(client, tally, "GET", f"/v1/buckets/{BUCKET}/files?limit=50", 200)
         elif choice < 0.8:
             file_id = random.choice(known)
             del tally.files[file_id]  # claimed by this worker before the await
+            tally.deleted.add(file_id)
             await _call(client, tally, "DELETE", f"/v1/files/{file_id}", 204)
         elif choice < 0.9:
-            await _call(client, tally, "POST", f"/v1/files/{random.choice(known)}/links", 201,
+            file_id = random.choice(known)
+            await _call(client, tally, "POST", f"/v1/files/{file_id}/links", 201, file_id,
                         json={"expires_in": 600, "max_downloads": 5})
         else:
-            await _call(client, tally, "GET", f"/v1/files/{random.choice(known)}/content", 302)
+            file_id = random.choice(known)
+            await _call(client, tally, "GET", f"/v1/files/{file_id}/content", 302, file_id)
 
 
 async def _audit(client: httpx.AsyncClient, storage: httpx.AsyncClient,
