@@ -1,0 +1,61 @@
+"""Migrations go up from nothing, down to nothing and up again, on both databases; on
+PostgreSQL the search index leads with bucket_id."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, create_engine, inspect, text
+
+from cloudnexus.config import load_settings
+from cloudnexus.database import create_db_engine
+from cloudnexus.migrations import alembic_config, current_revision, head_revision, upgrade
+from tests.conftest import POSTGRES_ADMIN_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        engine = create_db_engine(load_settings(database_url=f"sqlite:///{tmp_path}/m.db"))
+        yield engine
+        engine.dispose()
+        return
+    name = f"cloudnexus_migrations_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = create_db_engine(load_settings(
+        database_url=POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_up_down_and_up_again(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    assert current_revision(empty_engine) == head_revision(empty_engine)
+    assert "files" in inspect(empty_engine).get_table_names()
+    command.downgrade(alembic_config(empty_engine), "base")
+    assert current_revision(empty_engine) is None
+    assert "files" not in inspect(empty_engine).get_table_names()
+    upgrade(empty_engine)
+    assert current_revision(empty_engine) == head_revision(empty_engine)
+
+
+def test_the_search_index_leads_with_the_bucket(empty_engine: Engine) -> None:
+    if empty_engine.dialect.name != "postgresql":
+        pytest.skip("trigram indexes are PostgreSQL's")
+    upgrade(empty_engine)
+    with empty_engine.connect() as connection:
+        indexes = dict(connection.execute(text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'files'")).all())
+    assert "ix_files_path_trgm" not in indexes
+    assert "(bucket_id, path_search gin_trgm_ops)" in indexes["ix_files_bucket_path_trgm"]
