@@ -40,7 +40,10 @@ def ratio_row(name: str, value: float, reference: float, unit: str, *, at_most: 
                f"ratio >= {at_least}", ratio >= (at_least or 0))
 
 
-def limit_row(name: str, value: float, unit: str, limit: float) -> Row:
+def limit_row(name: str, value: float, unit: str, limit: float | None) -> Row:
+    """A figure against an absolute limit (None: only reported)."""
+    if limit is None:
+        return Row(name, round(value, 3), unit, None, None, "(reported)", True)
     return Row(name, round(value, 3), unit, None, None, f"<= {limit} {unit}", value <= limit)
 
 
