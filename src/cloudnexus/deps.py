@@ -1,6 +1,5 @@
 """Dependencies every router shares: runtime, settings, database session, storage."""
 
-
 import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any

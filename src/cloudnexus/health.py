@@ -1,6 +1,5 @@
 """GET /health: a real query to the database and a cheap real call to the storage."""
 
-
 import logging
 import time
 from collections.abc import Callable

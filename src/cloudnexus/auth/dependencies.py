@@ -1,6 +1,5 @@
 """The principal of a request, and the scope each route needs: written once, used everywhere."""
 
-
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 

@@ -1,6 +1,5 @@
 """/v1/keys: an admin manages the workspace's keys."""
 
-
 import uuid
 
 from fastapi import APIRouter, Response

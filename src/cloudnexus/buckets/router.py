@@ -1,6 +1,5 @@
 """/v1/buckets: named containers with their own rules."""
 
-
 from fastapi import APIRouter, Depends, Response
 
 from cloudnexus.auth.dependencies import Admin, Reader, require

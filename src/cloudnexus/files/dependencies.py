@@ -1,6 +1,5 @@
 """The file named in the path, looked up in the caller's workspace (404 otherwise)."""
 
-
 import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 

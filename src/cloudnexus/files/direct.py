@@ -2,7 +2,6 @@
 the file part: memory up to 1 MiB, then disk), cut off as soon as it passes the limit, and
 the part is measured and hashed in chunks before it streams on to storage."""
 
-
 import hashlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator

@@ -1,7 +1,6 @@
 """/v1/buckets/{bucket}/files and /v1/files/{id}: direct upload, list, read, change, copy,
 delete."""
 
-
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response

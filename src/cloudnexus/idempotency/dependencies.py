@@ -1,6 +1,5 @@
 """The Idempotency-Key check every creating POST declares (after its scope check)."""
 
-
 import hashlib
 from typing import Annotated, Any
 

@@ -1,6 +1,5 @@
 """Share links: /v1/files/{id}/links, /v1/links/{id}, and the public /s/{token}."""
 
-
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Request, Response

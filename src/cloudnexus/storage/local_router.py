@@ -1,6 +1,5 @@
 """/storage: the routes behind the local backend's presigned and public URLs."""
 
-
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response

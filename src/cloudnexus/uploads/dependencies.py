@@ -1,6 +1,5 @@
 """The upload named in the path, looked up in the caller's workspace (404 otherwise)."""
 
-
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends

@@ -1,6 +1,5 @@
 """/v1/buckets/{bucket}/uploads and /v1/uploads/{id}: presigned single and multipart uploads."""
 
-
 from fastapi import APIRouter, Depends, Response
 
 from cloudnexus.auth.dependencies import require

@@ -1,6 +1,5 @@
 """/v1/workspace: the caller's workspace with its usage and quota."""
 
-
 from fastapi import APIRouter
 
 from cloudnexus.auth.dependencies import PrincipalDep
