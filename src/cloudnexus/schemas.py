@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic.warnings import UnsupportedFieldAttributeWarning
+
+# FastAPI wraps a body's model in a TypeAdapter carrying the field's alias and silences
+# Pydantic's "alias has no effect here" warning while it builds it; with `defer_build` that
+# build happens on the first request instead, outside FastAPI's silence. True and harmless.
+warnings.filterwarnings("ignore", message="The 'alias' attribute",
+                        category=UnsupportedFieldAttributeWarning)
 
 MAX_BIGINT = 2**63 - 1  # the largest count or size a BIGINT column holds
 MAX_OBJECT_BYTES = 5 * 1024**4  # S3's largest object: 5 TiB
