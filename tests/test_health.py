@@ -145,3 +145,43 @@ def test_a_connection_that_died_while_idle_is_pinged_and_replaced(
     proxy.stop()
     proxy.start()  # nothing asked in between: the pool still holds the dead connection
     assert client.get("/v1/workspace", headers=UNKNOWN_KEY).status_code == status
+
+
+def test_postgres_cut_mid_load_is_503s_then_200s_with_nothing_hung(
+        app_on: Callable[[str], TestClient], proxied_postgres: tuple[TcpProxy, str]) -> None:
+    """Eight clients reading in a loop while the database is cut and brought back: each
+    answer is a 200 or a 503 with Retry-After, none takes longer than the connect timeout
+    allows, and reads succeed again once it is back, with the same app."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import Tenant
+
+    proxy, url = proxied_postgres
+    client = app_on(url)
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    headers = Tenant(runtime, f"mid-load-{time.monotonic_ns()}").headers()
+    answers: list[tuple[float, int, bool, float]] = []  # when, status, retry-after, seconds
+    started = time.monotonic()
+
+    def read_until(deadline: float) -> None:
+        while time.monotonic() < deadline:
+            sent = time.monotonic()
+            response = client.get("/v1/workspace", headers=headers)
+            answers.append((sent - started, response.status_code,
+                            "retry-after" in response.headers, time.monotonic() - sent))
+
+    with ThreadPoolExecutor(8) as pool:
+        readers = [pool.submit(read_until, started + 4.0) for _ in range(8)]
+        time.sleep(1.0)
+        proxy.stop()
+        time.sleep(1.5)
+        proxy.start()
+        for reader in readers:
+            reader.result()
+    statuses = {status for _, status, _, _ in answers}
+    assert statuses <= {200, 503}, statuses
+    assert 503 in statuses and 200 in statuses
+    assert all(retry for _, status, retry, _ in answers if status == 503)
+    assert max(seconds for *_, seconds in answers) < 6  # connect timeout 5 s, nothing hangs
+    late = [status for when, status, _, seconds in answers if when > 3.0]
+    assert late and set(late) == {200}  # back, without a restart

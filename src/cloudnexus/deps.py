@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from cloudnexus.config import Settings
-from cloudnexus.errors import ServiceUnavailable
+from cloudnexus.errors import ServiceUnavailable, as_unavailable
 from cloudnexus.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -64,9 +64,19 @@ async def get_session(request: Request) -> AsyncIterator["Session"]:
             yield session
         finally:
             with anyio.CancelScope(shield=True):  # a client that hangs up still frees the slot
-                await run_in_threadpool(session.close)
+                await run_in_threadpool(_close, session)
     finally:
         slots.release()
+
+
+def _close(session: "Session") -> None:
+    """Close after the answer: a connection that died meanwhile has nothing left to roll back
+    (the server did), and the pool discards it; that is no error of this request's."""
+    try:
+        session.close()
+    except Exception as error:
+        if as_unavailable(error) is None:  # which logs the outage when it is one
+            raise
 
 
 class DeferredStorage:
