@@ -1,6 +1,6 @@
 """Direct upload: the multipart/form-data body is parsed as it streams in (Starlette spools
 the file part: memory up to 1 MiB, then disk), cut off as soon as it passes the limit, and
-the part is measured and hashed in chunks before it streams on to storage."""
+the part is measured and hashed as it arrives, so storage reads it once, to send it on."""
 
 import hashlib
 import json
@@ -53,8 +53,8 @@ async def read_form(request: Request, limit: int) -> DirectUpload:
         raise too_large(limit)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise BadRequest("Send the file as multipart/form-data with a 'file' field")
-    parser = MultiPartParser(request.headers, _capped(request.stream(), limit),
-                             max_files=1, max_fields=100)
+    parser = _HashingParser(request.headers, _capped(request.stream(), limit),
+                            max_files=1, max_fields=100)
     try:
         form = await parser.parse()
     except MultiPartException as exc:
@@ -62,7 +62,10 @@ async def read_form(request: Request, limit: int) -> DirectUpload:
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise BadRequest("The form has no 'file' part")
-    size, digest = _measure(upload.file, limit)
+    if parser.size > limit:
+        raise too_large(limit)
+    size, digest = parser.size, parser.sha256.hexdigest()
+    upload.file.seek(0)
     try:
         metadata = json.loads(_text(form.get("metadata")) or "{}")
     except (ValueError, RecursionError):  # not JSON, a number too long to read, too deep
@@ -88,14 +91,15 @@ def _text(value: Any) -> str | None:
     raise BadRequest("Only 'file' may be a file part")
 
 
-def _measure(body: BinaryIO, limit: int) -> tuple[int, str]:
-    """Size and SHA-256 of the spooled part, read in chunks; 413 past `limit`."""
-    body.seek(0)
-    digest, size = hashlib.sha256(), 0
-    while chunk := body.read(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        digest.update(chunk)
-    body.seek(0)
-    return size, digest.hexdigest()
+class _HashingParser(MultiPartParser):
+    """Starlette's parser, also sizing and hashing the (one) file part as its bytes arrive."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.size, self.sha256 = 0, hashlib.sha256()
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        super().on_part_data(data, start, end)
+        if self._current_part.file is not None:
+            self.size += end - start
+            self.sha256.update(memoryview(data)[start:end])
