@@ -1,5 +1,5 @@
 """Migrations go up from nothing, down to nothing and up again, on both databases; on
-PostgreSQL the search index leads with bucket_id."""
+PostgreSQL the search index leads with bucket_id and its column keeps finer statistics."""
 
 from __future__ import annotations
 
@@ -57,5 +57,9 @@ def test_the_search_index_leads_with_the_bucket(empty_engine: Engine) -> None:
     with empty_engine.connect() as connection:
         indexes = dict(connection.execute(text(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'files'")).all())
+        statistics = connection.execute(text(
+            "SELECT attstattarget FROM pg_attribute WHERE attrelid = 'files'::regclass "
+            "AND attname = 'path_search'")).scalar()
     assert "ix_files_path_trgm" not in indexes
     assert "(bucket_id, path_search gin_trgm_ops)" in indexes["ix_files_bucket_path_trgm"]
+    assert statistics == 1000
