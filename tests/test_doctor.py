@@ -121,3 +121,22 @@ def test_bad_configuration_is_one_line_and_exit_2(run: Run) -> None:
     result = run("doctor", DB_PORT=PASSWORD)
     assert result.exit_code == 2
     assert "DB_PORT:" in result.output and PASSWORD not in result.output
+
+
+def test_a_failed_check_is_told_once_by_the_table_not_again_on_stderr(
+        tmp_path: Path) -> None:
+    """In a real process (no test logging attached), the health checks' warnings must not
+    reach stderr as stray plain-text lines beside the table."""
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("DB_", "DATABASE_", "S3_"))}
+    env.update(DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/x",
+               DATA_DIR=str(tmp_path / "data"), COLUMNS="200")
+    result = subprocess.run([sys.executable, "-m", "cloudnexus", "doctor"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout
+    assert result.stderr == ""

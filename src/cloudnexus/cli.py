@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from typing import Annotated
 
@@ -93,6 +94,9 @@ def doctor(
         return
     from cloudnexus.doctor import configuration_rows, run_checks
 
+    # The table reports every failed check; the checks' own log warnings would say it again
+    # as stray plain-text lines on stderr (the CLI configures no logging).
+    logging.getLogger("cloudnexus").addHandler(logging.NullHandler())
     settings = settings_or_exit()
     table = Table("setting", "value", "source", title="configuration")
     for name, value, source in configuration_rows(settings):
