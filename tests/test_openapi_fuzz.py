@@ -8,6 +8,7 @@ The quick form runs in `make test` (FUZZ_EXAMPLES examples per operation, 10 by 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -36,8 +37,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 # The schema is read from the app at collection, so the app exists before any fixture: on a
 # database of its own (made below, before the first request) and the embedded storage.
 DATABASE = f"cloudnexus_fuzz_{uuid.uuid4().hex[:12]}"
+DATA_DIR = tempfile.mkdtemp(prefix="cloudnexus-fuzz-")
 APP = create_app(load_settings(
-    data_dir=tempfile.mkdtemp(prefix="cloudnexus-fuzz-"), log_level="CRITICAL",
+    data_dir=DATA_DIR, log_level="CRITICAL",
     database_url=POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{DATABASE}",
     public_url="http://testserver"))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
@@ -53,6 +55,7 @@ def fuzz_tenant() -> Iterator[Tenant]:
         yield Tenant(APP.state.runtime, "fuzz")
     finally:
         APP.state.runtime.close()
+        shutil.rmtree(DATA_DIR, ignore_errors=True)
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
         admin.dispose()
