@@ -39,6 +39,27 @@ def test_keys_and_authorization_headers_never_reach_the_logs(
         assert secret_text not in logged  # ...without their keys
 
 
+def test_share_link_tokens_never_reach_the_logs(
+        make_settings: Callable[..., Any], database_url: str,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """A share link's token is a credential: the access line names the route, not the token."""
+    application = create_app(make_settings(database_url=database_url, log_level="DEBUG"))
+    with TestClient(application) as client:
+        headers = Tenant(application.state.runtime, "links").headers()
+        client.post("/v1/buckets", json={"name": "shared"}, headers=headers)
+        file = client.post("/v1/buckets/shared/files", headers=headers,
+                           files={"file": ("a.txt", b"abc", "text/plain")}).json()
+        link = client.post(f"/v1/files/{file['id']}/links", headers=headers,
+                           json={"expires_in": 60}).json()
+        token = link["url"].rsplit("/", 1)[1]
+        assert client.get(f"/s/{token}", follow_redirects=False).status_code == 302
+    application.state.runtime.close()
+    server_lines = [line for line in "".join(capfd.readouterr()).splitlines()
+                    if '"logger": "httpx"' not in line]  # the test client's own request log
+    logged = "\n".join(server_lines)
+    assert '"path": "/s/{token}"' in logged and token not in logged
+
+
 def expires_in_seconds(url: str) -> int:
     """How long a presigned URL lives, read off the URL itself (S3 or the local backend)."""
     query = {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}

@@ -64,17 +64,23 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            path = loggable_path(scope["path"])
             access_logger.info(
-                "%s %s %s", scope["method"], scope["path"], status,
+                "%s %s %s", scope["method"], path, status,
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": path,
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
             request_id_var.reset(tokens[0])
             aws_request_id_var.reset(tokens[1])
+
+
+def loggable_path(path: str) -> str:
+    """The path for the access log: a share link's token is a credential, so it is left out."""
+    return "/s/{token}" if path.startswith("/s/") else path
 
 
 class UnexpectedErrorMiddleware:
