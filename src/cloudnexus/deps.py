@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
@@ -46,27 +47,59 @@ async def get_settings(request: Request) -> Settings:
 SLOT_WAIT_SECONDS = 10
 
 
+class _Slot:
+    """This request's hold on one of the runtime's database slots (see Runtime)."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots, self.held = slots, False
+
+    async def take(self) -> None:
+        try:
+            await asyncio.wait_for(self._slots.acquire(), SLOT_WAIT_SECONDS)
+        except TimeoutError:
+            raise ServiceUnavailable("The database is busy; retry shortly") from None
+        self.held = True
+
+    def give_back(self) -> None:
+        if self.held:
+            self._slots.release()
+            self.held = False
+
+
 async def get_session(request: Request) -> AsyncIterator["Session"]:
-    """A session for this request, inside one of the runtime's database slots (see Runtime)."""
+    """A session for this request, inside one of the runtime's database slots."""
     runtime = runtime_of(request)
-    slots = runtime.database_slots()
-    try:
-        await asyncio.wait_for(slots.acquire(), SLOT_WAIT_SECONDS)
-    except TimeoutError:
-        raise ServiceUnavailable("The database is busy; retry shortly") from None
+    slot = _Slot(runtime.database_slots())
+    await slot.take()
     try:
         if runtime.database_ready:
             session = runtime.session_factory()
         else:  # the first request imports SQLAlchemy: not on the event loop
             session = await run_in_threadpool(lambda: runtime.session_factory())
-        request.state.db_session = session
+        request.state.db_session, request.state.db_slot = session, slot
         try:
             yield session
         finally:
             with anyio.CancelScope(shield=True):  # a client that hangs up still frees the slot
                 await run_in_threadpool(_close, session)
     finally:
-        slots.release()
+        slot.give_back()
+
+
+@asynccontextmanager
+async def database_released(request: Request) -> AsyncIterator[None]:
+    """Give back the request's connection and database slot while it waits on its client (a
+    body still arriving, which a slow client can stretch out), then take a slot again."""
+    slot: _Slot | None = getattr(request.state, "db_slot", None)
+    if slot is None:
+        yield
+        return
+    await run_in_threadpool(request.state.db_session.commit)  # objects stay loaded
+    slot.give_back()
+    try:
+        yield
+    finally:
+        await slot.take()
 
 
 def _close(session: "Session") -> None:

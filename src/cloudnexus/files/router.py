@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 from cloudnexus.auth.dependencies import PrincipalDep, require
 from cloudnexus.auth.scopes import READ, WRITE
 from cloudnexus.buckets.dependencies import BucketDep
-from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
+from cloudnexus.deps import SessionDep, SettingsDep, StorageDep, database_released
 from cloudnexus.files.dependencies import DeletableFileDep, FileDep
 from cloudnexus.files.direct import read_form
 from cloudnexus.files.schemas import (
@@ -49,7 +49,8 @@ async def upload_file(request: Request, bucket: BucketDep, db: SessionDep,
     """Upload a file in the request body (up to DIRECT_UPLOAD_MAX_BYTES)."""
     from cloudnexus.files import service
 
-    upload = await read_form(request, settings.direct_upload_max_bytes)
+    async with database_released(request):  # the body may take a while to arrive
+        upload = await read_form(request, settings.direct_upload_max_bytes)
     file = await run_in_threadpool(service.create_direct, db, storage, bucket=bucket,
                                    upload=upload)
     return FileOut.from_model(file, service.public_url(storage, file))

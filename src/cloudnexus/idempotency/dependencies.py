@@ -7,7 +7,7 @@ from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
 from cloudnexus.auth.dependencies import PrincipalDep
-from cloudnexus.deps import SessionDep, SettingsDep
+from cloudnexus.deps import SessionDep, SettingsDep, database_released
 from cloudnexus.errors import BadRequest, PayloadTooLarge
 
 
@@ -53,8 +53,9 @@ async def check_idempotency(
     limit = settings.direct_upload_max_bytes + FORM_OVERHEAD
     claim = service.Claim(principal.workspace_id, idempotency_key,
                           f"{request.method} {request.url.path}")
-    stored = await run_in_threadpool(service.claim, db, claim=claim,
-                                     request_hash=await request_hash(request, limit))
+    async with database_released(request):  # the body may take a while to arrive
+        digest = await request_hash(request, limit)
+    stored = await run_in_threadpool(service.claim, db, claim=claim, request_hash=digest)
     if stored is not None:
         raise Replay(stored.status_code, stored.body)
     request.state.idempotency_claim = claim
