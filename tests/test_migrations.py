@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,9 @@ from cloudnexus.migrations import alembic_config, current_revision, head_revisio
 from tests.conftest import POSTGRES_ADMIN_URL
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_db_engine(load_settings(database_url=f"sqlite:///{tmp_path}/m.db"))
-        yield engine
-        engine.dispose()
-        return
+@contextmanager
+def empty_postgres_engine() -> Iterator[Engine]:
+    """A database of its own on the test server, dropped afterwards."""
     name = f"cloudnexus_migrations_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -39,6 +36,17 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "postgresql":
+        with empty_postgres_engine() as engine:
+            yield engine
+        return
+    engine = create_db_engine(load_settings(database_url=f"sqlite:///{tmp_path}/m.db"))
+    yield engine
+    engine.dispose()
+
+
 def test_up_down_and_up_again(empty_engine: Engine) -> None:
     upgrade(empty_engine)
     assert current_revision(empty_engine) == head_revision(empty_engine)
@@ -50,16 +58,15 @@ def test_up_down_and_up_again(empty_engine: Engine) -> None:
     assert current_revision(empty_engine) == head_revision(empty_engine)
 
 
-def test_the_search_index_leads_with_the_bucket(empty_engine: Engine) -> None:
-    if empty_engine.dialect.name != "postgresql":
-        pytest.skip("trigram indexes are PostgreSQL's")
-    upgrade(empty_engine)
-    with empty_engine.connect() as connection:
-        indexes = dict(connection.execute(text(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'files'")).all())
-        statistics = connection.execute(text(
-            "SELECT attstattarget FROM pg_attribute WHERE attrelid = 'files'::regclass "
-            "AND attname = 'path_search'")).scalar()
+def test_the_search_index_leads_with_the_bucket() -> None:
+    with empty_postgres_engine() as engine:
+        upgrade(engine)
+        with engine.connect() as connection:
+            indexes = dict(connection.execute(text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'files'")).all())
+            statistics = connection.execute(text(
+                "SELECT attstattarget FROM pg_attribute WHERE attrelid = 'files'::regclass "
+                "AND attname = 'path_search'")).scalar()
     assert "ix_files_path_trgm" not in indexes
     assert "(bucket_id, path_search gin_trgm_ops)" in indexes["ix_files_bucket_path_trgm"]
     assert statistics == 1000
