@@ -80,8 +80,11 @@ async def get_session(request: Request) -> AsyncIterator["Session"]:
         try:
             yield session
         finally:
-            with anyio.CancelScope(shield=True):  # a client that hangs up still frees the slot
-                await run_in_threadpool(_close, session)
+            if session.in_transaction():
+                with anyio.CancelScope(shield=True):  # a client that hung up still frees it
+                    await run_in_threadpool(_close, session)
+            else:
+                session.close()  # nothing to roll back: no I/O, so no worker thread
     finally:
         slot.give_back()
 

@@ -24,8 +24,12 @@ def parse_id(value: str, what: str) -> uuid.UUID:
 def valid_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "File":
     from cloudnexus.files import service
 
-    return service.get(db, workspace_id=principal.workspace_id,
-                       file_id=parse_id(file_id, "File"))
+    file = service.get(db, workspace_id=principal.workspace_id, file_id=parse_id(file_id, "File"))
+    # The lookup's read-only transaction ends here, in this worker thread: the connection goes
+    # back to the pool now, and a route that needs nothing more closes its session without
+    # another trip to a worker thread. (What a route writes next starts its own transaction.)
+    db.commit()
+    return file
 
 
 def deletable_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "File":
