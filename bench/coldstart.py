@@ -47,9 +47,15 @@ def _medians(bodies: dict[str, str], env: dict[str, str], runs: int) -> dict[str
     return {name: sorted(values)[runs // 2] for name, values in samples.items()}
 
 
-def environment(**extra: str) -> dict[str, str]:
+def environment(database_url: str, s3_endpoint: str | None = None) -> dict[str, str]:
+    """The app's environment for a bench run: this database, the bench bucket (on moto at
+    `s3_endpoint`, or named only, for runs that never reach storage), quiet logs."""
     base = {key: value for key, value in os.environ.items() if not key.startswith(("DB_", "S3_"))}
-    return {**base, "LOG_LEVEL": "WARNING", "DATA_DIR": "/tmp/cloudnexus-bench", **extra}
+    storage = {"S3_ENDPOINT_URL": s3_endpoint, "AWS_DEFAULT_REGION": "us-east-1"} \
+        if s3_endpoint else {}
+    return {**base, "LOG_LEVEL": "WARNING", "DATA_DIR": "/tmp/cloudnexus-bench",
+            "DATABASE_URL": database_url, "S3_BUCKET": "cloudnexus-bench",
+            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", **storage}
 
 
 def compile_sources() -> None:
@@ -72,8 +78,7 @@ def top_imports(env: dict[str, str], count: int = 10) -> list[tuple[str, float]]
 
 def run(database_url: str, runs: int) -> tuple[list[Row], list[tuple[str, float]]]:
     compile_sources()
-    env = environment(DATABASE_URL=database_url, S3_BUCKET="cloudnexus-bench",
-                      AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
+    env = environment(database_url)
     tenant = make_tenant(database_url)
     found = _medians({
         "reference": "import bench.reference_app",

@@ -156,9 +156,7 @@ def main() -> None:
     from bench.__main__ import moto_server
 
     with moto_server() as endpoint, scratch_database() as url:
-        env = environment(DATABASE_URL=url, S3_BUCKET="cloudnexus-bench",
-                          S3_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="bench",
-                          AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+        env = environment(url, endpoint)
         key = make_tenant(url, with_file=False).key
         with uvicorn("main:app", env) as (base, _):
             tally, problems = asyncio.run(_run(base, key, args.clients, args.seconds))

@@ -36,8 +36,7 @@ def wrk(url: str, seconds: int, headers: dict[str, str] | None = None) -> dict[s
 def run(database_url: str, seconds: int) -> list[Row]:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is needed for the throughput figures: apt-get install wrk")
-    env = environment(DATABASE_URL=database_url, S3_BUCKET="cloudnexus-bench",
-                      AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
+    env = environment(database_url)
     tenant = make_tenant(database_url)
     with uvicorn("bench.reference_app:app", env) as (base, _):
         wrk(f"{base}/constant", 2)  # warm-up

@@ -47,9 +47,7 @@ def _storage_put(client: httpx.Client, endpoint: str) -> float:
 
 
 def run(database_url: str, s3_endpoint: str, runs: int) -> list[Row]:
-    env = environment(DATABASE_URL=database_url, S3_BUCKET="cloudnexus-bench",
-                      S3_ENDPOINT_URL=s3_endpoint, AWS_ACCESS_KEY_ID="bench",
-                      AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    env = environment(database_url, s3_endpoint)
     tenant = make_tenant(database_url)
     with uvicorn("main:app", env) as (base, pid), httpx.Client(timeout=60) as client:
         _direct(client, base, tenant.key, tenant.bucket)

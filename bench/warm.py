@@ -7,6 +7,7 @@ import os
 import time
 from typing import Any
 
+from bench.coldstart import environment
 from bench.events import context, v2_event
 from bench.report import Row, ratio_row
 from bench.scratch import make_tenant
@@ -35,9 +36,7 @@ def per_request(handler: Any, event: dict[str, Any], *, runs: int, status: int,
 
 
 def run(database_url: str, moto_endpoint: str, runs: int) -> list[Row]:
-    os.environ.update(DATABASE_URL=database_url, S3_BUCKET="cloudnexus-bench",
-                      S3_ENDPOINT_URL=moto_endpoint, AWS_ACCESS_KEY_ID="bench",
-                      AWS_SECRET_ACCESS_KEY="bench", LOG_LEVEL="WARNING")
+    os.environ.update(environment(database_url, moto_endpoint))
     import main
     from bench import reference_app
 
