@@ -7,6 +7,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +35,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database of its own on the real PostgreSQL, migrated once, dropped at the end."""
-    name = f"cloudnexus_test_{uuid.uuid4().hex[:12]}"
+def postgres_url_of(name: str) -> str:
+    """The URL of database `name` on the test server."""
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextmanager
+def new_postgres_database(name: str) -> Iterator[str]:
+    """An empty database of its own on the real PostgreSQL, dropped afterwards; its URL."""
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    _migrate(url)
     try:
-        yield url
+        yield postgres_url_of(name)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own on the real PostgreSQL, migrated once, dropped at the end."""
+    with new_postgres_database(f"cloudnexus_test_{uuid.uuid4().hex[:12]}") as url:
+        _migrate(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from cloudnexus.cli import app as cli
-from tests.conftest import POSTGRES_ADMIN_URL, free_port
+from tests.conftest import free_port, new_postgres_database
 
 PASSWORD = "hunter2-doctor-secret"
 runner = CliRunner()
@@ -100,14 +99,8 @@ def test_embedded_default_fails_migrations_until_migrated(run: Run) -> None:
 
 @pytest.fixture
 def empty_postgres_database() -> Iterator[str]:
-    name = f"cloudnexus_empty_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_postgres_database(f"cloudnexus_empty_{uuid.uuid4().hex[:12]}") as url:
+        yield url
 
 
 def test_unmigrated_postgres_fails_migrations(run: Run, empty_postgres_database: str) -> None:

@@ -10,30 +10,22 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from cloudnexus.config import load_settings
 from cloudnexus.database import create_db_engine
 from cloudnexus.migrations import alembic_config, current_revision, head_revision, upgrade
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import new_postgres_database
 
 
 @contextmanager
 def empty_postgres_engine() -> Iterator[Engine]:
-    """A database of its own on the test server, dropped afterwards."""
-    name = f"cloudnexus_migrations_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = create_db_engine(load_settings(
-        database_url=POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with new_postgres_database(f"cloudnexus_migrations_{uuid.uuid4().hex[:12]}") as url:
+        engine = create_db_engine(load_settings(database_url=url))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -24,11 +24,10 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sqlalchemy import create_engine, text
 
 from cloudnexus.app import create_app
 from cloudnexus.config import load_settings
-from tests.conftest import POSTGRES_ADMIN_URL, Tenant, _migrate
+from tests.conftest import Tenant, _migrate, new_postgres_database, postgres_url_of
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -40,25 +39,20 @@ DATABASE = f"cloudnexus_fuzz_{uuid.uuid4().hex[:12]}"
 DATA_DIR = tempfile.mkdtemp(prefix="cloudnexus-fuzz-")
 APP = create_app(load_settings(
     data_dir=DATA_DIR, log_level="CRITICAL",
-    database_url=POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{DATABASE}",
+    database_url=postgres_url_of(DATABASE),
     public_url="http://testserver"))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
 @pytest.fixture(scope="module")
 def fuzz_tenant() -> Iterator[Tenant]:
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    try:
-        _migrate(APP.state.runtime.settings.sqlalchemy_url())
-        yield Tenant(APP.state.runtime, "fuzz")
-    finally:
-        APP.state.runtime.close()
-        shutil.rmtree(DATA_DIR, ignore_errors=True)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        admin.dispose()
+    with new_postgres_database(DATABASE) as url:
+        try:
+            _migrate(url)
+            yield Tenant(APP.state.runtime, "fuzz")
+        finally:
+            APP.state.runtime.close()
+            shutil.rmtree(DATA_DIR, ignore_errors=True)
 
 
 @schema.parametrize()
