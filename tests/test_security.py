@@ -11,8 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from cloudnexus.app import create_app
-from tests.conftest import Tenant
+from tests.conftest import Tenant, running_app
 
 SQLISH = ["'; DROP TABLE files; --", "' OR '1'='1", "x%' OR path LIKE '%", "\\'; --", "_%"]
 PRESIGN_EXPIRES = 120
@@ -22,16 +21,15 @@ def test_keys_and_authorization_headers_never_reach_the_logs(
         make_settings: Callable[..., Any], database_url: str,
         capfd: pytest.CaptureFixture[str]) -> None:
     """At DEBUG, a request with a good key, one with a wrong secret and one malformed."""
-    application = create_app(make_settings(database_url=database_url, log_level="DEBUG"))
-    with TestClient(application) as client:
-        tenant = Tenant(application.state.runtime, "logs")
-        good = tenant.admin
-        key_id, secret = good.rsplit("_", 1)
-        wrong = f"{key_id}_{'x' * len(secret)}"
-        for key, status in ((good, 200), (wrong, 401), ("not-a-key-at-all", 401)):
-            assert client.get("/v1/workspace",
-                              headers={"Authorization": f"Bearer {key}"}).status_code == status
-    application.state.runtime.close()
+    for application in running_app(make_settings(database_url=database_url, log_level="DEBUG")):
+        with TestClient(application) as client:
+            tenant = Tenant(application.state.runtime, "logs")
+            good = tenant.admin
+            key_id, secret = good.rsplit("_", 1)
+            wrong = f"{key_id}_{'x' * len(secret)}"
+            for key, status in ((good, 200), (wrong, 401), ("not-a-key-at-all", 401)):
+                assert client.get("/v1/workspace",
+                                  headers={"Authorization": f"Bearer {key}"}).status_code == status
     captured = capfd.readouterr()
     logged = captured.out + captured.err
     assert '"path": "/v1/workspace"' in logged  # the requests were logged...
@@ -43,17 +41,16 @@ def test_share_link_tokens_never_reach_the_logs(
         make_settings: Callable[..., Any], database_url: str,
         capfd: pytest.CaptureFixture[str]) -> None:
     """A share link's token is a credential: the access line names the route, not the token."""
-    application = create_app(make_settings(database_url=database_url, log_level="DEBUG"))
-    with TestClient(application) as client:
-        headers = Tenant(application.state.runtime, "links").headers()
-        client.post("/v1/buckets", json={"name": "shared"}, headers=headers)
-        file = client.post("/v1/buckets/shared/files", headers=headers,
-                           files={"file": ("a.txt", b"abc", "text/plain")}).json()
-        link = client.post(f"/v1/files/{file['id']}/links", headers=headers,
-                           json={"expires_in": 60}).json()
-        token = link["url"].rsplit("/", 1)[1]
-        assert client.get(f"/s/{token}", follow_redirects=False).status_code == 302
-    application.state.runtime.close()
+    for application in running_app(make_settings(database_url=database_url, log_level="DEBUG")):
+        with TestClient(application) as client:
+            headers = Tenant(application.state.runtime, "links").headers()
+            client.post("/v1/buckets", json={"name": "shared"}, headers=headers)
+            file = client.post("/v1/buckets/shared/files", headers=headers,
+                               files={"file": ("a.txt", b"abc", "text/plain")}).json()
+            link = client.post(f"/v1/files/{file['id']}/links", headers=headers,
+                               json={"expires_in": 60}).json()
+            token = link["url"].rsplit("/", 1)[1]
+            assert client.get(f"/s/{token}", follow_redirects=False).status_code == 302
     server_lines = [line for line in "".join(capfd.readouterr()).splitlines()
                     if '"logger": "httpx"' not in line]  # the test client's own request log
     logged = "\n".join(server_lines)
@@ -73,23 +70,22 @@ def test_presigned_urls_expire_within_presign_expires(
         storage_settings: dict[str, Any]) -> None:
     settings = make_settings(database_url=database_url, log_level="WARNING",
                              presign_expires=PRESIGN_EXPIRES, **storage_settings)
-    application = create_app(settings)
-    with TestClient(application) as client:
-        tenant = Tenant(application.state.runtime, "expiry")
-        headers = tenant.headers()
-        client.post("/v1/buckets", json={"name": "expiry"}, headers=headers)
-        single = client.post("/v1/buckets/expiry/uploads", headers=headers, json={
-            "path": "a.txt", "size": 3, "content_type": "text/plain"}).json()
-        multipart = client.post("/v1/buckets/expiry/uploads", headers=headers, json={
-            "path": "b.bin", "size": 3, "content_type": "application/octet-stream",
-            "multipart": True}).json()
-        direct = client.post("/v1/buckets/expiry/files", headers=headers,
-                             files={"file": ("c.txt", b"abc", "text/plain")}).json()
-        content = client.get(f"/v1/files/{direct['id']}/content", headers=headers,
-                             follow_redirects=False)
-        urls = [single["url"], content.headers["location"],
-                *(part["url"] for part in multipart["parts"])]
-    application.state.runtime.close()
+    for application in running_app(settings):
+        with TestClient(application) as client:
+            tenant = Tenant(application.state.runtime, "expiry")
+            headers = tenant.headers()
+            client.post("/v1/buckets", json={"name": "expiry"}, headers=headers)
+            single = client.post("/v1/buckets/expiry/uploads", headers=headers, json={
+                "path": "a.txt", "size": 3, "content_type": "text/plain"}).json()
+            multipart = client.post("/v1/buckets/expiry/uploads", headers=headers, json={
+                "path": "b.bin", "size": 3, "content_type": "application/octet-stream",
+                "multipart": True}).json()
+            direct = client.post("/v1/buckets/expiry/files", headers=headers,
+                                 files={"file": ("c.txt", b"abc", "text/plain")}).json()
+            content = client.get(f"/v1/files/{direct['id']}/content", headers=headers,
+                                 follow_redirects=False)
+            urls = [single["url"], content.headers["location"],
+                    *(part["url"] for part in multipart["parts"])]
     for url in urls:
         assert 0 < expires_in_seconds(url) <= PRESIGN_EXPIRES, url
 
