@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 from cloudnexus.config import Settings, load_settings
-from tests.conftest import running_app
+from tests.conftest import client_of, running_app
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ["sqlalchemy", "psycopg", "boto3", "botocore", "alembic"]
@@ -65,6 +65,30 @@ print(json.dumps([response.status_code, before,
                                            S3_BUCKET="cloudnexus-test",
                                            S3_ENDPOINT_URL=moto_endpoint))
     assert status == 200 and before == [] and after == []
+
+
+def test_a_cold_first_read_on_postgresql_loads_no_orm_and_no_aws_sdk(
+        tmp_path: Path, postgres_url: str) -> None:
+    """A fresh process's first GET /v1/files/{id} through main.handler: the key check and the
+    read run on psycopg alone (database_async), so SQLAlchemy is not imported, nor boto3."""
+    from tests.conftest import Tenant
+
+    for application in running_app(make_app_settings(tmp_path, postgres_url)):
+        tenant = Tenant(application.state.runtime, f"cold-read-{uuid.uuid4().hex[:8]}")
+        for client in client_of(application):
+            client.post("/v1/buckets", json={"name": "cold"}, headers=tenant.headers())
+            file_id = client.post("/v1/buckets/cold/files", headers=tenant.headers(), files={
+                "file": ("a.txt", b"abc", "text/plain")}).json()["id"]
+    code = f"""
+import json, sys
+import main
+from bench.events import context, v2_event
+response = main.handler(v2_event("GET", "/v1/files/{file_id}",
+    headers={{"authorization": "Bearer {tenant.admin}"}}), context())
+print(json.dumps([response["statusCode"], json.loads(response["body"])["path"],
+                  [m for m in ("sqlalchemy", "boto3", "botocore") if m in sys.modules]]))
+"""
+    assert json.loads(run(code, tmp_path, DATABASE_URL=postgres_url)) == [200, "a.txt", []]
 
 
 def test_any_first_request_finds_every_table(tmp_path: Path, postgres_url: str) -> None:

@@ -77,6 +77,27 @@ def test_database_url_is_normalised_to_psycopg(given: str, used: str) -> None:
     assert load_settings(database_url=given).sqlalchemy_url() == used
 
 
+@pytest.mark.parametrize(("given", "libpq"), [
+    ("postgres://u:p@h/d", "postgresql://u:p@h/d"),
+    ("postgresql://u:p@h:5433/d?sslmode=require", "postgresql://u:p@h:5433/d?sslmode=require"),
+    ("postgresql+psycopg://u:p@h/d", "postgresql://u:p@h/d"),
+    ("sqlite:////var/data/cloudnexus.db", None),
+])
+def test_postgresql_has_a_libpq_url_for_the_event_loop_connections(given: str,
+                                                                   libpq: str | None) -> None:
+    settings = load_settings(database_url=given)
+    assert settings.uses_postgresql == (libpq is not None)
+    if libpq is not None:
+        assert settings.postgres_url() == libpq
+
+
+def test_the_db_parts_make_a_libpq_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_env(monkeypatch, CHECKLIST)
+    settings = load_settings()
+    assert settings.uses_postgresql
+    assert settings.postgres_url() == "postgresql://" + settings.sqlalchemy_url().split("://")[1]
+
+
 def test_cors_origins_star(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORS_ORIGINS", "*")
     assert load_settings().cors_origins == ["*"]

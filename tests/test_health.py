@@ -129,22 +129,26 @@ def test_unreachable_storage_is_503_naming_storage(make_settings: Callable[..., 
     assert body["checks"]["database"]["status"] == "ok"
 
 
-@pytest.mark.parametrize("ping_after_idle, status", [(0.0, 401), (3600.0, 503)])
+@pytest.mark.parametrize("path, answer", [
+    ("/v1/workspace", 401),  # the key check: the event loop's connections (database_async)
+    ("/health", 200),  # the ORM's pool
+])
+@pytest.mark.parametrize("pinged", [True, False])
 def test_a_connection_that_died_while_idle_is_pinged_and_replaced(
         app_on: Callable[[str], TestClient], proxied_postgres: tuple[TcpProxy, str],
-        monkeypatch: pytest.MonkeyPatch, ping_after_idle: float, status: int) -> None:
-    """The database restarts while the pool is quiet: a pooled connection idle for longer than
-    PING_AFTER_IDLE_SECONDS is pinged at checkout and replaced, so the next request succeeds;
+        monkeypatch: pytest.MonkeyPatch, path: str, answer: int, pinged: bool) -> None:
+    """The database restarts while the app is quiet: a connection idle for longer than
+    PING_AFTER_IDLE_SECONDS is pinged before use and replaced, so the next request succeeds;
     without the ping (a connection still considered fresh) it would be the request that fails."""
-    from cloudnexus import database
+    from cloudnexus import connections
 
-    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", ping_after_idle)
+    monkeypatch.setattr(connections, "PING_AFTER_IDLE_SECONDS", 0.0 if pinged else 3600.0)
     proxy, url = proxied_postgres
-    client = app_on(url)
-    assert client.get("/v1/workspace", headers=UNKNOWN_KEY).status_code == 401
-    proxy.stop()
-    proxy.start()  # nothing asked in between: the pool still holds the dead connection
-    assert client.get("/v1/workspace", headers=UNKNOWN_KEY).status_code == status
+    with app_on(url) as client:  # one event loop for both requests, as a server runs
+        assert client.get(path, headers=UNKNOWN_KEY).status_code == answer
+        proxy.stop()
+        proxy.start()  # nothing asked in between: the app still holds the dead connection
+        assert client.get(path, headers=UNKNOWN_KEY).status_code == (answer if pinged else 503)
 
 
 def test_postgres_cut_mid_load_is_503s_then_200s_with_nothing_hung(

@@ -9,22 +9,34 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from cloudnexus.database_async import AsyncDatabase
 from tests.conftest import Tenant
 
 
 @contextmanager
-def counted_statements(engine: Any) -> Iterator[list[str]]:
+def counted_statements(runtime: Any) -> Iterator[list[str]]:
+    """Every statement the app sends: through the ORM's engine, and on the event loop."""
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if not statement.startswith("BEGIN"):  # SQLite's explicit BEGIN IMMEDIATE is no query
             statements.append(statement)
 
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("fetch_one", "execute"):
+            sends = getattr(AsyncDatabase, name)
+
+            async def counted(self: AsyncDatabase, sql: str, params: Any,
+                              sends: Any = sends) -> Any:
+                statements.append(sql)
+                return await sends(self, sql, params)
+
+            patch.setattr(AsyncDatabase, name, counted)
+        try:
+            yield statements
+        finally:
+            event.remove(runtime.engine, "before_cursor_execute", record)
 
 
 @pytest.fixture
@@ -37,11 +49,23 @@ def file_id(client: Any, tenant: Tenant) -> str:
 
 @pytest.mark.parametrize("path", ["/v1/files/{id}", "/v1/buckets/docs", "/v1/workspace",
                                   "/v1/buckets/docs/files?limit=100"])
-def test_an_authenticated_read_is_at_most_two_statements(app: Any, client: Any, tenant: Tenant,
-                                                         file_id: str, path: str) -> None:
+def test_an_authenticated_read_is_at_most_two_statements(
+        app: Any, client: Any, tenant: Tenant, file_id: str, path: str) -> None:
     url = path.format(id=file_id)
     assert client.get(url, headers=tenant.headers()).status_code == 200  # key's last_used set
-    with counted_statements(app.state.runtime.engine) as statements:
+    with counted_statements(app.state.runtime) as statements:
         assert client.get(url, headers=tenant.headers()).status_code == 200
+    assert statements, "nothing was counted"
     budget = 3 if "files?" in path else 2  # a listing also loads its bucket by name
     assert len(statements) <= budget, statements
+
+
+def test_the_key_check_records_use_at_most_once_a_minute(
+        app: Any, client: Any, tenant: Tenant) -> None:
+    """The first request of a fresh key writes last_used_at; the next ones only read."""
+    with counted_statements(app.state.runtime) as first:
+        assert client.get("/v1/workspace", headers=tenant.headers()).status_code == 200
+    with counted_statements(app.state.runtime) as second:
+        assert client.get("/v1/workspace", headers=tenant.headers()).status_code == 200
+    assert any("UPDATE api_keys" in statement for statement in first), first
+    assert not any("UPDATE api_keys" in statement for statement in second), second

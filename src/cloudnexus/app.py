@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from cloudnexus import __version__, health
@@ -23,9 +26,18 @@ from cloudnexus.uploads.router import router as uploads_router
 from cloudnexus.workspaces.router import router as workspace_router
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Nothing to start (resources are made on first use); at shutdown, close the event loop's
+    database pool. (Lambda runs no lifespan: its container ends with the pool.)"""
+    yield
+    await app.state.runtime.close_async_database()
+
+
 def create_app(settings: Settings) -> FastAPI:
     configure_logging(settings.log_level)
     app = FastAPI(
+        lifespan=_lifespan,
         title="CloudNexus",
         version=__version__,
         summary="File storage and metadata API",

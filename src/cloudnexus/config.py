@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -102,21 +103,30 @@ class Settings(BaseSettings):
     def pool_size(self) -> int:
         return self.db_pool_size or (1 if self.in_lambda else 10)
 
+    @property
+    def uses_postgresql(self) -> bool:
+        if self.database_url is None:
+            return self.db_host is not None
+        return self.database_url.get_secret_value().startswith(_POSTGRES_SCHEMES)
+
     def sqlalchemy_url(self) -> str:
         """The database URL with the password resolved (never log it)."""
+        if self.uses_postgresql:
+            return "postgresql+psycopg://" + self.postgres_url().removeprefix("postgresql://")
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'cloudnexus.db').resolve()}"
+
+    def postgres_url(self) -> str:
+        """The PostgreSQL URL as libpq takes it, password resolved (never log it)."""
         if self.database_url is not None:
             url = self.database_url.get_secret_value()
-            for plain in ("postgresql://", "postgres://"):
-                if url.startswith(plain):
-                    return "postgresql+psycopg://" + url[len(plain):]
-            return url
-        if self.db_host is None:
-            return f"sqlite:///{(self.data_dir / 'cloudnexus.db').resolve()}"
+            return "postgresql://" + url.split("://", 1)[1]
         if not self.db_user:
             raise ConfigError("DB_USER: required when DB_HOST is set")
         password = self.database_password()
         auth = quote(self.db_user, safe="") + (":" + quote(password, safe="") if password else "")
-        return f"postgresql+psycopg://{auth}@{self.db_host}:{self.db_port}/{self.db_name}"
+        return f"postgresql://{auth}@{self.db_host}:{self.db_port}/{self.db_name}"
 
     def database_password(self) -> str | None:
         if self.db_secret_arn:

@@ -19,13 +19,10 @@ from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from cloudnexus import connections
 from cloudnexus.config import Settings
+from cloudnexus.connections import CONNECT_TIMEOUT_SECONDS, POOL_RECYCLE_SECONDS
 from cloudnexus.errors import Conflict
-
-# RDS Proxy closes idle client connections after 30 minutes by default; recycle well before.
-POOL_RECYCLE_SECONDS = 280
-PING_AFTER_IDLE_SECONDS = 2.0
-CONNECT_TIMEOUT_SECONDS = 5
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -97,7 +94,8 @@ def _pinger(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
 
     def ping_after_idle(dbapi_connection: Any, record: Any, _: Any) -> None:
         idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        if idle_since is None or \
+                time.monotonic() - idle_since < connections.PING_AFTER_IDLE_SECONDS:
             return
         try:
             dialect.do_ping(dbapi_connection)

@@ -1,9 +1,9 @@
 """Dependencies every router shares: runtime, settings, database session, storage."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, Request
@@ -87,6 +87,25 @@ async def get_session(request: Request) -> AsyncIterator["Session"]:
                 session.close()  # nothing to roll back: no I/O, so no worker thread
     finally:
         slot.give_back()
+
+
+T = TypeVar("T")
+
+
+async def in_session(runtime: Runtime, work: Callable[["Session"], T]) -> T:
+    """`work` with a session of its own, in a worker thread, inside a database slot: for a
+    dependency that reads before the route's session exists (the key check on SQLite)."""
+    slot = _Slot(runtime.database_slots())
+    await slot.take()
+    try:
+        return await run_in_threadpool(_in_new_session, runtime, work)
+    finally:
+        slot.give_back()
+
+
+def _in_new_session(runtime: Runtime, work: Callable[["Session"], T]) -> T:
+    with runtime.session_factory() as session:
+        return work(session)
 
 
 @asynccontextmanager

@@ -7,12 +7,15 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
+from fastapi.concurrency import run_in_threadpool
+
 from cloudnexus.config import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from cloudnexus.database_async import AsyncDatabase
     from cloudnexus.storage.base import Storage
 
 
@@ -30,6 +33,7 @@ class Runtime:
         self._storage: Storage | None = None
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary())
+        self._async_databases: dict[asyncio.AbstractEventLoop, AsyncDatabase] = {}
 
     @property
     def database_ready(self) -> bool:
@@ -48,6 +52,39 @@ class Runtime:
             if slots is None:
                 slots = self._slots[loop] = asyncio.Semaphore(self.settings.pool_size)
         return slots
+
+    async def async_database(self) -> AsyncDatabase | None:
+        """PostgreSQL on this event loop, for the key check and file reads (None on SQLite).
+
+        One per event loop, as asyncio connections require; those of loops that ended are
+        closed when another loop first asks.
+        """
+        if not self.settings.uses_postgresql:
+            return None
+        loop = asyncio.get_running_loop()
+        database = self._async_databases.get(loop)
+        if database is None:
+            # psycopg's import, and the password (Secrets Manager), stay off the event loop.
+            database = await run_in_threadpool(self._new_async_database)
+            with self._lock:
+                self._abandon_ended_loops()
+                database = self._async_databases.setdefault(loop, database)
+        return database
+
+    def _new_async_database(self) -> AsyncDatabase:
+        from cloudnexus.database_async import AsyncDatabase
+
+        return AsyncDatabase(self.settings.postgres_url(), size=self.settings.pool_size)
+
+    def _abandon_ended_loops(self) -> None:
+        for loop in [loop for loop in self._async_databases if loop.is_closed()]:
+            self._async_databases.pop(loop).abandon()
+
+    async def close_async_database(self) -> None:
+        """Close this event loop's connections (at the app's shutdown)."""
+        database = self._async_databases.pop(asyncio.get_running_loop(), None)
+        if database is not None:
+            await database.close()
 
     @property
     def session_factory(self) -> sessionmaker[Session]:
@@ -78,3 +115,6 @@ class Runtime:
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
+        for database in self._async_databases.values():
+            database.abandon()
+        self._async_databases.clear()

@@ -4,54 +4,34 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from cloudnexus.auth.models import ApiKey
-from cloudnexus.auth.principal import Principal
-from cloudnexus.auth.tokens import format_key, hash_secret, new_secret, parse_key, secret_matches
+from cloudnexus.auth.principal import LAST_USED_RESOLUTION, Principal, parse_token, verify
+from cloudnexus.auth.tokens import format_key, hash_secret, new_secret
 from cloudnexus.database import utcnow
-from cloudnexus.errors import NotFound, Unauthorized
-
-LAST_USED_RESOLUTION = timedelta(minutes=1)
-# Compared against when the key id is unknown, so that case costs the same hash and compare.
-_ABSENT_HASH = hash_secret("absent")
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+from cloudnexus.errors import NotFound
 
 
 def authenticate(db: Session, *, token: str | None) -> Principal:
     """The principal of a bearer token; 401 if missing, malformed, unknown, revoked, expired."""
-    if not token:
-        raise Unauthorized("Send Authorization: Bearer <api key>", headers=_CHALLENGE)
-    parsed = parse_key(token)
-    if parsed is None:
-        raise Unauthorized("Malformed API key", headers=_CHALLENGE)
-    key = db.get(ApiKey, parsed.key_id)
-    if not secret_matches(parsed.secret, key.secret_hash if key else _ABSENT_HASH) or key is None:
-        raise Unauthorized("Unknown API key", headers=_CHALLENGE)
+    parsed = parse_token(token)
     now = utcnow()
-    if key.revoked_at is not None:
-        raise Unauthorized("API key revoked", headers=_CHALLENGE)
-    if key.expires_at is not None and key.expires_at <= now:
-        raise Unauthorized("API key expired", headers=_CHALLENGE)
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        _touch(db, key_id=key.id, now=now)
-    return Principal(key_id=key.id, workspace_id=key.workspace_id, scopes=tuple(key.scopes))
-
-
-def _touch(db: Session, *, key_id: uuid.UUID, now: datetime) -> None:
-    """Record use at most once a minute, so a busy key costs no write per request."""
-    db.execute(
-        update(ApiKey)
-        .where(ApiKey.id == key_id)
-        .where(or_(ApiKey.last_used_at.is_(None),
-                   ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.commit()
+    principal, record_use = verify(db.get(ApiKey, parsed.key_id), parsed.secret, now)
+    if record_use:
+        db.execute(
+            update(ApiKey)
+            .where(ApiKey.id == principal.key_id)
+            .where(or_(ApiKey.last_used_at.is_(None),
+                       ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        db.commit()
+    return principal
 
 
 def create(db: Session, *, workspace_id: uuid.UUID, name: str, scopes: Sequence[str],

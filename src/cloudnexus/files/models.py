@@ -11,8 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.database import Base, JsonDocument, new_id, utcnow
+from cloudnexus.files.status import DELETING, MISSING, READY
 
-READY, DELETING, MISSING = "ready", "deleting", "missing"
+__all__ = ["DELETING", "MISSING", "READY", "File"]
 
 
 class File(Base):

@@ -11,7 +11,7 @@ from cloudnexus.auth.dependencies import PrincipalDep, require
 from cloudnexus.auth.scopes import READ, WRITE
 from cloudnexus.buckets.dependencies import BucketDep
 from cloudnexus.deps import SessionDep, SettingsDep, StorageDep, database_released
-from cloudnexus.files.dependencies import DeletableFileDep, FileDep
+from cloudnexus.files.dependencies import DeletableFileDep, FileDep, ReadableFileDep
 from cloudnexus.files.direct import read_form
 from cloudnexus.files.schemas import (
     BatchDelete,
@@ -91,16 +91,10 @@ def delete_files(body: BatchDelete, bucket: BucketDep, db: SessionDep,
 
 
 @router.get("/v1/files/{file_id}", dependencies=reader, responses=error_responses(403, 404))
-async def get_file(file: FileDep, storage: StorageDep, response: Response) -> FileOut:
+async def get_file(file: ReadableFileDep, response: Response) -> FileOut:
     """A file's record; the ETag header is its etag."""
-    from cloudnexus.files import service
-
     response.headers["ETag"] = f'"{file.etag}"'
-    # async: a private file's record needs no I/O, so no worker thread. A public file's URL may
-    # make the storage client (importing boto3) on first use: that stays off the event loop.
-    public_url = (await run_in_threadpool(service.public_url, storage, file)
-                  if file.bucket.public else None)
-    return FileOut.from_model(file, public_url)
+    return file
 
 
 @router.get("/v1/files/{file_id}/content", dependencies=reader, status_code=302,
