@@ -34,7 +34,7 @@ def test_direct_upload_round_trip_on_every_stack(stack_client: Any, stack_tenant
                                                  send: Any) -> None:
     headers = stack_tenant.headers()
     stack_client.post("/v1/buckets", json={"name": "docs"}, headers=headers)
-    data = bytes(range(256)) * 1000
+    data = bytes(range(256)) * 12_000  # 3 MB: past the 1 MiB in memory, the spool goes to disk
     created = stack_client.post("/v1/buckets/docs/files", headers=headers,
                                 files={"file": ("blob.bin", data, "application/octet-stream")},
                                 data={"path": "raw/blob.bin", "tags": ["a", "b"],

@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -108,7 +109,26 @@ def test_client_configuration(s3: S3Storage) -> None:
     config = s3.client.meta.config
     assert (config.connect_timeout, config.read_timeout) == (3, 20)
     assert config.retries == {"mode": "standard", "total_max_attempts": 3}  # 1 try + 2 retries
-    assert config.s3 == {"addressing_style": "path"} and config.signature_version == "s3v4"
+    assert config.s3 == {"addressing_style": "path", "payload_signing_enabled": False}
+    assert config.signature_version == "s3v4"
+
+
+def test_a_put_is_not_hashed_again_to_sign_it_but_carries_its_signed_checksum(
+        s3: S3Storage) -> None:
+    """The body's SHA-256 goes in a signed header the store checks; the signature does not
+    cover the body again (botocore would hash it once more on a plain-HTTP endpoint)."""
+    import hashlib
+    import io
+
+    sent: list[Any] = []
+    s3.client.meta.events.register("before-send.s3.PutObject",
+                                   lambda request, **_: sent.append(request))
+    body = b"x" * 1000
+    s3.put("signed/x", io.BytesIO(body), content_type="text/plain",
+           sha256=hashlib.sha256(body).hexdigest())
+    headers = sent[0].headers
+    assert headers["x-amz-content-sha256"] == b"UNSIGNED-PAYLOAD"
+    assert b"x-amz-checksum-sha256" in headers["Authorization"].split(b"SignedHeaders=")[1]
 
 
 def test_unreachable_endpoint_fails_fast_and_unmapped(tmp_path: Path) -> None:

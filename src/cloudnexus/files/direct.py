@@ -99,7 +99,14 @@ class _HashingParser(MultiPartParser):
         self.size, self.sha256 = 0, hashlib.sha256()
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        super().on_part_data(data, start, end)
-        if self._current_part.file is not None:
-            self.size += end - start
-            self.sha256.update(memoryview(data)[start:end])
+        upload = self._current_part.file
+        if upload is None:
+            super().on_part_data(data, start, end)
+            return
+        # Written to the spool here, on the event loop, not queued for Starlette to write: once
+        # the spool is on disk it sends each chunk to a worker thread, a hop that costs far more
+        # than the write (which lands in the page cache): 3/4 of parsing a 4 MiB file.
+        chunk = memoryview(data)[start:end]
+        upload.file.write(chunk)
+        self.size += len(chunk)
+        self.sha256.update(chunk)

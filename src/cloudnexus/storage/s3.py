@@ -96,13 +96,17 @@ class S3Storage:
         if settings.s3_bucket is None:
             raise ValueError("S3Storage needs S3_BUCKET")
         endpoint = str(settings.s3_endpoint_url).rstrip("/") if settings.s3_endpoint_url else None
+        # A body is sent with its SHA-256 (a signed header, which the store checks), so it is
+        # not hashed a second time for the signature: botocore already skips that over HTTPS,
+        # and this makes a plain-HTTP endpoint (a local S3-compatible store) do the same.
+        s3_options: dict[str, Any] = {"payload_signing_enabled": False}
         options: dict[str, Any] = {}
         if endpoint:  # S3-compatible stores: path-style, and checksums only when asked for
-            options = {"s3": {"addressing_style": "path"},
-                       "request_checksum_calculation": "when_required",
+            s3_options["addressing_style"] = "path"
+            options = {"request_checksum_calculation": "when_required",
                        "response_checksum_validation": "when_required"}
         config = Config(region_name=settings.aws_region, signature_version="s3v4",
-                        connect_timeout=3, read_timeout=20,
+                        connect_timeout=3, read_timeout=20, s3=s3_options,
                         retries={"mode": "standard", "total_max_attempts": 3},  # 3 tries in all
                         **options)
         client = boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
