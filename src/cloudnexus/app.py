@@ -29,7 +29,7 @@ from cloudnexus.workspaces.router import router as workspace_router
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Nothing to start (resources are made on first use); at shutdown, close the event loop's
-    database pool. (Lambda runs no lifespan: its container ends with the pool.)"""
+    database connections. (Lambda runs no lifespan: its container ends with them.)"""
     yield
     await app.state.runtime.close_async_database()
 

@@ -6,3 +6,5 @@ POOL_RECYCLE_SECONDS = 280
 # restarted while the pool was quiet, would otherwise fail the request that takes it.
 PING_AFTER_IDLE_SECONDS = 2.0
 CONNECT_TIMEOUT_SECONDS = 5
+# How the app's connections show in pg_stat_activity (and RDS Proxy's logs).
+APPLICATION_NAME = "cloudnexus"

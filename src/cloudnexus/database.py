@@ -21,7 +21,11 @@ from sqlalchemy.types import TypeDecorator
 
 from cloudnexus import connections
 from cloudnexus.config import Settings
-from cloudnexus.connections import CONNECT_TIMEOUT_SECONDS, POOL_RECYCLE_SECONDS
+from cloudnexus.connections import (
+    APPLICATION_NAME,
+    CONNECT_TIMEOUT_SECONDS,
+    POOL_RECYCLE_SECONDS,
+)
 from cloudnexus.errors import Conflict
 
 
@@ -76,7 +80,8 @@ def create_db_engine(settings: Settings) -> Engine:
         pool_recycle=POOL_RECYCLE_SECONDS,
         pool_timeout=10,
         # prepare_threshold=None: prepared statements would pin connections behind RDS Proxy.
-        connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+        connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                      "application_name": APPLICATION_NAME},
     )
     event.listen(engine, "checkin", _note_idle)
     event.listen(engine, "checkout", _pinger(engine.dialect))

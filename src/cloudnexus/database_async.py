@@ -24,7 +24,11 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from cloudnexus import connections
-from cloudnexus.connections import CONNECT_TIMEOUT_SECONDS, POOL_RECYCLE_SECONDS
+from cloudnexus.connections import (
+    APPLICATION_NAME,
+    CONNECT_TIMEOUT_SECONDS,
+    POOL_RECYCLE_SECONDS,
+)
 from cloudnexus.errors import ServiceUnavailable
 
 Row = dict[str, Any]
@@ -87,6 +91,7 @@ class AsyncDatabase:
             await idle.connection.close()
         connection = await AsyncConnection.connect(
             self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name=APPLICATION_NAME,
             prepare_threshold=None)  # prepared statements would pin connections behind RDS Proxy
         return _Idle(connection, made=time.monotonic())
 

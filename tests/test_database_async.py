@@ -1,0 +1,60 @@
+"""PostgreSQL on the event loop (database_async): connections are reused within a loop, and
+those of a loop that ended without a shutdown are closed, not left open on the server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from cloudnexus.app import create_app
+from cloudnexus.connections import APPLICATION_NAME
+
+UNKNOWN_KEY = {"Authorization": f"Bearer cnx_{'a' * 32}_x"}  # 401: the key check alone
+
+
+@pytest.fixture
+def open_connections(postgres_url: str) -> Iterator[Any]:
+    """How many of the app's connections the server holds in this database, now."""
+    engine = create_engine(postgres_url)
+    query = text("SELECT count(*) FROM pg_stat_activity "
+                 "WHERE datname = current_database() AND application_name = :name")
+
+    def count() -> int:
+        with engine.connect() as connection:
+            return int(connection.execute(query, {"name": APPLICATION_NAME}).scalar_one())
+
+    yield count
+    engine.dispose()
+
+
+@pytest.fixture
+def app(make_settings: Any, postgres_url: str) -> Iterator[Any]:
+    application = create_app(make_settings(database_url=postgres_url, log_level="WARNING"))
+    yield application
+    application.state.runtime.close()
+
+
+def test_one_event_loop_reuses_one_connection(app: Any, open_connections: Any) -> None:
+    before = open_connections()
+    with TestClient(app) as client:  # one event loop, as uvicorn and Mangum run
+        for _ in range(20):
+            assert client.get("/v1/workspace", headers=UNKNOWN_KEY).status_code == 401
+        assert open_connections() == before + 1
+    assert open_connections() == before  # closed at the app's shutdown
+
+
+def test_connections_of_event_loops_that_ended_are_closed(app: Any,
+                                                          open_connections: Any) -> None:
+    """A client without a lifespan runs each request in a new event loop and never shuts the
+    app down: each loop's connection is closed once the next loop asks for one."""
+    before = open_connections()
+    client = TestClient(app)
+    for _ in range(10):
+        assert client.get("/v1/workspace", headers=UNKNOWN_KEY).status_code == 401
+    assert open_connections() <= before + 1
+    app.state.runtime.close()
+    assert open_connections() == before
