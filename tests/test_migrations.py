@@ -1,5 +1,6 @@
 """Migrations go up from nothing, down to nothing and up again, on both databases; on
-PostgreSQL the search index leads with bucket_id and its column keeps finer statistics."""
+PostgreSQL the search index leads with bucket_id, its column keeps finer statistics, and the
+path index covers a search's walk in path order."""
 
 from __future__ import annotations
 
@@ -62,3 +63,6 @@ def test_the_search_index_leads_with_the_bucket() -> None:
     assert "ix_files_path_trgm" not in indexes
     assert "(bucket_id, path_search gin_trgm_ops)" in indexes["ix_files_bucket_path_trgm"]
     assert statistics == 1000
+    assert indexes["files_bucket_id_path_key"].startswith("CREATE UNIQUE INDEX")
+    assert "(bucket_id, path) INCLUDE (path_search, status, id)" in \
+        indexes["files_bucket_id_path_key"]  # a search's walk in path order: index-only

@@ -128,6 +128,23 @@ def test_filters_page_exactly(client: Any, tenant: Tenant, seeded: Seeded, query
     assert walk(client, tenant, f"{query}&sort=size&order=desc", limit=50) == expected
 
 
+SEARCHES = [
+    ("q=ÜNÏ", lambda row: "ünï" in row["path"].lower()),
+    ("q=-1.T", lambda row: "-1.t" in row["path"].lower()),
+    ("q=/&prefix=a/", lambda row: row["path"].startswith("a/")),
+]
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+@pytest.mark.parametrize(("query", "keep"), SEARCHES)
+def test_searches_in_path_order_page_exactly(client: Any, tenant: Tenant, seeded: Seeded,
+                                             query: str, keep: Any, order: str) -> None:
+    """In path order PostgreSQL picks a page's ids first (index-only), then reads the rows."""
+    expected = seeded.expected("path", order, keep)
+    assert len(expected) > 50  # more than one page
+    assert walk(client, tenant, f"{query}&sort=path&order={order}", limit=50) == expected
+
+
 def test_only_ready_files_are_listed(app: Any, client: Any, tenant: Tenant,
                                      seeded: Seeded) -> None:
     from sqlalchemy import update

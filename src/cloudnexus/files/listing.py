@@ -116,32 +116,53 @@ def decode_cursor(query: ListQuery, bucket_id: uuid.UUID) -> tuple[Any, uuid.UUI
     return value, last_id
 
 
-def build_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[File]:
-    """The page's query, filtered, after the cursor, in order (without its LIMIT)."""
+def _conditions_and_order(db: Session, *, bucket: Bucket,
+                          query: ListQuery) -> tuple[list[ColumnElement[bool]], list[Any]]:
     column = SORT_COLUMNS[query.sort]
-    statement = select(File).where(File.bucket_id == bucket.id, File.status == READY)
+    conditions = [File.bucket_id == bucket.id, File.status == READY]
     if query.prefix:
-        statement = statement.where(starts_with(query.prefix))
+        conditions.append(starts_with(query.prefix))
     if query.q:
         needle = "%" + _escape_like(search_key(query.q)) + "%"
-        statement = statement.where(File.path_search.like(needle, escape="\\"))
+        conditions.append(File.path_search.like(needle, escape="\\"))
     if query.tag:
-        statement = statement.where(has_tag(db, query.tag))
+        conditions.append(has_tag(db, query.tag))
     if query.content_type:
-        statement = statement.where(content_type_matches(query.content_type))
+        conditions.append(content_type_matches(query.content_type))
     after = decode_cursor(query, bucket.id)
     descending = query.order == "desc"
     if after is not None:
         key = tuple_(column, File.id)
-        statement = statement.where(key < tuple_(*after) if descending else key > tuple_(*after))
-    ordering = (column.desc(), File.id.desc()) if descending else (column.asc(), File.id.asc())
-    return statement.options(lazyload(File.bucket)).order_by(*ordering)
+        conditions.append(key < tuple_(*after) if descending else key > tuple_(*after))
+    ordering = [column.desc(), File.id.desc()] if descending else [column.asc(), File.id.asc()]
+    return conditions, ordering
+
+
+def build_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[File]:
+    """The page's query, filtered, after the cursor, in order (without its LIMIT)."""
+    conditions, ordering = _conditions_and_order(db, bucket=bucket, query=query)
+    return select(File).where(*conditions).options(lazyload(File.bucket)).order_by(*ordering)
+
+
+def page_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[File]:
+    """The page's query with its LIMIT: one row more than the page, to tell if another follows.
+
+    A search in path order on PostgreSQL picks the page's ids first, then reads those rows:
+    the path index carries path_search, status and id (migration 0004), so the walk past
+    the rows that do not match is an index-only scan that never reads them from the table.
+    """
+    limit = query.limit + 1
+    if query.q and query.sort == "path" and db.get_bind().dialect.name == "postgresql":
+        conditions, ordering = _conditions_and_order(db, bucket=bucket, query=query)
+        page_ids = select(File.id).where(*conditions).order_by(*ordering).limit(limit)
+        return (select(File).where(File.id.in_(page_ids)).options(lazyload(File.bucket))
+                .order_by(*ordering))
+    return build_statement(db, bucket=bucket, query=query).limit(limit)
 
 
 def list_files(db: Session, *, bucket: Bucket, query: ListQuery) -> tuple[list[File], str | None]:
     """One page of the bucket's ready files, and the cursor of the next page (None at the end)."""
-    statement = build_statement(db, bucket=bucket, query=query)
-    rows = [*db.scalars(statement.limit(query.limit + 1))]
+    rows = [*db.scalars(page_statement(db, bucket=bucket, query=query))]
     page, more = rows[:query.limit], len(rows) > query.limit
     for file in page:
         set_committed_value(file, "bucket", bucket)  # known already: no join, no query
