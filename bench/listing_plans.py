@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 from bench.scratch import scratch_database, seed_files
 from cloudnexus.config import load_settings
 from cloudnexus.database import create_db_engine, create_session_factory
-from cloudnexus.files.listing import ListQuery, build_statement, encode_cursor
+from cloudnexus.files.listing import ListQuery, build_statement, encode_cursor, page_statement
 
 
 def seed(url: str, rows: int) -> tuple[Any, Any]:
@@ -42,7 +42,7 @@ def deep_cursor(db: Any, bucket: Any, query: ListQuery, depth: int) -> str:
 
 
 def explain(db: Any, bucket: Any, query: ListQuery) -> tuple[list[str], float]:
-    statement = build_statement(db, bucket=bucket, query=query).limit(query.limit + 1)
+    statement = page_statement(db, bucket=bucket, query=query)
     compiled = statement.compile(dialect=db.get_bind().dialect)
     params = {name: Jsonb(value) if isinstance(value, list) else value
               for name, value in compiled.params.items()}
@@ -76,6 +76,7 @@ def main() -> None:
         cases += [("prefix=dir7/", ListQuery(prefix="dir7/"), None),
                   ("q=file-1234", ListQuery(q="file-1234"), None),
                   ("q=sub1 (common)", ListQuery(q="sub1"), None),
+                  ("q=sub7/file-9 (one in a hundred)", ListQuery(q="sub7/file-9"), None),
                   ("tag=red", ListQuery(tag="red"), None),
                   ("content_type=image/*", ListQuery(content_type="image/*"), None)]
         with create_session_factory(engine)() as db:

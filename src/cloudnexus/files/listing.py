@@ -148,8 +148,8 @@ def page_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[F
     """The page's query with its LIMIT: one row more than the page, to tell if another follows.
 
     A search in path order on PostgreSQL picks the page's ids first, then reads those rows:
-    the path index carries path_search, status and id (migration 0004), so the walk past
-    the rows that do not match is an index-only scan that never reads them from the table.
+    an index on (bucket_id, path) carries path_search, status and id (migration 0004), so the
+    walk past the rows that do not match is an index-only scan that never reads them.
     """
     limit = query.limit + 1
     if query.q and query.sort == "path" and db.get_bind().dialect.name == "postgresql":
