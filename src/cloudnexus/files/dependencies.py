@@ -8,8 +8,7 @@ from fastapi import Depends, Request
 from cloudnexus.auth.dependencies import PrincipalDep
 from cloudnexus.deps import SessionDep, runtime_of
 from cloudnexus.errors import NotFound
-from cloudnexus.files.reads import read_file
-from cloudnexus.files.schemas import FileOut
+from cloudnexus.files.reads import ReadFile, read_file
 
 if TYPE_CHECKING:
     from cloudnexus.files.models import File
@@ -34,8 +33,8 @@ def valid_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "File":
     return file
 
 
-async def readable_file(file_id: str, principal: PrincipalDep, request: Request) -> FileOut:
-    """The file as the API shows it, for a route that only reads it (see files/reads.py)."""
+async def readable_file(file_id: str, principal: PrincipalDep, request: Request) -> ReadFile:
+    """The file, for a route that only reads it (see files/reads.py)."""
     return await read_file(runtime_of(request), workspace_id=principal.workspace_id,
                            file_id=parse_id(file_id, "File"))
 
@@ -49,7 +48,7 @@ def deletable_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "Fi
                        file_id=parse_id(file_id, "File"), statuses=(READY, DELETING))
 
 
-ReadableFileDep = Annotated[FileOut, Depends(readable_file)]
+ReadableFileDep = Annotated[ReadFile, Depends(readable_file)]
 if TYPE_CHECKING:
     FileDep = Annotated[File, Depends(valid_file)]
     DeletableFileDep = Annotated[File, Depends(deletable_file)]

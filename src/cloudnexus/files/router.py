@@ -91,21 +91,26 @@ def delete_files(body: BatchDelete, bucket: BucketDep, db: SessionDep,
 
 
 @router.get("/v1/files/{file_id}", dependencies=reader, responses=error_responses(403, 404))
-async def get_file(file: ReadableFileDep, response: Response) -> FileOut:
+async def get_file(file: ReadableFileDep, storage: StorageDep, response: Response) -> FileOut:
     """A file's record; the ETag header is its etag."""
-    response.headers["ETag"] = f'"{file.etag}"'
-    return file
+    response.headers["ETag"] = f'"{file.shown.etag}"'
+    if not file.public:
+        return file.shown
+    # Making the storage client (on first use) may import boto3: not on the event loop.
+    public_url = await run_in_threadpool(lambda: storage.public_url(file.storage_key))
+    return file.shown.model_copy(update={"public_url": public_url})
 
 
 @router.get("/v1/files/{file_id}/content", dependencies=reader, status_code=302,
             response_class=RedirectResponse, responses=error_responses(403, 404))
-def download_file(file: FileDep, storage: StorageDep, settings: SettingsDep,
-                  download: bool = False) -> RedirectResponse:
+async def download_file(file: ReadableFileDep, storage: StorageDep, settings: SettingsDep,
+                        download: bool = False) -> RedirectResponse:
     """Redirect to a short-lived download URL (download=true: as an attachment)."""
     from cloudnexus.files.paths import file_name
 
-    url = storage.presign_get(file.storage_key, expires_in=settings.presign_expires,
-                              download_name=file_name(file.path) if download else None)
+    name = file_name(file.shown.path) if download else None
+    url = await run_in_threadpool(lambda: storage.presign_get(
+        file.storage_key, expires_in=settings.presign_expires, download_name=name))
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
