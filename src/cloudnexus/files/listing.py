@@ -58,15 +58,19 @@ def _escape_like(value: str) -> str:
 
 
 def starts_with(prefix: str) -> ColumnElement[bool]:
-    """A range on the path index (byte order on both databases), exact for any prefix."""
-    condition = File.path.like(_escape_like(prefix) + "%", escape="\\")
+    """A range on the path index, exact for any prefix: paths compare in code point order on
+    both databases (UTF-8 bytes), so those from `prefix` up to the prefix with its last
+    character's successor are exactly the ones that start with it.
+
+    Only the range: with a LIKE beside it (the same rows), PostgreSQL multiplied the two
+    estimates, expected 15 rows of 2,062, and sorted them all (10 ms) instead of walking the
+    index to the page (0.7 ms)."""
     following = ord(prefix[-1]) + 1
     if 0xD800 <= following <= 0xDFFF:  # surrogates are no characters: U+D7FF is followed by U+E000
         following = 0xE000
     if following <= 0x10FFFF:
-        upper = prefix[:-1] + chr(following)
-        return and_(File.path >= prefix, File.path < upper, condition)
-    return condition
+        return and_(File.path >= prefix, File.path < prefix[:-1] + chr(following))
+    return File.path.like(_escape_like(prefix) + "%", escape="\\")  # nothing follows U+10FFFF
 
 
 def has_tag(db: Session, tag: str) -> ColumnElement[bool]:
