@@ -17,13 +17,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, tuple_, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, aliased, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.errors import BadRequest
 from cloudnexus.files.models import READY, File
 from cloudnexus.files.paths import search_key
+from cloudnexus.files.search import rare_trigrams
 from cloudnexus.schemas import is_storable
 
 SORT_COLUMNS = {"path": File.path, "created_at": File.created_at, "size": File.size}
@@ -120,15 +121,13 @@ def decode_cursor(query: ListQuery, bucket_id: uuid.UUID) -> tuple[Any, uuid.UUI
     return value, last_id
 
 
-def _conditions_and_order(db: Session, *, bucket: Bucket,
-                          query: ListQuery) -> tuple[list[ColumnElement[bool]], list[Any]]:
+def _filters(db: Session, *, bucket: Bucket,
+             query: ListQuery) -> tuple[list[ColumnElement[bool]], list[Any]]:
+    """The page's conditions but the bucket's and the search's, and its order."""
     column = SORT_COLUMNS[query.sort]
-    conditions = [File.bucket_id == bucket.id, File.status == READY]
+    conditions = [File.status == READY]
     if query.prefix:
         conditions.append(starts_with(query.prefix))
-    if query.q:
-        needle = "%" + _escape_like(search_key(query.q)) + "%"
-        conditions.append(File.path_search.like(needle, escape="\\"))
     if query.tag:
         conditions.append(has_tag(db, query.tag))
     if query.content_type:
@@ -142,26 +141,61 @@ def _conditions_and_order(db: Session, *, bucket: Bucket,
     return conditions, ordering
 
 
+def _in_bucket(bucket: Bucket, query: ListQuery) -> list[ColumnElement[bool]]:
+    conditions = [File.bucket_id == bucket.id]
+    if query.q:
+        needle = "%" + _escape_like(search_key(query.q)) + "%"
+        conditions.append(File.path_search.like(needle, escape="\\"))
+    return conditions
+
+
 def build_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[File]:
     """The page's query, filtered, after the cursor, in order (without its LIMIT)."""
-    conditions, ordering = _conditions_and_order(db, bucket=bucket, query=query)
-    return select(File).where(*conditions).options(lazyload(File.bucket)).order_by(*ordering)
+    conditions, ordering = _filters(db, bucket=bucket, query=query)
+    return (select(File).where(*_in_bucket(bucket, query), *conditions)
+            .options(lazyload(File.bucket)).order_by(*ordering))
 
 
 def page_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[File]:
     """The page's query with its LIMIT: one row more than the page, to tell if another follows.
 
-    A search in path order on PostgreSQL picks the page's ids first, then reads those rows:
-    an index on (bucket_id, path) carries path_search, status and id (migration 0004), so the
-    walk past the rows that do not match is an index-only scan that never reads them.
+    A search on PostgreSQL takes one of two shapes. With rare trigrams in it (search.py), the
+    files that hold them anywhere are found first, from the trigram index, and the bucket and
+    the exact match are checked on those few. Otherwise, in path order, the page's ids are
+    picked first, then those rows read: an index on (bucket_id, path) carries path_search,
+    status and id (migration 0004), so the walk past the rows that do not match is an
+    index-only scan that never reads them.
     """
     limit = query.limit + 1
-    if query.q and query.sort == "path" and db.get_bind().dialect.name == "postgresql":
-        conditions, ordering = _conditions_and_order(db, bucket=bucket, query=query)
-        page_ids = select(File.id).where(*conditions).order_by(*ordering).limit(limit)
-        return (select(File).where(File.id.in_(page_ids)).options(lazyload(File.bucket))
-                .order_by(*ordering))
+    if query.q and db.get_bind().dialect.name == "postgresql":
+        key = search_key(query.q)
+        rare = rare_trigrams(db, key)
+        if rare:
+            return _by_rare_trigrams(db, bucket=bucket, query=query, key=key,
+                                     rare=rare).limit(limit)
+        if query.sort == "path":
+            conditions, ordering = _filters(db, bucket=bucket, query=query)
+            page_ids = (select(File.id).where(*_in_bucket(bucket, query), *conditions)
+                        .order_by(*ordering).limit(limit))
+            return (select(File).where(File.id.in_(page_ids)).options(lazyload(File.bucket))
+                    .order_by(*ordering))
     return build_statement(db, bucket=bucket, query=query).limit(limit)
+
+
+def _by_rare_trigrams(db: Session, *, bucket: Bucket, query: ListQuery, key: str,
+                      rare: list[str]) -> Select[File]:
+    conditions, _ = _filters(db, bucket=bucket, query=query)
+    holding = [File.path_search.like(f"%{trigram}%") for trigram in rare]  # [a-z0-9]{3}
+    # OFFSET 0 keeps the bucket's condition out of this subquery: inside, it would be one
+    # more entry of the GIN scan, and the one that holds every file of the bucket.
+    exact = func.strpos(File.path_search, key) > 0
+    candidates = select(File).where(*holding, exact, *conditions).offset(0).subquery()
+    found = aliased(File, candidates)
+    column = getattr(found, query.sort)
+    ordering = ([column.desc(), found.id.desc()] if query.order == "desc"
+                else [column.asc(), found.id.asc()])
+    return (select(found).where(found.bucket_id == bucket.id)
+            .options(lazyload(found.bucket)).order_by(*ordering))
 
 
 def list_files(db: Session, *, bucket: Bucket, query: ListQuery) -> tuple[list[File], str | None]:
