@@ -72,6 +72,14 @@ class _HashingReader:
         return chunk
 
 
+def _checksum(sha256: str) -> str:
+    """S3's form of a SHA-256 given in hex: base64 of its 32 bytes."""
+    digest = bytes.fromhex(sha256)
+    if len(digest) != 32:
+        raise ValueError("sha256 must be 64 hexadecimal digits")
+    return base64.b64encode(digest).decode()
+
+
 def _sha256_hex(response: dict[str, Any]) -> str | None:
     """From a full-object ChecksumSHA256, never a composite one (a checksum of the parts')."""
     # S3 marks composites with ChecksumType and a `-N` suffix; some compatible stores (moto)
@@ -122,7 +130,7 @@ class S3Storage:
             body.seek(0)
             self.client.put_object(Bucket=self.bucket, Key=key, Body=body,
                                    ContentType=content_type, ChecksumAlgorithm="SHA256",
-                                   ChecksumSHA256=base64.b64encode(bytes.fromhex(sha256)).decode())
+                                   ChecksumSHA256=_checksum(sha256))
             return ObjectInfo(key=key, size=size, content_type=content_type, sha256=sha256)
         reader = _HashingReader(body)
         extra = {"ContentType": content_type, "ChecksumAlgorithm": "SHA256"}
@@ -179,10 +187,7 @@ class S3Storage:
                                   "ContentLength": size}
         headers = {"Content-Type": content_type, "Content-Length": str(size)}
         if sha256 is not None:
-            digest = bytes.fromhex(sha256)
-            if len(digest) != 32:
-                raise ValueError("sha256 must be 64 hexadecimal digits")
-            checksum = base64.b64encode(digest).decode()
+            checksum = _checksum(sha256)
             # x-amz-sdk-checksum-algorithm is what SDKs send with a checksum; some S3-compatible
             # stores (moto among them) record the checksum only when it is present.
             params.update(ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum)
