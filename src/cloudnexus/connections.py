@@ -1,4 +1,8 @@
-"""How connections to PostgreSQL are kept: the figures both pools (ORM and event loop) share."""
+"""How connections to PostgreSQL are kept: what both pools (ORM and event loop) share."""
+
+import asyncio
+
+from cloudnexus.errors import ServiceUnavailable
 
 # RDS Proxy closes idle client connections after 30 minutes by default; recycle well before.
 POOL_RECYCLE_SECONDS = 280
@@ -8,3 +12,12 @@ PING_AFTER_IDLE_SECONDS = 2.0
 CONNECT_TIMEOUT_SECONDS = 5
 # How the app's connections show in pg_stat_activity (and RDS Proxy's logs).
 APPLICATION_NAME = "cloudnexus"
+
+
+async def take_slot(slots: asyncio.Semaphore, seconds: float) -> None:
+    """One of `slots` (a pool's connections), waited for on the event loop; 503 when the
+    database stays that busy for `seconds`."""
+    try:
+        await asyncio.wait_for(slots.acquire(), seconds)
+    except TimeoutError:
+        raise ServiceUnavailable("The database is busy; retry shortly") from None

@@ -28,8 +28,8 @@ from cloudnexus.connections import (
     APPLICATION_NAME,
     CONNECT_TIMEOUT_SECONDS,
     POOL_RECYCLE_SECONDS,
+    take_slot,
 )
-from cloudnexus.errors import ServiceUnavailable
 
 Row = dict[str, Any]
 
@@ -62,10 +62,7 @@ class AsyncDatabase:
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection[Any]]:
-        try:
-            await asyncio.wait_for(self._slots.acquire(), CONNECT_TIMEOUT_SECONDS)
-        except TimeoutError:
-            raise ServiceUnavailable("The database is busy; retry shortly") from None
+        await take_slot(self._slots, CONNECT_TIMEOUT_SECONDS)
         try:
             idle = await self._take()
             try:

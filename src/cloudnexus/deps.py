@@ -10,7 +10,8 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from cloudnexus.config import Settings
-from cloudnexus.errors import ServiceUnavailable, as_unavailable
+from cloudnexus.connections import take_slot
+from cloudnexus.errors import as_unavailable
 from cloudnexus.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -54,10 +55,7 @@ class _Slot:
         self._slots, self.held = slots, False
 
     async def take(self) -> None:
-        try:
-            await asyncio.wait_for(self._slots.acquire(), SLOT_WAIT_SECONDS)
-        except TimeoutError:
-            raise ServiceUnavailable("The database is busy; retry shortly") from None
+        await take_slot(self._slots, SLOT_WAIT_SECONDS)
         self.held = True
 
     def give_back(self) -> None:
