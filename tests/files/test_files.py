@@ -304,6 +304,24 @@ def test_bucket_with_files_is_deleted_only_with_force(client: Any, tenant: Tenan
         "bytes": 0, "files": 0}
 
 
+def test_a_refused_direct_upload_leaves_no_bytes_behind(stack_app: Any, stack_client: Any,
+                                                       stack_tenant: Tenant) -> None:
+    """The path and the quota are checked after the bytes are stored: a refusal deletes them."""
+    from cloudnexus.workspaces import service
+
+    runtime, headers = stack_app.state.runtime, stack_tenant.headers()
+    stack_client.post("/v1/buckets", json={"name": "docs"}, headers=headers)
+    with runtime.session_factory() as db:
+        service.set_quota(db, workspace=service.get(db, workspace_id=stack_tenant.workspace_id),
+                          max_bytes=10, max_files=None)
+    assert upload(stack_client, stack_tenant, b"12345", path="a").status_code == 201
+    assert upload(stack_client, stack_tenant, b"67890", path="a").status_code == 409
+    assert upload(stack_client, stack_tenant, b"123456", path="b").status_code == 403
+    stored = [info.size for info in
+              runtime.storage.list_objects(f"private/{stack_tenant.workspace_id}/")]
+    assert stored == [5]
+
+
 def test_direct_upload_respects_the_quota(client: Any, app: Any, tenant: Tenant,
                                           bucket: str) -> None:
     from cloudnexus.workspaces import service

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
@@ -64,9 +64,3 @@ def change(db: Session, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: 
         .execution_options(synchronize_session=False)
     )
 
-
-def ensure_room(db: Session, *, workspace_id: uuid.UUID, size: int) -> None:
-    """403 early, before any bytes are stored, when the workspace cannot take `size` more."""
-    room = db.scalar(select(W.id).where(W.id == workspace_id, *_fits(size, 1)))
-    if room is None:
-        raise QuotaExceeded()
