@@ -6,9 +6,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 
 from cloudnexus.auth.dependencies import PrincipalDep
-from cloudnexus.deps import SessionDep, runtime_of
-from cloudnexus.errors import NotFound
+from cloudnexus.buckets.dependencies import BucketDep
+from cloudnexus.buckets.rules import check_upload
+from cloudnexus.deps import SessionDep, SettingsDep, StorageDep, database_released, runtime_of
+from cloudnexus.errors import AppError, NotFound
+from cloudnexus.files.direct import DirectUpload, read_form
+from cloudnexus.files.forwarding import Forward, SpoolPipe
 from cloudnexus.files.reads import ReadFile, read_file
+from cloudnexus.storage.keys import object_key
 
 if TYPE_CHECKING:
     from cloudnexus.files.models import File
@@ -55,3 +60,30 @@ if TYPE_CHECKING:
 else:
     FileDep = Annotated[Any, Depends(valid_file)]
     DeletableFileDep = Annotated[Any, Depends(deletable_file)]
+
+
+async def direct_upload(request: Request, bucket: BucketDep, storage: StorageDep,
+                        settings: SettingsDep) -> DirectUpload:
+    """The request's form, its file part sent on to storage as it arrives when it is large
+    and the bucket takes it; the database is given back meanwhile (a slow client can stretch
+    the body out)."""
+    file_id = uuid.uuid4()
+
+    def forwarder(content_type: str, pipe: SpoolPipe) -> Forward | None:
+        try:
+            check_upload(size=pipe.length, content_type=content_type,
+                         max_file_size=bucket.max_file_size,
+                         allowed_content_types=bucket.allowed_content_types)
+        except AppError:
+            return None  # refused once it has arrived, with its error
+        key = object_key(public=bucket.public, workspace_id=bucket.workspace_id,
+                         bucket_id=bucket.id, file_id=file_id)
+        return Forward(storage, key, pipe, content_type)
+
+    async with database_released(request):
+        upload = await read_form(request, settings.direct_upload_max_bytes, forwarder)
+    upload.file_id = file_id  # a forwarded object's key is made of it
+    return upload
+
+
+DirectUploadDep = Annotated[DirectUpload, Depends(direct_upload)]

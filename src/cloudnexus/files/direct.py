@@ -1,22 +1,33 @@
 """Direct upload: the multipart/form-data body is parsed as it streams in (Starlette spools
 the file part: memory up to 1 MiB, then disk), cut off as soon as it passes the limit, and
-the part is measured and hashed as it arrives, so storage reads it once, to send it on."""
+the part is measured and hashed as it arrives, so storage reads it once, to send it on. A
+large part can be sent on while it is still arriving (see forwarding.py)."""
 
 import hashlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+import tempfile
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+import anyio
 from pydantic import TypeAdapter, ValidationError
+from python_multipart.multipart import parse_options_header
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from cloudnexus.errors import BadRequest, PayloadTooLarge, ValidationFailed
+from cloudnexus.files.forwarding import FORWARD_FROM, Forward, SpoolPipe
+from cloudnexus.files.paths import check_path
 from cloudnexus.files.schemas import Metadata, Tags
 
 FORM_OVERHEAD = 64 * 1024  # room for the other fields and the part headers
+
+# Given the file part's content type and its spool, the upload that sends it on as it
+# arrives, or None to store it once it has arrived.
+Forwarder = Callable[[str, SpoolPipe], Forward | None]
 
 
 @dataclass
@@ -26,10 +37,12 @@ class DirectUpload:
     sha256: str
     filename: str | None
     content_type: str
-    path: str | None
+    path: str  # checked (paths.check_path)
     metadata: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     overwrite: bool = False
+    file_id: uuid.UUID = field(default_factory=uuid.uuid4)  # the record's, and its object's
+    stored_key: str | None = None  # where the bytes are already, when they were forwarded
 
 
 def too_large(limit: int) -> PayloadTooLarge:
@@ -46,7 +59,8 @@ async def _capped(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[by
         yield chunk
 
 
-async def read_form(request: Request, limit: int) -> DirectUpload:
+async def read_form(request: Request, limit: int,
+                    forwarder: Forwarder | None = None) -> DirectUpload:
     """Parse the form fields of a direct upload; 413 past `limit`, 400 when malformed."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
@@ -55,6 +69,20 @@ async def read_form(request: Request, limit: int) -> DirectUpload:
         raise BadRequest("Send the file as multipart/form-data with a 'file' field")
     parser = _HashingParser(request.headers, _capped(request.stream(), limit),
                             max_files=1, max_fields=100)
+    parser.forwarder = forwarder if declared and declared.isdigit() else None
+    try:
+        upload = await _read(parser, limit)
+        if parser.forward is not None and await parser.forward.stored(parser.size):
+            upload.stored_key = parser.forward.key
+        return upload
+    except BaseException:
+        if parser.forward is not None:
+            with anyio.CancelScope(shield=True):  # a client that hung up still stops it
+                await parser.forward.abandon()
+        raise
+
+
+async def _read(parser: "_HashingParser", limit: int) -> DirectUpload:
     try:
         form = await parser.parse()
     except MultiPartException as exc:
@@ -74,7 +102,7 @@ async def read_form(request: Request, limit: int) -> DirectUpload:
         return DirectUpload(
             body=upload.file, size=size, sha256=digest, filename=upload.filename,
             content_type=upload.content_type or "application/octet-stream",
-            path=_text(form.get("path")),
+            path=check_path(_text(form.get("path")) or upload.filename or ""),
             metadata=TypeAdapter(Metadata).validate_python(metadata),
             tags=TypeAdapter(Tags).validate_python([_text(tag) for tag in form.getlist("tags")]),
             overwrite=(_text(form.get("overwrite")) or "false").lower() in ("true", "1", "yes"),
@@ -92,17 +120,29 @@ def _text(value: Any) -> str | None:
 
 
 class _HashingParser(MultiPartParser):
-    """Starlette's parser, also sizing and hashing the (one) file part as its bytes arrive."""
+    """Starlette's parser, also sizing and hashing the (one) file part as its bytes arrive,
+    and handing a large last part to `forwarder` as it begins."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, headers: Any, stream: AsyncIterator[bytes], **kwargs: Any) -> None:
+        super().__init__(headers, self._counted(stream), **kwargs)
         self.size, self.sha256 = 0, hashlib.sha256()
+        self.forwarder: Forwarder | None = None
+        self.forward: Forward | None = None
+        self._chunk, self._before_chunk = b"", 0  # the chunk being parsed, the bytes before it
+
+    async def _counted(self, stream: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+        async for chunk in stream:
+            self._before_chunk += len(self._chunk)
+            self._chunk = chunk
+            yield chunk
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         upload = self._current_part.file
         if upload is None:
             super().on_part_data(data, start, end)
             return
+        if self.size == 0 and self.forwarder is not None:
+            self._begin_forward(upload, data, start)
         # Written to the spool here, on the event loop, not queued for Starlette to write: once
         # the spool is on disk it sends each chunk to a worker thread, a hop that costs far more
         # than the write (which lands in the page cache): 3/4 of parsing a 4 MiB file.
@@ -110,3 +150,23 @@ class _HashingParser(MultiPartParser):
         upload.file.write(chunk)
         self.size += len(chunk)
         self.sha256.update(chunk)
+        if self.forward is not None:
+            self.forward.pipe.wrote(len(chunk))
+
+    def _begin_forward(self, upload: UploadFile, data: bytes, start: int) -> None:
+        """Forward the part if it is foreseeably large: when it is the form's last, its length
+        is what the Content-Length leaves after its headers, less the closing boundary."""
+        if data is not self._chunk or self.forwarder is None:  # not at a known offset
+            return
+        _, params = parse_options_header(self.headers["Content-Type"])
+        closing = len(b"\r\n--" + params[b"boundary"] + b"--\r\n")
+        length = int(self.headers["Content-Length"]) - self._before_chunk - start - closing
+        if length < FORWARD_FROM:
+            return
+        # A file of its own, written unbuffered, for the upload to read from another thread.
+        spool = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 - closed with the form
+        self._files_to_close_on_error.append(spool)  # type: ignore[arg-type]
+        upload.file.close()
+        upload.file = spool
+        self.forward = self.forwarder(upload.content_type or "application/octet-stream",
+                                      SpoolPipe(spool, length))

@@ -3,16 +3,20 @@ delete."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from cloudnexus.auth.dependencies import PrincipalDep, require
 from cloudnexus.auth.scopes import READ, WRITE
 from cloudnexus.buckets.dependencies import BucketDep
-from cloudnexus.deps import SessionDep, SettingsDep, StorageDep, database_released
-from cloudnexus.files.dependencies import DeletableFileDep, FileDep, ReadableFileDep
-from cloudnexus.files.direct import read_form
+from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
+from cloudnexus.files.dependencies import (
+    DeletableFileDep,
+    DirectUploadDep,
+    FileDep,
+    ReadableFileDep,
+)
 from cloudnexus.files.schemas import (
     BatchDelete,
     BatchDeleted,
@@ -44,13 +48,11 @@ DIRECT_UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/f
 @router.post("/v1/buckets/{bucket}/files", status_code=201, dependencies=writer,
              openapi_extra=DIRECT_UPLOAD_FORM,
              responses=error_responses(400, 403, 404, 409, 413, 415))
-async def upload_file(request: Request, bucket: BucketDep, db: SessionDep,
-                      storage: StorageDep, settings: SettingsDep, _: Idempotent) -> FileOut:
+async def upload_file(_: Idempotent, upload: DirectUploadDep, bucket: BucketDep,
+                      db: SessionDep, storage: StorageDep) -> FileOut:
     """Upload a file in the request body (up to DIRECT_UPLOAD_MAX_BYTES)."""
     from cloudnexus.files import service
 
-    async with database_released(request):  # the body may take a while to arrive
-        upload = await read_form(request, settings.direct_upload_max_bytes)
     file = await run_in_threadpool(service.create_direct, db, storage, bucket=bucket,
                                    upload=upload)
     return FileOut.from_model(file, service.public_url(storage, file))

@@ -175,19 +175,20 @@ def record_stored(db: Session, storage: Storage, **fields: Any) -> File:
 
 def create_direct(db: Session, storage: Storage, *, bucket: Bucket,
                   upload: DirectUpload) -> File:
-    """Store the bytes of a direct upload, then its record; no record, no object.
+    """Store the bytes of a direct upload (unless they were sent on as they arrived, after
+    the same checks), then its record; no record, no object.
 
     The path and the quota are checked once, by `record`, in the transaction that takes
     them: a rejected upload's bytes are deleted again, which for a file of a few MiB costs
     less than checking twice costs every accepted one."""
-    path = check_path(upload.path or upload.filename or "")
-    check_upload(size=upload.size, content_type=upload.content_type,
-                 max_file_size=bucket.max_file_size,
-                 allowed_content_types=bucket.allowed_content_types)
-    file_id = new_id()
-    key = new_object_key(bucket, file_id)
-    storage.put(key, upload.body, content_type=upload.content_type, sha256=upload.sha256)
-    return record_stored(db, storage, bucket=bucket, file_id=file_id, path=path,
+    key = upload.stored_key
+    if key is None:
+        check_upload(size=upload.size, content_type=upload.content_type,
+                     max_file_size=bucket.max_file_size,
+                     allowed_content_types=bucket.allowed_content_types)
+        key = new_object_key(bucket, upload.file_id)
+        storage.put(key, upload.body, content_type=upload.content_type, sha256=upload.sha256)
+    return record_stored(db, storage, bucket=bucket, file_id=upload.file_id, path=upload.path,
                          size=upload.size, content_type=upload.content_type,
                          sha256=upload.sha256, metadata=upload.metadata, tags=upload.tags,
                          storage_key=key, overwrite=upload.overwrite)

@@ -58,11 +58,14 @@ class Storage(Protocol):
         """A cheap real call; raises when the storage cannot be reached."""
 
     def put(self, key: str, body: BinaryIO, *, content_type: str,
-            sha256: str | None = None) -> ObjectInfo:
+            sha256: str | None = None, size: int | None = None) -> ObjectInfo:
         """Stream `body` to `key` (never read whole into memory); returns size and sha256.
 
         `sha256`, when the caller hashed a seekable body already: the store checks the bytes
-        against it instead of hashing them again, and refuses them if they differ."""
+        against it instead of hashing them again, and refuses them if they differ.
+        `size`, when the body's length is known before its bytes (a body still arriving): it
+        is sent as it is read, and refused unless it is exactly that long; the caller, who
+        has the bytes first, hashes them (the sha256 returned may be None)."""
 
     def open(self, key: str) -> BinaryIO:
         """A readable stream of the object's bytes; ObjectNotFound when absent."""

@@ -80,11 +80,13 @@ class LocalStorage:
         return self.head(key)
 
     def put(self, key: str, body: BinaryIO, *, content_type: str,
-            sha256: str | None = None) -> ObjectInfo:
+            sha256: str | None = None, size: int | None = None) -> ObjectInfo:
         with self.staged(key) as staged:
             staged.copy_from(body)
             if sha256 is not None and staged.sha256 != sha256:
                 raise ValueError("The body does not match its SHA-256")
+            if size is not None and staged.size != size:
+                raise ValueError(f"The body is {staged.size} bytes, not {size}")
             return self.save(key, staged, content_type=content_type)
 
     def open(self, key: str) -> BinaryIO:

@@ -124,7 +124,7 @@ class S3Storage:
         self.client.head_bucket(Bucket=self.bucket)
 
     def put(self, key: str, body: BinaryIO, *, content_type: str,
-            sha256: str | None = None) -> ObjectInfo:
+            sha256: str | None = None, size: int | None = None) -> ObjectInfo:
         if sha256 is not None:  # S3 checks the caller's digest: no second pass to hash here
             size = body.seek(0, io.SEEK_END)
             body.seek(0)
@@ -132,6 +132,10 @@ class S3Storage:
                                    ContentType=content_type, ChecksumAlgorithm="SHA256",
                                    ChecksumSHA256=_checksum(sha256))
             return ObjectInfo(key=key, size=size, content_type=content_type, sha256=sha256)
+        if size is not None:  # one request, sent as the body is read (S3 refuses a short one)
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentLength=size,
+                                   ContentType=content_type)
+            return ObjectInfo(key=key, size=size, content_type=content_type)
         reader = _HashingReader(body)
         extra = {"ContentType": content_type, "ChecksumAlgorithm": "SHA256"}
         self.client.upload_fileobj(reader, self.bucket, key, ExtraArgs=extra, Config=_TRANSFER)

@@ -1,0 +1,110 @@
+"""A direct upload's file part sent on to storage while it is still arriving.
+
+Storage needs the length before the bytes, and multipart/form-data gives no part's length,
+but when the file is the form's last part its length follows from the request's
+Content-Length: what is left after the part's headers, less the closing boundary. The upload
+starts on that length, reading the part's spool as it grows, and holds back the last byte
+until the part has ended: if the part turns out longer or shorter, the upload is abandoned
+before the store has a whole body (it keeps nothing), and the spool is stored as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from cloudnexus.storage.base import Storage
+
+logger = logging.getLogger("cloudnexus.files")
+
+FORWARD_FROM = 1024 * 1024  # smaller parts stay in memory and are sent whole, at once
+WAIT_SECONDS = 60  # a part that stops arriving for this long is given up on
+# Own threads: each forward holds one while its client sends, and the worker threads that
+# every database call needs must not run out behind a few slow uploads.
+_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cloudnexus-forward")
+
+
+class PartMismatch(Exception):
+    """The part did not end where its length was foreseen (or never ended)."""
+
+
+class SpoolPipe:
+    """The file part's spool, read by the upload in another thread while it is written."""
+
+    def __init__(self, spool: BinaryIO, length: int) -> None:
+        self.length = length
+        self._fd = spool.fileno()
+        self._written = 0
+        self._ended: int | None = None  # the part's real length, once it has ended
+        self._read = 0
+        self._changed = threading.Condition()
+
+    def wrote(self, size: int) -> None:
+        with self._changed:
+            self._written += size
+            self._changed.notify()
+
+    def end(self, size: int) -> None:
+        """The part ended with `size` bytes: the upload may finish, if that is its length."""
+        with self._changed:
+            self._ended = size
+            self._changed.notify()
+
+    def abandon(self) -> None:
+        self.end(-1)
+
+    def read(self, size: int = -1) -> bytes:
+        left = self.length - self._read
+        if left <= 0:
+            return b""
+        with self._changed:
+            while True:
+                if self._ended is not None and self._ended != self.length:
+                    raise PartMismatch(f"foreseen {self.length} bytes, the part had "
+                                       f"{self._ended}")
+                # The last byte waits for the part's end: a store has a whole body only if
+                # the part is exactly as long as foreseen.
+                ready = self._written if self._ended is not None else min(
+                    self._written, self.length - 1)
+                if ready > self._read:
+                    break
+                if not self._changed.wait(WAIT_SECONDS):
+                    raise PartMismatch("the part stopped arriving")
+        available = ready - self._read  # ready is never past the length
+        count = available if size < 0 else min(size, available)
+        chunk = os.pread(self._fd, count, self._read)
+        self._read += len(chunk)
+        return chunk
+
+
+class Forward:
+    """The upload of one part to `key`, started as the part starts to arrive."""
+
+    def __init__(self, storage: Storage, key: str, pipe: SpoolPipe, content_type: str) -> None:
+        self.key, self.pipe = key, pipe
+        self._done = asyncio.get_running_loop().run_in_executor(
+            _executor, lambda: storage.put(key, pipe,  # type: ignore[arg-type]
+                                           content_type=content_type, size=pipe.length))
+
+    async def stored(self, size: int) -> bool:
+        """End the part at `size` bytes; True when the store then holds exactly those."""
+        self.pipe.end(size)
+        try:
+            await self._done
+        except Exception as error:  # noqa: BLE001 - the spool is stored instead
+            logger.info("forwarding the upload did not work; storing the spool",
+                        extra={"key": self.key, "reason": str(error)})
+            return False
+        return True
+
+    async def abandon(self) -> None:
+        """Stop the upload before its last byte and wait for it to end."""
+        self.pipe.abandon()
+        with contextlib.suppress(Exception):  # its failure is what was asked for
+            await self._done
