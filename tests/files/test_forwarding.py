@@ -73,10 +73,10 @@ def test_a_part_of_another_length_breaks_the_pipe(spool: Any, ended: int) -> Non
 def forwards(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What became of each forward: 'stored', 'not stored' or 'abandoned'."""
     seen: list[str] = []
-    stored, abandon = Forward.stored, Forward.abandon
+    wait, abandon = Forward.wait, Forward.abandon
 
-    async def recorded_stored(self: Forward, size: int) -> bool:
-        result = await stored(self, size)
+    def recorded_wait(self: Forward) -> bool:
+        result = wait(self)
         seen.append("stored" if result else "not stored")
         return result
 
@@ -84,7 +84,7 @@ def forwards(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append("abandoned")
         await abandon(self)
 
-    monkeypatch.setattr(Forward, "stored", recorded_stored)
+    monkeypatch.setattr(Forward, "wait", recorded_wait)
     monkeypatch.setattr(Forward, "abandon", recorded_abandon)
     return seen
 
@@ -135,6 +135,24 @@ def test_the_stored_bytes_are_the_parts_forwarded_or_not(
     redirect = stack_client.get(f"/v1/files/{file['id']}/content",
                                 headers=stack_tenant.headers(), follow_redirects=False)
     assert send("GET", redirect.headers["location"]).content == DATA
+    assert _stored(stack_app, stack_tenant) == [len(DATA)]
+
+
+def test_a_forwarded_part_refused_by_its_record_is_deleted_once_stored(
+        stack_app: Any, stack_client: Any, stack_tenant: Tenant, docs: None,
+        forwards: list[str]) -> None:
+    """A taken path or a full quota is found while the part may still be on its way to the
+    store; the bytes go once they are there."""
+    from cloudnexus.workspaces import service
+
+    body = _form(("path", b"a/blob.bin", False), ("file", DATA, True))
+    assert _post(stack_client, stack_tenant, body).status_code == 201
+    assert _post(stack_client, stack_tenant, body).status_code == 409
+    with stack_app.state.runtime.session_factory() as db:
+        service.set_quota(db, workspace=service.get(db, workspace_id=stack_tenant.workspace_id),
+                          max_bytes=len(DATA) + 10, max_files=None)
+    other = _form(("path", b"b/blob.bin", False), ("file", DATA, True))
+    assert _post(stack_client, stack_tenant, other).status_code == 403
     assert _stored(stack_app, stack_tenant) == [len(DATA)]
 
 

@@ -42,7 +42,7 @@ class DirectUpload:
     tags: list[str] = field(default_factory=list)
     overwrite: bool = False
     file_id: uuid.UUID = field(default_factory=uuid.uuid4)  # the record's, and its object's
-    stored_key: str | None = None  # where the bytes are already, when they were forwarded
+    forward: Forward | None = None  # the part's upload, when it was sent on as it arrived
 
 
 def too_large(limit: int) -> PayloadTooLarge:
@@ -72,14 +72,15 @@ async def read_form(request: Request, limit: int,
     parser.forwarder = forwarder if declared and declared.isdigit() else None
     try:
         upload = await _read(parser, limit)
-        if parser.forward is not None and await parser.forward.stored(parser.size):
-            upload.stored_key = parser.forward.key
-        return upload
     except BaseException:
         if parser.forward is not None:
             with anyio.CancelScope(shield=True):  # a client that hung up still stops it
                 await parser.forward.abandon()
         raise
+    if parser.forward is not None:
+        parser.forward.end(parser.size)
+        upload.forward = parser.forward
+    return upload
 
 
 async def _read(parser: "_HashingParser", limit: int) -> DirectUpload:

@@ -15,8 +15,8 @@ import contextlib
 import logging
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, BinaryIO
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from cloudnexus.storage.base import Storage
@@ -88,23 +88,31 @@ class Forward:
 
     def __init__(self, storage: Storage, key: str, pipe: SpoolPipe, content_type: str) -> None:
         self.key, self.pipe = key, pipe
-        self._done = asyncio.get_running_loop().run_in_executor(
-            _executor, lambda: storage.put(key, pipe,  # type: ignore[arg-type]
-                                           content_type=content_type, size=pipe.length))
+        self._put = _executor.submit(storage.put, key, pipe,  # type: ignore[arg-type]
+                                     content_type=content_type, size=pipe.length)
+        self._put.add_done_callback(_log_failure)
 
-    async def stored(self, size: int) -> bool:
-        """End the part at `size` bytes; True when the store then holds exactly those."""
+    def end(self, size: int) -> None:
+        """The part ended at `size` bytes: the upload finishes if that is its length."""
         self.pipe.end(size)
+
+    def wait(self) -> bool:
+        """Block until the upload has ended (after end()); True when the store then holds
+        exactly the part. For a worker thread: the upload's end is the store's to tell."""
         try:
-            await self._done
-        except Exception as error:  # noqa: BLE001 - the spool is stored instead
-            logger.info("forwarding the upload did not work; storing the spool",
-                        extra={"key": self.key, "reason": str(error)})
+            self._put.result()
+        except Exception:  # noqa: BLE001 - logged once; the caller stores the spool instead
             return False
         return True
 
     async def abandon(self) -> None:
-        """Stop the upload before its last byte and wait for it to end."""
+        """Stop the upload before its last byte (the store keeps nothing) and wait for it."""
         self.pipe.abandon()
         with contextlib.suppress(Exception):  # its failure is what was asked for
-            await self._done
+            await asyncio.wrap_future(self._put)
+
+
+def _log_failure(put: Future[Any]) -> None:
+    if not put.cancelled() and put.exception() is not None:
+        logger.info("forwarding an upload did not work; its spool is stored instead",
+                    extra={"reason": str(put.exception())})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -59,30 +60,30 @@ def _path_taken(bucket: Bucket, path: str) -> Conflict:
 
 def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: int,
            content_type: str, sha256: str | None, metadata: dict[str, Any], tags: list[str],
-           storage_key: str, overwrite: bool,
-           reserved_size: int | None = None) -> tuple[File, str | None]:
+           storage_key: str, overwrite: bool, reserved_size: int | None = None,
+           bytes_stored: Callable[[], None] | None = None) -> tuple[File, str | None]:
     """Insert a ready file and count it (flushed, not committed).
 
     A file already at the path is replaced when `overwrite` (409 otherwise): its record goes
     in the same transaction and its object key is returned for the caller to delete after the
     commit (maintenance removes it if that fails). `reserved_size` is what the upload held in
     quota; without it the quota is checked here.
+
+    The rows come first, the counts last: `bytes_stored`, when given, returns once the bytes
+    are stored (or raises), so an upload whose bytes are still on their way writes its rows
+    meanwhile, and holds the usage rows, which every upload of the workspace must take, only
+    for the moment before its commit.
     """
     existing = _at_path(db, bucket=bucket, path=path, lock=True)
-    replaced_key = None
+    replaced_key, freed = None, None
     if existing is not None:
         if existing.status != DELETING and not overwrite:
             raise _path_taken(bucket, path)
         if existing.status != DELETING:
-            usage.change(db, workspace_id=existing.workspace_id, bucket_id=existing.bucket_id,
-                         size=-existing.size, files=-1, check_quota=False)
+            freed = existing.size
         replaced_key = existing.storage_key
         db.delete(existing)
         db.flush()
-    if reserved_size is not None:
-        usage.release(db, workspace_id=bucket.workspace_id, size=reserved_size)
-    usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=size, files=1,
-                 check_quota=reserved_size is None)
     now = utcnow()
     file = File(id=file_id, workspace_id=bucket.workspace_id, bucket_id=bucket.id, bucket=bucket,
                 path=path, path_search=search_key(path), size=size,
@@ -91,6 +92,15 @@ def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: 
                 storage_key=storage_key, created_at=now, updated_at=now)
     db.add(file)
     save_unique(db, f"'{path}' was just taken in bucket '{bucket.name}'", commit=False)
+    if bytes_stored is not None:
+        bytes_stored()
+    if freed is not None:
+        usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=-freed,
+                     files=-1, check_quota=False)
+    if reserved_size is not None:
+        usage.release(db, workspace_id=bucket.workspace_id, size=reserved_size)
+    usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=size, files=1,
+                 check_quota=reserved_size is None)
     return file, replaced_key
 
 
@@ -102,7 +112,8 @@ def delete_quietly(storage: Storage, key: str | None) -> None:
     try:
         storage.delete(key)
     except Exception:  # noqa: BLE001 - reconciled later; the request already succeeded
-        logger.warning("could not delete replaced object; maintenance will", extra={"key": key})
+        logger.warning("could not delete an object without a record; maintenance will",
+                       extra={"key": key})
 
 
 def new_object_key(bucket: Bucket, file_id: uuid.UUID) -> str:
@@ -175,20 +186,35 @@ def record_stored(db: Session, storage: Storage, **fields: Any) -> File:
 
 def create_direct(db: Session, storage: Storage, *, bucket: Bucket,
                   upload: DirectUpload) -> File:
-    """Store the bytes of a direct upload (unless they were sent on as they arrived, after
-    the same checks), then its record; no record, no object.
+    """Store the bytes of a direct upload, then its record; no record, no object.
 
-    The path and the quota are checked once, by `record`, in the transaction that takes
-    them: a rejected upload's bytes are deleted again, which for a file of a few MiB costs
-    less than checking twice costs every accepted one."""
-    key = upload.stored_key
-    if key is None:
+    A part sent on as it arrived (after the same checks) is still on its way: its rows are
+    written meanwhile (see record). The path and the quota are checked once, by `record`, in
+    the transaction that takes them: a rejected upload's bytes are deleted again, which for
+    a file of a few MiB costs less than checking twice costs every accepted one."""
+    key, forward = new_object_key(bucket, upload.file_id), upload.forward
+
+    def store_spool() -> None:
+        storage.put(key, upload.body, content_type=upload.content_type, sha256=upload.sha256)
+
+    if forward is None:
         check_upload(size=upload.size, content_type=upload.content_type,
                      max_file_size=bucket.max_file_size,
                      allowed_content_types=bucket.allowed_content_types)
-        key = new_object_key(bucket, upload.file_id)
-        storage.put(key, upload.body, content_type=upload.content_type, sha256=upload.sha256)
-    return record_stored(db, storage, bucket=bucket, file_id=upload.file_id, path=upload.path,
-                         size=upload.size, content_type=upload.content_type,
-                         sha256=upload.sha256, metadata=upload.metadata, tags=upload.tags,
-                         storage_key=key, overwrite=upload.overwrite)
+        store_spool()
+
+    def bytes_stored() -> None:
+        if forward is not None and not forward.wait():
+            store_spool()
+
+    try:
+        return record_stored(db, storage, bucket=bucket, file_id=upload.file_id,
+                             path=upload.path, size=upload.size,
+                             content_type=upload.content_type, sha256=upload.sha256,
+                             metadata=upload.metadata, tags=upload.tags, storage_key=key,
+                             overwrite=upload.overwrite, bytes_stored=bytes_stored)
+    except Exception:
+        # Refused before its bytes had arrived: record_stored's delete may have come first.
+        if forward is not None and forward.wait():
+            delete_quietly(storage, key)
+        raise
