@@ -59,13 +59,25 @@ async def _upload(client: httpx.AsyncClient, storage: httpx.AsyncClient, tally: 
         tally.files[done.json()["id"]] = body
 
 
+async def _direct(client: httpx.AsyncClient, tally: Tally) -> None:
+    """A direct upload, up to 1.5 MiB: from 1 MiB its part goes on to storage as it arrives."""
+    body = os.urandom(random.randint(1, 3 * 1024 * 1024 // 2))
+    created = await _call(client, tally, "POST", f"/v1/buckets/{BUCKET}/files", 201,
+                          files={"file": ("blob.bin", body, "application/octet-stream")},
+                          data={"path": f"direct/{os.urandom(8).hex()}.bin"})
+    if created.status_code == 201:
+        tally.files[created.json()["id"]] = body
+
+
 async def _worker(client: httpx.AsyncClient, storage: httpx.AsyncClient, tally: Tally,
                   deadline: float) -> None:
     while time.monotonic() < deadline:
         known = list(tally.files)
         choice = random.random()
-        if choice < 0.3 or not known:
+        if choice < 0.25 or not known:
             await _upload(client, storage, tally)
+        elif choice < 0.35:
+            await _direct(client, tally)
         elif choice < 0.5:
             file_id = random.choice(known)
             await _call(client, tally, "GET", f"/v1/files/{file_id}", 200, file_id)
