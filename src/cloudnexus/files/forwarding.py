@@ -12,22 +12,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from cloudnexus.storage.base import Storage
 
 logger = logging.getLogger("cloudnexus.files")
 
 FORWARD_FROM = 1024 * 1024  # smaller parts stay in memory and are sent whole, at once
 WAIT_SECONDS = 60  # a part that stops arriving for this long is given up on
-# Own threads: each forward holds one while its client sends, and the worker threads that
-# every database call needs must not run out behind a few slow uploads.
-_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cloudnexus-forward")
+
+
+@functools.cache
+def _threads() -> ThreadPoolExecutor:
+    """Threads of the forwards' own: each holds one while its client sends, and the worker
+    threads that every database call needs must not run out behind a few slow uploads.
+    Made on first use: a cold start that serves no large upload does not import them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="cloudnexus-forward")
 
 
 class PartMismatch(Exception):
@@ -88,7 +98,7 @@ class Forward:
 
     def __init__(self, storage: Storage, key: str, pipe: SpoolPipe, content_type: str) -> None:
         self.key, self.pipe = key, pipe
-        self._put = _executor.submit(storage.put, key, pipe,  # type: ignore[arg-type]
+        self._put = _threads().submit(storage.put, key, pipe,  # type: ignore[arg-type]
                                      content_type=content_type, size=pipe.length)
         self._put.add_done_callback(_log_failure)
 
