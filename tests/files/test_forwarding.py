@@ -138,6 +138,21 @@ def test_the_stored_bytes_are_the_parts_forwarded_or_not(
     assert _stored(stack_app, stack_tenant) == [len(DATA)]
 
 
+def test_a_part_does_not_wait_for_a_forward_while_all_are_taken(
+        stack_app: Any, stack_client: Any, stack_tenant: Tenant, docs: None,
+        forwards: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import cloudnexus.files.forwarding as forwarding
+
+    taken = threading.BoundedSemaphore(1)
+    taken.acquire()  # as if by a slow client's upload
+    monkeypatch.setattr(forwarding, "_free", taken)
+    body = _form(("path", b"a/blob.bin", False), ("file", DATA, True))
+    created = _post(stack_client, stack_tenant, body)
+    assert created.status_code == 201, created.text
+    assert forwards == []
+    assert _stored(stack_app, stack_tenant) == [len(DATA)]
+
+
 def test_a_forwarded_part_refused_by_its_record_is_deleted_once_stored(
         stack_app: Any, stack_client: Any, stack_tenant: Tenant, docs: None,
         forwards: list[str]) -> None:

@@ -78,7 +78,7 @@ async def direct_upload(request: Request, bucket: BucketDep, storage: StorageDep
             return None  # refused once it has arrived, with its error
         key = object_key(public=bucket.public, workspace_id=bucket.workspace_id,
                          bucket_id=bucket.id, file_id=file_id)
-        return Forward(storage, key, pipe, content_type)
+        return Forward.start(storage, key, pipe, content_type)
 
     async with database_released(request):
         upload = await read_form(request, settings.direct_upload_max_bytes, forwarder)

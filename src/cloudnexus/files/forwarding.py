@@ -28,6 +28,8 @@ logger = logging.getLogger("cloudnexus.files")
 
 FORWARD_FROM = 1024 * 1024  # smaller parts stay in memory and are sent whole, at once
 WAIT_SECONDS = 60  # a part that stops arriving for this long is given up on
+FORWARDS = 8  # at once, a thread each; past that, parts are stored once they have arrived
+_free = threading.BoundedSemaphore(FORWARDS)
 
 
 @functools.cache
@@ -37,7 +39,7 @@ def _threads() -> ThreadPoolExecutor:
     Made on first use: a cold start that serves no large upload does not import them."""
     from concurrent.futures import ThreadPoolExecutor
 
-    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="cloudnexus-forward")
+    return ThreadPoolExecutor(max_workers=FORWARDS, thread_name_prefix="cloudnexus-forward")
 
 
 class PartMismatch(Exception):
@@ -97,10 +99,19 @@ class Forward:
     """The upload of one part to `key`, started as the part starts to arrive."""
 
     def __init__(self, storage: Storage, key: str, pipe: SpoolPipe, content_type: str) -> None:
-        self.key, self.pipe = key, pipe
+        self.pipe = pipe
         self._put = _threads().submit(storage.put, key, pipe,  # type: ignore[arg-type]
-                                     content_type=content_type, size=pipe.length)
-        self._put.add_done_callback(_log_failure)
+                                      content_type=content_type, size=pipe.length)
+        self._put.add_done_callback(_ended)
+
+    @classmethod
+    def start(cls, storage: Storage, key: str, pipe: SpoolPipe,
+              content_type: str) -> Forward | None:
+        """The part's upload, or None while every forward is taken (by slow clients, maybe):
+        a part does not wait for one, it is stored once it has arrived."""
+        if not _free.acquire(blocking=False):
+            return None
+        return cls(storage, key, pipe, content_type)
 
     def end(self, size: int) -> None:
         """The part ended at `size` bytes: the upload finishes if that is its length."""
@@ -122,7 +133,8 @@ class Forward:
             await asyncio.wrap_future(self._put)
 
 
-def _log_failure(put: Future[Any]) -> None:
+def _ended(put: Future[Any]) -> None:
+    _free.release()
     if not put.cancelled() and put.exception() is not None:
         logger.info("forwarding an upload did not work; its spool is stored instead",
                     extra={"reason": str(put.exception())})
