@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -22,6 +23,7 @@ from cloudnexus.middleware import (
     UnexpectedErrorMiddleware,
 )
 from cloudnexus.runtime import Runtime
+from cloudnexus.schemas import error_schemas
 from cloudnexus.uploads.router import router as uploads_router
 from cloudnexus.workspaces.router import router as workspace_router
 
@@ -32,6 +34,20 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     database connections. (Lambda runs no lifespan: its container ends with them.)"""
     yield
     await app.state.runtime.close_async_database()
+
+
+def _document_errors(app: FastAPI) -> None:
+    """The OpenAPI document, built on first request as before, with the error body's schema,
+    which every route names by reference (see schemas.error_responses)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            build().setdefault("components", {}).setdefault("schemas", {}).update(
+                error_schemas())  # build() keeps what it returns as app.openapi_schema
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -47,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.runtime = Runtime(settings)
     install_error_handlers(app)
+    _document_errors(app)
     routers = [health.router, workspace_router, keys_router, buckets_router, files_router,
                uploads_router, links_router, share_router]
     if settings.uses_local_storage:

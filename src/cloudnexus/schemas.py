@@ -79,10 +79,23 @@ _DESCRIPTIONS = {
 }
 
 
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer: 400 (a body that is not
-    JSON, a malformed header), 401, 422 and 503 always."""
+    JSON, a malformed header), 401, 422 and 503 always.
+
+    The body is named by reference (`error_schemas` puts it in the document): as a response
+    model it would cost a Pydantic field per status per route, 157 of them, at import."""
     return {
-        status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]}
+        status: {"description": _DESCRIPTIONS[status], "content": _ERROR_CONTENT}
         for status in sorted({400, 401, 422, 503, *statuses})
     }
+
+
+def error_schemas() -> dict[str, Any]:
+    """ErrorBody and the models it holds, as components of the OpenAPI document."""
+    schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}",
+                                         mode="serialization")
+    return {**schema.pop("$defs", {}), "ErrorBody": schema}
