@@ -114,7 +114,9 @@ async def database_released(request: Request) -> AsyncIterator[None]:
     if slot is None:
         yield
         return
-    await run_in_threadpool(request.state.db_session.commit)  # objects stay loaded
+    session = request.state.db_session
+    if session.in_transaction():  # else it holds no connection: nothing to end, no thread
+        await run_in_threadpool(session.commit)  # objects stay loaded
     slot.give_back()
     try:
         yield

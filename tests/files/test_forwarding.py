@@ -10,7 +10,7 @@ import hashlib
 import json
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -196,6 +196,25 @@ def test_a_part_longer_than_foreseen_is_not_stored_short_while_the_rest_is_on_it
     assert send("GET", redirect.headers["location"]).content == DATA
 
 
+def test_a_bucket_deleted_while_its_upload_arrives_keeps_nothing_of_it(
+        stack_app: Any, stack_tenant: Tenant, docs: None, forwards: list[str]) -> None:
+    from sqlalchemy import delete
+
+    from cloudnexus.buckets.models import Bucket
+
+    def delete_bucket() -> None:
+        with stack_app.state.runtime.session_factory() as db:
+            db.execute(delete(Bucket).where(Bucket.name == "docs"))
+            db.commit()
+
+    body = _form(("path", b"a/blob.bin", False), ("file", DATA, True))
+    status, answer = asyncio.run(_call(stack_app, stack_tenant, body, pause_before=16,
+                                       meanwhile=delete_bucket))
+    assert status == 404, answer
+    assert forwards == ["stored"]  # it had gone on to storage, and was deleted after
+    assert _stored(stack_app, stack_tenant) == []
+
+
 def test_a_client_that_hangs_up_leaves_nothing(stack_app: Any, stack_tenant: Tenant,
                                                docs: None, forwards: list[str]) -> None:
     body = _form(("file", DATA, True))
@@ -207,9 +226,11 @@ def test_a_client_that_hangs_up_leaves_nothing(stack_app: Any, stack_tenant: Ten
 
 
 async def _call(app: Any, tenant: Tenant, body: bytes, *, pause_before: int,
-                hang_up: bool = False) -> tuple[int | None, bytes]:
+                hang_up: bool = False,
+                meanwhile: Callable[[], None] = lambda: None) -> tuple[int | None, bytes]:
     """Call the app as a server would, the body in two pieces: all but the last
-    `pause_before` bytes, then after a pause the rest, or a client gone (`hang_up`)."""
+    `pause_before` bytes, then after a pause (and `meanwhile()`) the rest, or a client gone
+    (`hang_up`)."""
     headers = {**tenant.headers(), "content-type": f"multipart/form-data; boundary={BOUNDARY}",
                "content-length": str(len(body)), "host": "testserver"}
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
@@ -227,6 +248,7 @@ async def _call(app: Any, tenant: Tenant, body: bytes, *, pause_before: int,
     async def receive() -> dict[str, Any]:
         if len(messages) == 1:
             await asyncio.sleep(0.3)  # time enough to send all that has arrived
+            meanwhile()
         if messages:
             return messages.pop(0)
         await asyncio.sleep(3600)  # after the body, nothing until the answer

@@ -3,10 +3,10 @@
 import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from cloudnexus.auth.dependencies import PrincipalDep
-from cloudnexus.buckets.dependencies import BucketDep
+from cloudnexus.buckets.reads import read_bucket
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.deps import SessionDep, SettingsDep, StorageDep, database_released, runtime_of
 from cloudnexus.errors import AppError, NotFound
@@ -62,27 +62,32 @@ else:
     DeletableFileDep = Annotated[Any, Depends(deletable_file)]
 
 
-async def direct_upload(request: Request, bucket: BucketDep, storage: StorageDep,
-                        settings: SettingsDep) -> DirectUpload:
+async def direct_upload(
+    request: Request, bucket: Annotated[str, Path(description="The bucket's name")],
+    principal: PrincipalDep, storage: StorageDep, settings: SettingsDep,
+) -> DirectUpload:
     """The request's form, its file part sent on to storage as it arrives when it is large
     and the bucket takes it; the database is given back meanwhile (a slow client can stretch
-    the body out)."""
+    the body out). The bucket is read before the body (read_bucket: on PostgreSQL, on the
+    event loop), its record only after."""
+    target = await read_bucket(runtime_of(request), workspace_id=principal.workspace_id,
+                               name=bucket)
     file_id = uuid.uuid4()
 
     def forwarder(content_type: str, pipe: SpoolPipe) -> Forward | None:
         try:
             check_upload(size=pipe.length, content_type=content_type,
-                         max_file_size=bucket.max_file_size,
-                         allowed_content_types=bucket.allowed_content_types)
+                         max_file_size=target.max_file_size,
+                         allowed_content_types=target.allowed_content_types)
         except AppError:
             return None  # refused once it has arrived, with its error
-        key = object_key(public=bucket.public, workspace_id=bucket.workspace_id,
-                         bucket_id=bucket.id, file_id=file_id)
+        key = object_key(public=target.public, workspace_id=target.workspace_id,
+                         bucket_id=target.id, file_id=file_id)
         return Forward.start(storage, key, pipe, content_type)
 
     async with database_released(request):
         upload = await read_form(request, settings.direct_upload_max_bytes, forwarder)
-    upload.file_id = file_id  # a forwarded object's key is made of it
+    upload.bucket_id, upload.file_id = target.id, file_id  # a forwarded object's key's
     return upload
 
 

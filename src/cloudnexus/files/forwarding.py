@@ -99,7 +99,7 @@ class Forward:
     """The upload of one part to `key`, started as the part starts to arrive."""
 
     def __init__(self, storage: Storage, key: str, pipe: SpoolPipe, content_type: str) -> None:
-        self.pipe = pipe
+        self.key, self.pipe = key, pipe
         self._put = _threads().submit(storage.put, key, pipe,  # type: ignore[arg-type]
                                       content_type=content_type, size=pipe.length)
         self._put.add_done_callback(_ended)

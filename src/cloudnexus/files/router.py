@@ -48,13 +48,12 @@ DIRECT_UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/f
 @router.post("/v1/buckets/{bucket}/files", status_code=201, dependencies=writer,
              openapi_extra=DIRECT_UPLOAD_FORM,
              responses=error_responses(400, 403, 404, 409, 413, 415))
-async def upload_file(_: Idempotent, upload: DirectUploadDep, bucket: BucketDep,
-                      db: SessionDep, storage: StorageDep) -> FileOut:
+async def upload_file(_: Idempotent, upload: DirectUploadDep, db: SessionDep,
+                      storage: StorageDep) -> FileOut:
     """Upload a file in the request body (up to DIRECT_UPLOAD_MAX_BYTES)."""
     from cloudnexus.files import service
 
-    file = await run_in_threadpool(service.create_direct, db, storage, bucket=bucket,
-                                   upload=upload)
+    file = await run_in_threadpool(service.create_direct, db, storage, upload=upload)
     return FileOut.from_model(file, service.public_url(storage, file))
 
 

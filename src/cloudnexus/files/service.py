@@ -184,14 +184,27 @@ def record_stored(db: Session, storage: Storage, **fields: Any) -> File:
     return file
 
 
-def create_direct(db: Session, storage: Storage, *, bucket: Bucket,
-                  upload: DirectUpload) -> File:
+def create_direct(db: Session, storage: Storage, *, upload: DirectUpload) -> File:
     """Store the bytes of a direct upload, then its record; no record, no object.
 
     A part sent on as it arrived (after the same checks) is still on its way: its rows are
     written meanwhile (see record). The path and the quota are checked once, by `record`, in
     the transaction that takes them: a rejected upload's bytes are deleted again, which for
     a file of a few MiB costs less than checking twice costs every accepted one."""
+    forward = upload.forward
+    try:
+        return _store_direct(db, storage, upload)
+    except Exception:
+        # Refused before its bytes had arrived: record_stored's delete may have come first.
+        if forward is not None and forward.wait():
+            delete_quietly(storage, forward.key)
+        raise
+
+
+def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
+    bucket = db.get(Bucket, upload.bucket_id)
+    if bucket is None:  # deleted since the upload began
+        raise NotFound("Bucket not found")
     key, forward = new_object_key(bucket, upload.file_id), upload.forward
 
     def store_spool() -> None:
@@ -207,14 +220,7 @@ def create_direct(db: Session, storage: Storage, *, bucket: Bucket,
         if forward is not None and not forward.wait():
             store_spool()
 
-    try:
-        return record_stored(db, storage, bucket=bucket, file_id=upload.file_id,
-                             path=upload.path, size=upload.size,
-                             content_type=upload.content_type, sha256=upload.sha256,
-                             metadata=upload.metadata, tags=upload.tags, storage_key=key,
-                             overwrite=upload.overwrite, bytes_stored=bytes_stored)
-    except Exception:
-        # Refused before its bytes had arrived: record_stored's delete may have come first.
-        if forward is not None and forward.wait():
-            delete_quietly(storage, key)
-        raise
+    return record_stored(db, storage, bucket=bucket, file_id=upload.file_id, path=upload.path,
+                         size=upload.size, content_type=upload.content_type,
+                         sha256=upload.sha256, metadata=upload.metadata, tags=upload.tags,
+                         storage_key=key, overwrite=upload.overwrite, bytes_stored=bytes_stored)
