@@ -100,9 +100,19 @@ def _form(*parts: tuple[str, bytes, bool], epilogue: bytes = b"\r\n") -> bytes:
     return body + f"--{BOUNDARY}--".encode() + epilogue
 
 
+FILE_LAST = _form(("path", b"a/blob.bin", False), ("file", DATA, True))
+
+
 def _post(client: Any, tenant: Tenant, body: bytes) -> Any:
     headers = {**tenant.headers(), "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
     return client.post("/v1/buckets/docs/files", headers=headers, content=body)
+
+
+def _read_back(client: Any, tenant: Tenant, send: Any, file_id: str) -> bytes:
+    redirect = client.get(f"/v1/files/{file_id}/content", headers=tenant.headers(),
+                          follow_redirects=False)
+    content: bytes = send("GET", redirect.headers["location"]).content
+    return content
 
 
 def _stored(app: Any, tenant: Tenant) -> list[int]:
@@ -117,7 +127,7 @@ def docs(stack_client: Any, stack_tenant: Tenant) -> None:
 
 
 @pytest.mark.parametrize(("body", "outcome"), [
-    (_form(("path", b"a/blob.bin", False), ("file", DATA, True)), "stored"),
+    (FILE_LAST, "stored"),
     # Fields after the file: the part is shorter than the rest of the body foresaw.
     (_form(("file", DATA, True), ("path", b"a/blob.bin", False)), "not stored"),
     # No line break after the closing boundary: the part is 2 bytes longer than foreseen.
@@ -132,9 +142,7 @@ def test_the_stored_bytes_are_the_parts_forwarded_or_not(
     assert forwards == [outcome]
     assert (file["path"], file["size"]) == ("a/blob.bin", len(DATA))
     assert file["sha256"] == hashlib.sha256(DATA).hexdigest()
-    redirect = stack_client.get(f"/v1/files/{file['id']}/content",
-                                headers=stack_tenant.headers(), follow_redirects=False)
-    assert send("GET", redirect.headers["location"]).content == DATA
+    assert _read_back(stack_client, stack_tenant, send, file["id"]) == DATA
     assert _stored(stack_app, stack_tenant) == [len(DATA)]
 
 
@@ -146,8 +154,7 @@ def test_a_part_does_not_wait_for_a_forward_while_all_are_taken(
     taken = threading.BoundedSemaphore(1)
     taken.acquire()  # as if by a slow client's upload
     monkeypatch.setattr(forwarding, "_free", taken)
-    body = _form(("path", b"a/blob.bin", False), ("file", DATA, True))
-    created = _post(stack_client, stack_tenant, body)
+    created = _post(stack_client, stack_tenant, FILE_LAST)
     assert created.status_code == 201, created.text
     assert forwards == []
     assert _stored(stack_app, stack_tenant) == [len(DATA)]
@@ -160,9 +167,8 @@ def test_a_forwarded_part_refused_by_its_record_is_deleted_once_stored(
     store; the bytes go once they are there."""
     from cloudnexus.workspaces import service
 
-    body = _form(("path", b"a/blob.bin", False), ("file", DATA, True))
-    assert _post(stack_client, stack_tenant, body).status_code == 201
-    assert _post(stack_client, stack_tenant, body).status_code == 409
+    assert _post(stack_client, stack_tenant, FILE_LAST).status_code == 201
+    assert _post(stack_client, stack_tenant, FILE_LAST).status_code == 409
     with stack_app.state.runtime.session_factory() as db:
         service.set_quota(db, workspace=service.get(db, workspace_id=stack_tenant.workspace_id),
                           max_bytes=len(DATA) + 10, max_files=None)
@@ -191,9 +197,7 @@ def test_a_part_longer_than_foreseen_is_not_stored_short_while_the_rest_is_on_it
     assert status == 201, answer
     assert forwards == ["not stored"]
     file_id = json.loads(answer)["id"]
-    redirect = stack_client.get(f"/v1/files/{file_id}/content",
-                                headers=stack_tenant.headers(), follow_redirects=False)
-    assert send("GET", redirect.headers["location"]).content == DATA
+    assert _read_back(stack_client, stack_tenant, send, file_id) == DATA
 
 
 def test_a_bucket_deleted_while_its_upload_arrives_keeps_nothing_of_it(
@@ -207,7 +211,7 @@ def test_a_bucket_deleted_while_its_upload_arrives_keeps_nothing_of_it(
             db.execute(delete(Bucket).where(Bucket.name == "docs"))
             db.commit()
 
-    body = _form(("path", b"a/blob.bin", False), ("file", DATA, True))
+    body = FILE_LAST
     status, answer = asyncio.run(_call(stack_app, stack_tenant, body, pause_before=16,
                                        meanwhile=delete_bucket))
     assert status == 404, answer

@@ -87,7 +87,7 @@ async def direct_upload(
 
     async with database_released(request):
         upload = await read_form(request, settings.direct_upload_max_bytes, forwarder)
-    upload.bucket_id, upload.file_id = target.id, file_id  # a forwarded object's key's
+    upload.bucket_id, upload.file_id = target.id, file_id  # a forwarded part's key has them
     return upload
 
 

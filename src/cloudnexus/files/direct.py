@@ -69,8 +69,8 @@ async def read_form(request: Request, limit: int,
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise BadRequest("Send the file as multipart/form-data with a 'file' field")
     parser = _HashingParser(request.headers, _capped(request.stream(), limit),
+                            forwarder if declared and declared.isdigit() else None,
                             max_files=1, max_fields=100)
-    parser.forwarder = forwarder if declared and declared.isdigit() else None
     try:
         upload = await _read(parser, limit)
     except BaseException:
@@ -125,10 +125,11 @@ class _HashingParser(MultiPartParser):
     """Starlette's parser, also sizing and hashing the (one) file part as its bytes arrive,
     and handing a large last part to `forwarder` as it begins."""
 
-    def __init__(self, headers: Any, stream: AsyncIterator[bytes], **kwargs: Any) -> None:
+    def __init__(self, headers: Any, stream: AsyncIterator[bytes],
+                 forwarder: Forwarder | None, **kwargs: Any) -> None:
         super().__init__(headers, self._counted(stream), **kwargs)
         self.size, self.sha256 = 0, hashlib.sha256()
-        self.forwarder: Forwarder | None = None
+        self.forwarder = forwarder
         self.forward: Forward | None = None
         self._chunk, self._before_chunk = b"", 0  # the chunk being parsed, the bytes before it
 
@@ -143,7 +144,7 @@ class _HashingParser(MultiPartParser):
         if upload is None:
             super().on_part_data(data, start, end)
             return
-        if self.size == 0 and self.forwarder is not None:
+        if self.size == 0:
             self._begin_forward(upload, data, start)
         # Written to the spool here, on the event loop, not queued for Starlette to write: once
         # the spool is on disk it sends each chunk to a worker thread, a hop that costs far more

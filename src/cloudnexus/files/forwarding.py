@@ -111,15 +111,19 @@ class Forward:
         a part does not wait for one, it is stored once it has arrived."""
         if not _free.acquire(blocking=False):
             return None
-        return cls(storage, key, pipe, content_type)
+        try:
+            return cls(storage, key, pipe, content_type)
+        except BaseException:  # not started (threads shut down): nothing else will release
+            _free.release()
+            raise
 
     def end(self, size: int) -> None:
         """The part ended at `size` bytes: the upload finishes if that is its length."""
         self.pipe.end(size)
 
     def wait(self) -> bool:
-        """Block until the upload has ended (after end()); True when the store then holds
-        exactly the part. For a worker thread: the upload's end is the store's to tell."""
+        """Block until the upload has ended (end() first); True when the store then holds
+        exactly the part. In a worker thread: the store may take a while to answer."""
         try:
             self._put.result()
         except Exception:  # noqa: BLE001 - logged once; the caller stores the spool instead

@@ -126,12 +126,12 @@ class S3Storage:
     def put(self, key: str, body: BinaryIO, *, content_type: str,
             sha256: str | None = None, size: int | None = None) -> ObjectInfo:
         if sha256 is not None:  # S3 checks the caller's digest: no second pass to hash here
-            size = body.seek(0, io.SEEK_END)
+            length = body.seek(0, io.SEEK_END)
             body.seek(0)
             self.client.put_object(Bucket=self.bucket, Key=key, Body=body,
                                    ContentType=content_type, ChecksumAlgorithm="SHA256",
                                    ChecksumSHA256=_checksum(sha256))
-            return ObjectInfo(key=key, size=size, content_type=content_type, sha256=sha256)
+            return ObjectInfo(key=key, size=length, content_type=content_type, sha256=sha256)
         if size is not None:  # one request, sent as the body is read (S3 refuses a short one)
             self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentLength=size,
                                    ContentType=content_type)

@@ -63,4 +63,3 @@ def change(db: Session, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: 
         .values(used_bytes=Bucket.used_bytes + size, used_files=Bucket.used_files + files)
         .execution_options(synchronize_session=False)
     )
-
