@@ -224,12 +224,14 @@ def test_binary_response_comes_back_base64(main: ModuleType, name: str) -> None:
     assert base64.b64decode(response["body"]) == OCTETS
 
 
-def test_binary_upload_and_download_through_the_contract_routes(main: ModuleType) -> None:
+@pytest.mark.parametrize("blocks", [64, 6_000], ids=["16 KiB", "1.5 MiB, forwarded"])
+def test_binary_upload_and_download_through_the_contract_routes(main: ModuleType,
+                                                                 blocks: int) -> None:
     tenant = Tenant(main.app.state.runtime, "acme")
     created = main.handler(v2("POST", "/v1/buckets", body=b'{"name": "blobs"}', headers={
         **tenant.headers(), "content-type": "application/json"}), context())
     assert created["statusCode"] == 201, created
-    payload = bytes(range(256)) * 64 + b"\x00\xff\xfe"
+    payload = bytes(range(256)) * blocks + b"\x00\xff\xfe"
     boundary = "cnxboundary7MA4YWxkTrZu0gW"
     form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
             f"filename=\"blob.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode() \
