@@ -163,3 +163,66 @@ def test_copy_over_the_copy_object_limit_uses_a_managed_copy(
     assert (head.size, head.content_type) == (len(data), "text/markdown")
     with s3.open(dest) as body:
         assert body.read() == data
+
+
+@pytest.fixture(scope="module")
+def moto_over_https() -> Any:
+    """moto's S3 app behind TLS (a throwaway certificate): the scheme AWS is reached by."""
+    import threading
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, DomainDispatcherApplication(create_backend_app),
+                         threaded=True, ssl_context="adhoc")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_a_body_still_being_written_goes_to_aws_with_a_trailing_checksum(
+        moto_over_https: str) -> None:
+    """A forwarded part's PUT (its length known, its bytes still arriving) as it goes to AWS:
+    botocore's default checksum there (not asked of S3-compatible endpoints) is a CRC32 in a
+    trailer of an aws-chunked body, which the store checks; the object is the whole part."""
+    import tempfile
+    import threading
+
+    import boto3
+    from botocore.config import Config
+
+    from cloudnexus.files.forwarding import SpoolPipe
+
+    # As from_settings makes it without an endpoint, but path-style to reach 127.0.0.1.
+    client = boto3.client("s3", endpoint_url=moto_over_https, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test", verify=False,
+                          config=Config(signature_version="s3v4", s3={
+                              "payload_signing_enabled": False, "addressing_style": "path"}))
+    client.create_bucket(Bucket=TEST_BUCKET)
+    storage = S3Storage(client, TEST_BUCKET, region="us-east-1", endpoint=moto_over_https)
+    sent: list[Any] = []
+    client.meta.events.register("before-send.s3.PutObject",
+                                lambda request, **_: sent.append(request.headers))
+    data = bytes(range(256)) * 8_000 + b"end"
+    with tempfile.TemporaryFile(buffering=0) as spool:
+        pipe = SpoolPipe(spool, len(data))
+
+        def arrive() -> None:
+            for start in range(0, len(data), 64 * 1024):
+                pipe.wrote(spool.write(data[start:start + 64 * 1024]))
+                time.sleep(0.001)
+            pipe.end(len(data))
+
+        writer = threading.Thread(target=arrive)
+        writer.start()
+        storage.put("forwarded/x", pipe, content_type="application/octet-stream",
+                    size=len(data))
+        writer.join()
+    headers = sent[0]
+    assert headers["Content-Encoding"] == b"aws-chunked"
+    assert headers["X-Amz-Trailer"] == b"x-amz-checksum-crc32"
+    assert headers["X-Amz-Decoded-Content-Length"] == str(len(data)).encode()
+    stored = client.get_object(Bucket=TEST_BUCKET, Key="forwarded/x", ChecksumMode="ENABLED")
+    assert stored["Body"].read() == data
+    assert "ChecksumCRC32" in stored
