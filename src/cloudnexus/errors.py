@@ -109,7 +109,7 @@ def as_unavailable(exc: BaseException) -> ServiceUnavailable | None:
     """Map a dependency's connection failure to 503, without importing the dependency."""
     checks = (
         ("sqlalchemy.exc", ("OperationalError", "InterfaceError", "TimeoutError")),
-        ("psycopg", ("OperationalError",)),  # psycopg_pool's PoolTimeout is one too
+        ("psycopg", ("OperationalError",)),
         ("botocore.exceptions", ("EndpointConnectionError", "ConnectionError",
                                  "ConnectTimeoutError", "ReadTimeoutError")),
     )
