@@ -1,65 +1,67 @@
 """Usage and quota, kept exactly: every change is one conditional UPDATE in the caller's
-transaction, so concurrent requests can never take a workspace past its quota."""
+transaction, so concurrent requests can never take a workspace past its quota.
+
+The statements are built once, with bound parameters: an ORM UPDATE built per call costs
+about 1 ms of Python per statement, and the usage counts are the last step of every upload
+before its commit."""
 
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
-from sqlalchemy import or_, update
+from sqlalchemy import BigInteger, Table, Update, bindparam, or_, update
 from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.errors import QuotaExceeded
 from cloudnexus.workspaces.models import Workspace
 
-W = Workspace
+workspaces, buckets = cast(Table, Workspace.__table__), cast(Table, Bucket.__table__)
+W, B = workspaces.c, buckets.c
+_bytes, _files = bindparam("bytes", type_=BigInteger), bindparam("files", type_=BigInteger)
+# What must still fit under the quota; 0 when nothing is added (or no check is asked for).
+_room_bytes = bindparam("room_bytes", type_=BigInteger)
+_room_files = bindparam("room_files", type_=BigInteger)
+
+_FITS = (
+    or_(_room_bytes <= 0, W.max_bytes.is_(None),
+        W.used_bytes + W.reserved_bytes + _room_bytes <= W.max_bytes),
+    or_(_room_files <= 0, W.max_files.is_(None),
+        W.used_files + W.reserved_files + _room_files <= W.max_files),
+)
+_RESERVE = update(workspaces).where(W.id == bindparam("workspace_id"), *_FITS).values(
+    reserved_bytes=W.reserved_bytes + _bytes, reserved_files=W.reserved_files + _files)
+_CHANGE_WORKSPACE = update(workspaces).where(
+    W.id == bindparam("workspace_id"), *_FITS).values(
+    used_bytes=W.used_bytes + _bytes, used_files=W.used_files + _files)
+_CHANGE_BUCKET = update(buckets).where(B.id == bindparam("bucket_id")).values(
+    used_bytes=B.used_bytes + _bytes, used_files=B.used_files + _files)
 
 
-def _fits(extra_bytes: int, extra_files: int) -> list:  # type: ignore[type-arg]
-    """Conditions under which the workspace can take this much more."""
-    conditions = []
-    if extra_bytes > 0:
-        conditions.append(or_(W.max_bytes.is_(None),
-                              W.used_bytes + W.reserved_bytes + extra_bytes <= W.max_bytes))
-    if extra_files > 0:
-        conditions.append(or_(W.max_files.is_(None),
-                              W.used_files + W.reserved_files + extra_files <= W.max_files))
-    return conditions
+def _updated(db: Session, statement: Update, **params: object) -> bool:
+    result = db.execute(statement, params)
+    return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
 def reserve(db: Session, *, workspace_id: uuid.UUID, size: int) -> None:
     """Hold room for an upload in flight; 403 quota_exceeded when there is none."""
-    result = db.execute(
-        update(W).where(W.id == workspace_id, *_fits(size, 1))
-        .values(reserved_bytes=W.reserved_bytes + size, reserved_files=W.reserved_files + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not _updated(db, _RESERVE, workspace_id=workspace_id, bytes=size, files=1,
+                    room_bytes=size, room_files=1):
         raise QuotaExceeded()
 
 
 def release(db: Session, *, workspace_id: uuid.UUID, size: int) -> None:
     """Give back what reserve() held (upload aborted, expired or completed)."""
-    db.execute(
-        update(W).where(W.id == workspace_id)
-        .values(reserved_bytes=W.reserved_bytes - size, reserved_files=W.reserved_files - 1)
-        .execution_options(synchronize_session=False)
-    )
+    _updated(db, _RESERVE, workspace_id=workspace_id, bytes=-size, files=-1,
+             room_bytes=0, room_files=0)
 
 
 def change(db: Session, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: int,
            files: int, check_quota: bool) -> None:
     """Add (or with negatives remove) stored bytes and files to the workspace and bucket."""
-    conditions = _fits(size, files) if check_quota else []
-    result = db.execute(
-        update(W).where(W.id == workspace_id, *conditions)
-        .values(used_bytes=W.used_bytes + size, used_files=W.used_files + files)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    room_bytes, room_files = (size, files) if check_quota else (0, 0)
+    if not _updated(db, _CHANGE_WORKSPACE, workspace_id=workspace_id, bytes=size, files=files,
+                    room_bytes=room_bytes, room_files=room_files):
         raise QuotaExceeded()
-    db.execute(
-        update(Bucket).where(Bucket.id == bucket_id)
-        .values(used_bytes=Bucket.used_bytes + size, used_files=Bucket.used_files + files)
-        .execution_options(synchronize_session=False)
-    )
+    _updated(db, _CHANGE_BUCKET, bucket_id=bucket_id, bytes=size, files=files)
