@@ -33,7 +33,7 @@ trap 'rm -rf "$BUILD"' EXIT
 # Lambda runtime ships it) unless asked for.
 "$PYTHON" - "$WITH_BOTO3" > "$BUILD/requirements.txt" <<'PY'
 import sys, tomllib
-skip = {"uvicorn", "typer", "rich"} | (set() if sys.argv[1] == "1" else {"boto3"})
+skip = {"uvicorn", "httptools", "typer", "rich"} | (set() if sys.argv[1] == "1" else {"boto3"})
 for requirement in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]:
     name = requirement.split("[")[0].split("=")[0].split("<")[0].split(">")[0].strip().lower()
     if name not in skip:
