@@ -30,7 +30,7 @@ _FITS = (
     or_(_room_files <= 0, W.max_files.is_(None),
         W.used_files + W.reserved_files + _room_files <= W.max_files),
 )
-_RESERVE = update(workspaces).where(W.id == bindparam("workspace_id"), *_FITS).values(
+_CHANGE_RESERVED = update(workspaces).where(W.id == bindparam("workspace_id"), *_FITS).values(
     reserved_bytes=W.reserved_bytes + _bytes, reserved_files=W.reserved_files + _files)
 _CHANGE_WORKSPACE = update(workspaces).where(
     W.id == bindparam("workspace_id"), *_FITS).values(
@@ -46,14 +46,14 @@ def _updated(db: Session, statement: Update, **params: object) -> bool:
 
 def reserve(db: Session, *, workspace_id: uuid.UUID, size: int) -> None:
     """Hold room for an upload in flight; 403 quota_exceeded when there is none."""
-    if not _updated(db, _RESERVE, workspace_id=workspace_id, bytes=size, files=1,
+    if not _updated(db, _CHANGE_RESERVED, workspace_id=workspace_id, bytes=size, files=1,
                     room_bytes=size, room_files=1):
         raise QuotaExceeded()
 
 
 def release(db: Session, *, workspace_id: uuid.UUID, size: int) -> None:
     """Give back what reserve() held (upload aborted, expired or completed)."""
-    _updated(db, _RESERVE, workspace_id=workspace_id, bytes=-size, files=-1,
+    _updated(db, _CHANGE_RESERVED, workspace_id=workspace_id, bytes=-size, files=-1,
              room_bytes=0, room_files=0)
 
 
