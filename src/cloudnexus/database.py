@@ -5,6 +5,7 @@ Imported on the first request that needs the database, never at cold start.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -61,13 +62,24 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JsonDocument}
 
 
+def load_json(text: str | bytes) -> Any:
+    """json.loads, less its work for the empty object and list: most files' metadata and tags,
+    two per row of a listing page (13% of a page of 100 here)."""
+    if text in ("{}", b"{}"):
+        return {}
+    if text in ("[]", b"[]"):
+        return []
+    return json.loads(text)
+
+
 def create_db_engine(settings: Settings) -> Engine:
     url = make_url(settings.sqlalchemy_url())
     if url.get_backend_name() == "sqlite":
         if url.database:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True,
+            json_deserializer=load_json,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take the write lock up front instead.
@@ -79,6 +91,7 @@ def create_db_engine(settings: Settings) -> Engine:
         max_overflow=0,
         pool_recycle=POOL_RECYCLE_SECONDS,
         pool_timeout=10,
+        json_deserializer=load_json,
         # prepare_threshold=None: prepared statements would pin connections behind RDS Proxy.
         connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_SECONDS,
                       "application_name": APPLICATION_NAME},

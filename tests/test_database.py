@@ -1,0 +1,50 @@
+"""The engine reads JSON columns with `load_json`, whose shortcut for `{}` and `[]` must still
+give each row objects of its own."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from cloudnexus.buckets import service as buckets
+from cloudnexus.config import load_settings
+from cloudnexus.database import create_db_engine, create_session_factory, load_json
+from cloudnexus.files import service as files
+from cloudnexus.files.models import File
+from cloudnexus.workspaces import service as workspaces
+
+
+@pytest.mark.parametrize("document", ["{}", "[]", '{"a": [1, {}]}', '["x", []]', "null", "3"])
+def test_load_json_reads_text_and_bytes_as_json_does(document: str) -> None:
+    assert load_json(document) == json.loads(document)
+    assert load_json(document.encode()) == json.loads(document)
+
+
+def test_load_json_gives_fresh_empty_objects() -> None:
+    first, second = load_json(b"{}"), load_json(b"{}")
+    first["k"] = "v"
+    assert second == {} and load_json("[]") is not load_json("[]")
+
+
+def test_rows_read_through_the_engine_get_objects_of_their_own(database_url: str) -> None:
+    engine = create_db_engine(load_settings(database_url=database_url))
+    sessions = create_session_factory(engine)
+    with sessions() as db:
+        workspace = workspaces.create(db, name=f"json-{uuid.uuid4().hex[:8]}")
+        bucket = buckets.create(db, workspace_id=workspace.id, name="docs")
+        for path in ("a.txt", "b.txt"):
+            file_id = uuid.uuid4()
+            files.record(db, bucket=bucket, file_id=file_id, path=path, size=1,
+                         content_type="text/plain", sha256=None, metadata={}, tags=[],
+                         storage_key=files.new_object_key(bucket, file_id), overwrite=False)
+        db.commit()
+    with sessions() as db:
+        rows = db.scalars(select(File).where(File.bucket_id == bucket.id)).all()
+        assert [(row.metadata_, row.tags) for row in rows] == [({}, []), ({}, [])]
+        rows[0].metadata_["k"] = "v"
+        rows[0].tags.append("t")
+        assert (rows[1].metadata_, rows[1].tags) == ({}, [])
+    engine.dispose()
