@@ -219,6 +219,31 @@ def test_a_bucket_deleted_while_its_upload_arrives_keeps_nothing_of_it(
     assert _stored(stack_app, stack_tenant) == []
 
 
+def test_a_bucket_made_public_while_its_first_upload_arrives_keeps_it_under_its_new_prefix(
+        stack_app: Any, stack_client: Any, stack_tenant: Tenant, docs: None, send: Any,
+        forwards: list[str]) -> None:
+    """An empty bucket may change visibility: the part went on under the private prefix, but
+    the file's key (and a public bucket's public-read prefix) follows the bucket as it is when
+    the file is recorded."""
+    from sqlalchemy import update
+
+    from cloudnexus.buckets.models import Bucket
+
+    def make_public() -> None:
+        with stack_app.state.runtime.session_factory() as db:
+            db.execute(update(Bucket).where(Bucket.name == "docs").values(public=True))
+            db.commit()
+
+    status, answer = asyncio.run(_call(stack_app, stack_tenant, FILE_LAST, pause_before=16,
+                                       meanwhile=make_public))
+    assert status == 201, answer
+    assert forwards == ["stored"]  # it had gone on, under the old prefix, and was deleted after
+    assert _stored(stack_app, stack_tenant) == []
+    public = stack_app.state.runtime.storage.list_objects(f"uploads/{stack_tenant.workspace_id}/")
+    assert [info.size for info in public] == [len(DATA)]
+    assert _read_back(stack_client, stack_tenant, send, json.loads(answer)["id"]) == DATA
+
+
 def test_a_client_that_hangs_up_leaves_nothing(stack_app: Any, stack_tenant: Tenant,
                                                docs: None, forwards: list[str]) -> None:
     body = _form(("file", DATA, True))

@@ -206,6 +206,12 @@ def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
     if bucket is None:  # deleted since the upload began
         raise NotFound("Bucket not found")
     key, forward = new_object_key(bucket, upload.file_id), upload.forward
+    if forward is not None and forward.key != key:
+        # The bucket's visibility changed (it may while empty) since the part went on under
+        # the other prefix: the file is stored again under this one, the part deleted.
+        if forward.wait():
+            delete_quietly(storage, forward.key)
+        forward = None
 
     def store_spool() -> None:
         storage.put(key, upload.body, content_type=upload.content_type, sha256=upload.sha256)
