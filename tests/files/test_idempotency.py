@@ -77,3 +77,35 @@ def test_created_key_is_replayed_only_to_its_workspace(client: Any, tenant_facto
     reader = client.post("/v1/keys", json=body, headers={
         "Authorization": f"Bearer {a.key('files:read')}", "Idempotency-Key": "key-1"})
     assert reader.status_code == 403  # the scope is checked before any replay
+
+
+def test_a_created_keys_secret_is_not_kept_and_its_replay_is_409(client: Any, app: Any,
+                                                                 tenant: Tenant) -> None:
+    body = {"name": "ci", "scopes": ["admin"]}
+    first = client.post("/v1/keys", json=body, headers=headers(tenant, "key-2"))
+    assert first.status_code == 201
+    secret = first.json()["key"].rsplit("_", 1)[1]
+    with app.state.runtime.session_factory() as db:
+        stored = db.scalars(select(IdempotencyRecord)).one()
+    assert secret not in repr(stored.body) and stored.body["id"] == first.json()["id"]
+    again = client.post("/v1/keys", json=body, headers=headers(tenant, "key-2"))
+    assert again.status_code == 409 and first.json()["id"] in again.json()["error"]["message"]
+    listed = client.get("/v1/keys", headers=tenant.headers()).json()["items"]
+    assert [item["name"] for item in listed].count("ci") == 1
+
+
+def test_a_claim_whose_request_died_is_taken_over_after_15_minutes(client: Any, app: Any,
+                                                                   tenant: Tenant) -> None:
+    first = client.post("/v1/buckets", json={"name": "once"}, headers=headers(tenant, "k4"))
+    with app.state.runtime.session_factory() as db:  # as if it had died before answering
+        db.execute(update(IdempotencyRecord).values(status_code=None, body=None))
+        db.commit()
+    client.delete("/v1/buckets/once", headers=tenant.headers())
+    retried = client.post("/v1/buckets", json={"name": "once"}, headers=headers(tenant, "k4"))
+    assert first.status_code == 201 and retried.status_code == 409
+    assert "in progress" in retried.json()["error"]["message"]
+    with app.state.runtime.session_factory() as db:
+        db.execute(update(IdempotencyRecord).values(created_at=utcnow() - timedelta(minutes=16)))
+        db.commit()
+    retried = client.post("/v1/buckets", json={"name": "once"}, headers=headers(tenant, "k4"))
+    assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers

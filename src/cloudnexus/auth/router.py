@@ -11,7 +11,12 @@ from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
 from cloudnexus.schemas import error_responses
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=IdempotentRoute)
+
+class KeyRoute(IdempotentRoute):
+    withheld = frozenset({"key"})  # only a hash of the secret is stored, here too
+
+
+router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=KeyRoute)
 
 
 @router.post("", status_code=201, responses=error_responses(403, 409))

@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from cloudnexus.auth.dependencies import PrincipalDep
 from cloudnexus.deps import SessionDep, SettingsDep, database_released
-from cloudnexus.errors import BadRequest, PayloadTooLarge
+from cloudnexus.errors import BadRequest, Conflict, PayloadTooLarge
 
 
 class Replay(Exception):
@@ -56,6 +56,10 @@ async def check_idempotency(
     async with database_released(request):  # the body may take a while to arrive
         digest = await request_hash(request, limit)
     stored = await run_in_threadpool(service.claim, db, claim=claim, request_hash=digest)
+    if stored is not None and stored.withheld:
+        raise Conflict(f"This Idempotency-Key already created {stored.body.get('id')}, whose "
+                       f"{', '.join(stored.withheld)} was shown once and is not kept: if that "
+                       "response was lost, revoke it and create another")
     if stored is not None:
         raise Replay(stored.status_code, stored.body)
     request.state.idempotency_claim = claim

@@ -16,6 +16,8 @@ from cloudnexus.idempotency.dependencies import Replay
 
 
 class IdempotentRoute(APIRoute):
+    withheld: frozenset[str] = frozenset()  # response fields shown once, never stored
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
@@ -26,15 +28,16 @@ class IdempotentRoute(APIRoute):
                 return JSONResponse(replay.body, status_code=replay.status_code,
                                     headers={"Idempotent-Replayed": "true"})
             except BaseException:
-                await _settle(request, None)
+                await _settle(request, None, self.withheld)
                 raise
-            await _settle(request, response)
+            await _settle(request, response, self.withheld)
             return response
 
         return handle_idempotently
 
 
-async def _settle(request: Request, response: Response | None) -> None:
+async def _settle(request: Request, response: Response | None,
+                  withheld: frozenset[str]) -> None:
     """Remember a 2xx response under the request's claim; release the claim otherwise."""
     claim = getattr(request.state, "idempotency_claim", None)
     if claim is None:
@@ -49,7 +52,8 @@ async def _settle(request: Request, response: Response | None) -> None:
         db.rollback()  # whatever the route left uncommitted (it failed) is not kept
         if response is not None and 200 <= response.status_code < 300:
             body = json.loads(bytes(response.body)) if response.body else None
-            service.complete(db, claim=claim, status_code=response.status_code, body=body)
+            service.complete(db, claim=claim, status_code=response.status_code, body=body,
+                             withheld=withheld)
         else:
             service.release(db, claim=claim)
 
