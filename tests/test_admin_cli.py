@@ -61,6 +61,9 @@ def test_key_create_refuses_bad_input(run: Any) -> None:
     past = run("key", "create", "--workspace", "acme", "--scope", "admin",
                "--expires", "2001-01-01T00:00:00Z")
     assert past.exit_code == 2
+    for beyond in ("9999-12-31T23:59:59-10:00", "99999999d"):  # past the year 9999 in UTC
+        assert run("key", "create", "--workspace", "acme", "--scope", "admin",
+                   "--expires", beyond).exit_code == 2
     expiring = run("key", "create", "--workspace", "acme", "--scope", "files:read",
                    "--expires", "30d")
     assert expiring.exit_code == 0

@@ -324,3 +324,13 @@ def test_engine_and_storage_are_made_once_and_reused(main: ModuleType) -> None:
     engine, storage = runtime.engine, runtime.storage
     main.handler(event("rest_api_v1_get_health"), context())
     assert runtime.engine is engine and runtime.storage is storage
+
+
+def test_an_idempotency_key_with_nul_is_400(main: ModuleType) -> None:
+    """A Lambda event may carry what no HTTP parser would pass (PostgreSQL's text cannot)."""
+    tenant = Tenant(main.app.state.runtime, "acme")
+    created = main.handler(v2("POST", "/v1/buckets", body=b'{"name": "blobs"}', headers={
+        **tenant.headers(), "content-type": "application/json", "idempotency-key": "a\x00b"}),
+        context())
+    assert created["statusCode"] == 400, created
+    assert json.loads(created["body"])["error"]["code"] == "bad_request"

@@ -60,16 +60,18 @@ def parse_expiry(value: str | None) -> datetime | None:
     """An RFC 3339 time, or a duration from now like 30d, 12h, 90m."""
     if value is None:
         return None
-    if match := re.fullmatch(r"(\d+)([dhm])", value):
-        unit = {"d": "days", "h": "hours", "m": "minutes"}[match[2]]
-        return datetime.now(UTC) + timedelta(**{unit: int(match[1])})
     try:
+        if match := re.fullmatch(r"(\d+)([dhm])", value):
+            unit = {"d": "days", "h": "hours", "m": "minutes"}[match[2]]
+            return datetime.now(UTC) + timedelta(**{unit: int(match[1])})
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = (moment.replace(tzinfo=UTC) if moment.tzinfo is None
+                  else moment.astimezone(UTC))
+    except OverflowError:
+        raise typer.BadParameter(f"'{value}' is past the year 9999") from None
     except ValueError:
         raise typer.BadParameter(f"'{value}' is not a time (2027-01-01T00:00:00Z) or a "
                                  "duration (30d, 12h, 90m)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     if moment <= datetime.now(UTC):
         raise typer.BadParameter("the expiry is in the past")
     return moment

@@ -1,6 +1,7 @@
 """Dependencies every router shares: runtime, settings, database session, storage."""
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -11,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from cloudnexus.config import Settings
 from cloudnexus.connections import take_slot
-from cloudnexus.errors import as_unavailable
+from cloudnexus.errors import NotFound, as_unavailable
 from cloudnexus.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -22,6 +23,14 @@ if TYPE_CHECKING:
 
 # The trivial dependencies are `async def`: FastAPI runs a plain `def` dependency in a worker
 # thread, and each such hop costs more than the work itself.
+
+
+def parse_id(value: str, what: str) -> uuid.UUID:
+    """A malformed id names no resource: 404, like a missing one."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"{what} not found") from None
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -72,7 +72,8 @@ def test_invalid_key_requests_are_422(client: Any, tenant: Tenant) -> None:
     for body in ({"name": "x", "scopes": []}, {"name": "x", "scopes": ["root"]},
                  {"name": "", "scopes": ["admin"]}, {"name": "x", "scopes": ["admin"],
                                                      "expires_at": yesterday},
-                 {"name": "x", "scopes": ["admin"], "expires_at": "2030-01-01T00:00:00"}):
+                 {"name": "x", "scopes": ["admin"], "expires_at": "2030-01-01T00:00:00"},
+                 {"name": "x", "scopes": ["admin"], "expires_at": "9999-12-31T23:59:59-10:00"}):
         response = client.post("/v1/keys", json=body, headers=tenant.headers())
         assert response.status_code == 422, body
         assert response.json()["error"]["code"] == "validation_error"
@@ -107,3 +108,9 @@ def test_wrong_secret_timing_does_not_depend_on_how_much_is_right() -> None:
     ratios = [median_ns(nearly_right) / median_ns(wholly_wrong) for _ in range(3)]
     assert 0.8 < statistics.median(ratios) < 1.25, ratios
     assert not secret_matches(nearly_right, stored) and secret_matches(secret, stored)
+
+
+def test_a_malformed_key_id_is_404_like_any_other_id(client: Any, tenant: Tenant) -> None:
+    for key_id in ("not-a-uuid", "%00"):
+        response = client.delete(f"/v1/keys/{key_id}", headers=tenant.headers())
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"

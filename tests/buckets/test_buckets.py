@@ -85,6 +85,33 @@ def test_delete_then_404(client: Any, tenant: Tenant) -> None:
     assert client.delete("/v1/buckets/tmp-bucket", headers=tenant.headers()).status_code == 404
 
 
+@pytest.mark.parametrize("name", ["%00", "a%00b", "a" * 1200, "UPPER", "ab"])
+def test_a_name_no_bucket_can_have_names_none(client: Any, tenant: Tenant, name: str) -> None:
+    """404 on every route that takes one (a NUL once reached PostgreSQL: 500)."""
+    h = tenant.headers()
+    once = {**h, "Idempotency-Key": "k"}
+    responses = [
+        client.get(f"/v1/buckets/{name}", headers=h),
+        client.patch(f"/v1/buckets/{name}", json={"public": True}, headers=h),
+        client.delete(f"/v1/buckets/{name}", headers=h),
+        client.get(f"/v1/buckets/{name}/files", headers=h),
+        client.post(f"/v1/buckets/{name}/uploads", json={"path": "a", "size": 1}, headers=h),
+        client.post(f"/v1/buckets/{name}/files", files={"file": ("a", b"x")}, headers=h),
+        client.post(f"/v1/buckets/{name}/files", files={"file": ("a", b"x")}, headers=once),
+    ]
+    assert [r.status_code for r in responses] == [404] * len(responses)
+    assert {r.json()["error"]["code"] for r in responses} == {"not_found"}
+
+
+def test_a_copy_into_a_name_no_bucket_can_have_is_404(client: Any, tenant: Tenant) -> None:
+    create(client, tenant, name="docs")
+    file = client.post("/v1/buckets/docs/files", files={"file": ("a.txt", b"x")},
+                       headers=tenant.headers()).json()
+    copied = client.post(f"/v1/files/{file['id']}/copy", json={"bucket": "a\u0000", "path": "b"},
+                         headers=tenant.headers())
+    assert copied.status_code == 404 and copied.json()["error"]["code"] == "not_found"
+
+
 @pytest.mark.parametrize(("content_type", "allowed", "expected"), [
     ("image/png", ["image/*"], True), ("image/png; q=1", ["image/png"], True),
     ("IMAGE/PNG", ["image/png"], True), ("text/plain", ["image/*"], False),

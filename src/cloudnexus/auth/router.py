@@ -1,12 +1,10 @@
 """/v1/keys: an admin manages the workspace's keys."""
 
-import uuid
-
 from fastapi import APIRouter, Response
 
 from cloudnexus.auth.dependencies import Admin
 from cloudnexus.auth.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
-from cloudnexus.deps import SessionDep
+from cloudnexus.deps import SessionDep, parse_id
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
 from cloudnexus.schemas import error_responses
@@ -40,9 +38,9 @@ def list_keys(principal: Admin, db: SessionDep) -> KeyList:
 
 
 @router.delete("/{key_id}", status_code=204, responses=error_responses(403, 404))
-def revoke_key(key_id: uuid.UUID, principal: Admin, db: SessionDep) -> Response:
+def revoke_key(key_id: str, principal: Admin, db: SessionDep) -> Response:
     """Revoke a key; it stops working at once."""
     from cloudnexus.auth import service
 
-    service.revoke(db, workspace_id=principal.workspace_id, key_id=key_id)
+    service.revoke(db, workspace_id=principal.workspace_id, key_id=parse_id(key_id, "API key"))
     return Response(status_code=204)

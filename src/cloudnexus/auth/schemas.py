@@ -24,7 +24,13 @@ class KeyCreate(Schema):
     @field_validator("expires_at")
     @classmethod
     def _in_future(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value <= datetime.now(UTC):
+        if value is None:
+            return None
+        try:
+            value = value.astimezone(UTC)  # as it is stored
+        except OverflowError:  # 9999-12-31T23:00:00-10:00 is in year 10000 in UTC
+            raise ValueError("is out of range") from None
+        if value <= datetime.now(UTC):
             raise ValueError("must be in the future")
         return value
 

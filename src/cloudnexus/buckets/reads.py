@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cloudnexus.buckets.schemas import is_bucket_name
 from cloudnexus.deps import in_session
 from cloudnexus.errors import NotFound
 from cloudnexus.runtime import Runtime
@@ -33,6 +34,8 @@ class BucketSettings:
 async def read_bucket(runtime: Runtime, *, workspace_id: uuid.UUID,
                       name: str) -> BucketSettings:
     """The workspace's bucket of that name; 404 otherwise."""
+    if not is_bucket_name(name):
+        raise NotFound("Bucket not found")
     database = await runtime.async_database()
     if database is None:
         return await in_session(runtime, lambda db: _read_with_orm(

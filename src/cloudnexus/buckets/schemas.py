@@ -21,6 +21,11 @@ _CONTENT_TYPE_PATTERN = re.compile(rf"{_NAME}/(?:{_NAME}|\*)")
 BucketName = Annotated[str, StringConstraints(pattern=BUCKET_NAME)]
 
 
+def is_bucket_name(name: str) -> bool:
+    """Whether a bucket could have this name: any other names none (and may not reach SQL)."""
+    return re.fullmatch(BUCKET_NAME, name) is not None
+
+
 def _content_type(value: str) -> str:
     value = value.strip().lower()
     if not _CONTENT_TYPE_PATTERN.fullmatch(value):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
+from cloudnexus.buckets.schemas import is_bucket_name
 from cloudnexus.database import save_unique
 from cloudnexus.errors import Conflict, NotFound
 from cloudnexus.storage.base import Storage
@@ -26,6 +27,8 @@ def create(db: Session, *, workspace_id: uuid.UUID, name: str, public: bool = Fa
 
 
 def get(db: Session, *, workspace_id: uuid.UUID, name: str) -> Bucket:
+    if not is_bucket_name(name):
+        raise NotFound("Bucket not found")
     bucket = db.scalar(
         select(Bucket).where(Bucket.workspace_id == workspace_id, Bucket.name == name)
     )

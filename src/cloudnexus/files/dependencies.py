@@ -8,8 +8,15 @@ from fastapi import Depends, Path, Request
 from cloudnexus.auth.dependencies import PrincipalDep
 from cloudnexus.buckets.reads import read_bucket
 from cloudnexus.buckets.rules import check_upload
-from cloudnexus.deps import SessionDep, SettingsDep, StorageDep, database_released, runtime_of
-from cloudnexus.errors import AppError, NotFound
+from cloudnexus.deps import (
+    SessionDep,
+    SettingsDep,
+    StorageDep,
+    database_released,
+    parse_id,
+    runtime_of,
+)
+from cloudnexus.errors import AppError
 from cloudnexus.files.direct import DirectUpload, read_form
 from cloudnexus.files.forwarding import Forward, SpoolPipe
 from cloudnexus.files.reads import ReadFile, read_file
@@ -17,14 +24,6 @@ from cloudnexus.storage.keys import object_key
 
 if TYPE_CHECKING:
     from cloudnexus.files.models import File
-
-
-def parse_id(value: str, what: str) -> uuid.UUID:
-    """A malformed id names no resource: 404, like a missing one."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"{what} not found") from None
 
 
 def valid_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "File":

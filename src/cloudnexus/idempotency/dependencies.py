@@ -8,7 +8,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from cloudnexus.auth.dependencies import PrincipalDep
 from cloudnexus.deps import SessionDep, SettingsDep, database_released
-from cloudnexus.errors import BadRequest, Conflict, PayloadTooLarge
+from cloudnexus.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from cloudnexus.schemas import is_storable
 
 
 class Replay(Exception):
@@ -47,12 +48,17 @@ async def check_idempotency(
         return
     if not idempotency_key.strip():
         raise BadRequest("Idempotency-Key is empty")
+    if not is_storable(idempotency_key):
+        raise BadRequest("Idempotency-Key may not contain NUL or lone surrogates")
     from cloudnexus.files.direct import FORM_OVERHEAD
     from cloudnexus.idempotency import service
+    from cloudnexus.idempotency.models import ROUTE_LENGTH
 
+    route = f"{request.method} {request.url.path}"
+    if len(route) > ROUTE_LENGTH or not is_storable(route):
+        raise NotFound("No such resource")  # as the route would answer: no resource has it
     limit = settings.direct_upload_max_bytes + FORM_OVERHEAD
-    claim = service.Claim(principal.workspace_id, idempotency_key,
-                          f"{request.method} {request.url.path}")
+    claim = service.Claim(principal.workspace_id, idempotency_key, route)
     async with database_released(request):  # the body may take a while to arrive
         digest = await request_hash(request, limit)
     stored = await run_in_threadpool(service.claim, db, claim=claim, request_hash=digest)

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloudnexus.database import Base, JsonDocument, utcnow
 
+ROUTE_LENGTH = 1200  # "POST /v1/...": every route's real paths are far shorter
+
 
 class IdempotencyRecord(Base):
     __tablename__ = "idempotency_keys"
@@ -19,7 +21,7 @@ class IdempotencyRecord(Base):
         ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
     )
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    route: Mapped[str] = mapped_column(String(1200), primary_key=True)
+    route: Mapped[str] = mapped_column(String(ROUTE_LENGTH), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
     body: Mapped[Any | None] = mapped_column(JsonDocument)

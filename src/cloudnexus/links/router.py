@@ -7,8 +7,8 @@ from fastapi.responses import RedirectResponse
 
 from cloudnexus.auth.dependencies import PrincipalDep, require
 from cloudnexus.auth.scopes import READ, WRITE
-from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
-from cloudnexus.files.dependencies import FileDep, parse_id
+from cloudnexus.deps import SessionDep, SettingsDep, StorageDep, parse_id
+from cloudnexus.files.dependencies import FileDep
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
 from cloudnexus.links.schemas import LinkCreate, LinkList, LinkOut

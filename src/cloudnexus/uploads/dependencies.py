@@ -5,8 +5,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends
 
 from cloudnexus.auth.dependencies import PrincipalDep
-from cloudnexus.deps import SessionDep
-from cloudnexus.files.dependencies import parse_id
+from cloudnexus.deps import SessionDep, parse_id
 
 if TYPE_CHECKING:
     from cloudnexus.uploads.models import Upload
