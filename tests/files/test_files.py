@@ -210,6 +210,66 @@ def test_concurrent_patches_with_one_if_match_one_wins(app: Any, tenant: Tenant,
     assert statuses.count(200) == 1 and statuses.count(412) == 7, statuses
 
 
+def test_concurrent_overwrites_of_one_path_all_succeed_and_one_file_stays(
+        app: Any, tenant: Tenant, client: Any, bucket: str) -> None:
+    upload(client, tenant, b"0")
+
+    def overwrite(i: int) -> int:
+        with TestClient(app) as own:
+            return int(upload(own, tenant, b"x" * (i + 1), overwrite="true").status_code)
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(overwrite, range(16)))
+    assert statuses == [201] * 16  # PostgreSQL answered some 409, "just taken"
+    listed = client.get("/v1/buckets/docs/files", headers=tenant.headers()).json()["items"]
+    assert len(listed) == 1
+    usage = client.get("/v1/workspace", headers=tenant.headers()).json()["usage"]
+    assert usage == {"bytes": listed[0]["size"], "files": 1}
+
+
+def test_patch_with_a_null_path_changes_nothing(client: Any, tenant: Tenant,
+                                                bucket: str) -> None:
+    file = upload(client, tenant).json()
+    patched = client.patch(f"/v1/files/{file['id']}", json={"path": None, "tags": ["t"]},
+                           headers=tenant.headers())
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["path"], patched.json()["tags"]) == (file["path"], ["t"])
+
+
+def test_a_file_found_without_its_bytes_can_be_deleted_and_frees_its_path(
+        app: Any, client: Any, tenant: Tenant, bucket: str) -> None:
+    from sqlalchemy import update
+
+    from cloudnexus.files.models import MISSING, File
+
+    one = upload(client, tenant, b"12345", path="a.txt").json()
+    upload(client, tenant, b"678", path="b/c.txt")
+    with app.state.runtime.session_factory() as db:  # as maintenance marks them
+        db.execute(update(File).values(status=MISSING))
+        db.commit()
+    taken = upload(client, tenant, b"new", path="a.txt")
+    assert taken.status_code == 409 and one["id"] in taken.json()["error"]["message"]
+    assert client.delete(f"/v1/files/{one['id']}", headers=tenant.headers()).status_code == 204
+    batch = client.post("/v1/buckets/docs/files:delete", json={"prefix": "b/"},
+                        headers=tenant.headers())
+    assert batch.json() == {"deleted": 1}
+    usage = client.get("/v1/workspace", headers=tenant.headers()).json()["usage"]
+    assert usage == {"bytes": 0, "files": 0}
+    assert upload(client, tenant, b"new", path="a.txt").status_code == 201
+
+
+def test_a_copy_whose_source_bytes_vanished_is_404(stack_app: Any, stack_client: Any,
+                                                    stack_tenant: Tenant) -> None:
+    headers, storage = stack_tenant.headers(), stack_app.state.runtime.storage
+    stack_client.post("/v1/buckets", json={"name": "docs"}, headers=headers)
+    file = upload(stack_client, stack_tenant).json()
+    for info in storage.list_objects(f"private/{stack_tenant.workspace_id}/"):
+        storage.delete(info.key)  # as a delete racing the copy would
+    copied = stack_client.post(f"/v1/files/{file['id']}/copy", json={"path": "b.txt"},
+                               headers=headers)
+    assert copied.status_code == 404 and copied.json()["error"]["code"] == "not_found"
+
+
 def test_copy_within_and_across_buckets(client: Any, tenant: Tenant, bucket: str) -> None:
     file = upload(client, tenant, b"copy me", metadata=json.dumps({"k": 1})).json()
     same = client.post(f"/v1/files/{file['id']}/copy", json={"path": "copy.txt"},

@@ -14,7 +14,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
-from cloudnexus.files.models import DELETING, READY, File
+from cloudnexus.files.models import DELETING, MISSING, READY, File
 from cloudnexus.storage.base import Storage
 from cloudnexus.workspaces import usage
 
@@ -26,8 +26,9 @@ def delete(db: Session, storage: Storage, *, file: File) -> None:
 
 def delete_many(db: Session, storage: Storage, *, bucket: Bucket,
                 ids: Sequence[uuid.UUID] | None = None, prefix: str | None = None) -> int:
-    """Delete the bucket's ready files with these ids, or under this prefix, or all."""
-    query = select(File).where(File.bucket_id == bucket.id, File.status == READY)
+    """Delete the bucket's files with these ids, or under this prefix, or all (those ready,
+    and those maintenance found without their bytes)."""
+    query = select(File).where(File.bucket_id == bucket.id, File.status.in_((READY, MISSING)))
     if ids is not None:
         query = query.where(File.id.in_(ids))
     if prefix is not None:

@@ -44,12 +44,13 @@ async def readable_file(file_id: str, principal: PrincipalDep, request: Request)
 
 
 def deletable_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "File":
-    """A ready file, or one whose delete was interrupted (so a retry can finish it)."""
+    """A ready file, one whose delete was interrupted (so a retry can finish it), or one
+    that maintenance found without its bytes (so it can be deleted and uncounted)."""
     from cloudnexus.files import service
-    from cloudnexus.files.models import DELETING, READY
+    from cloudnexus.files.models import DELETING, MISSING, READY
 
     return service.get(db, workspace_id=principal.workspace_id,
-                       file_id=parse_id(file_id, "File"), statuses=(READY, DELETING))
+                       file_id=parse_id(file_id, "File"), statuses=(READY, DELETING, MISSING))
 
 
 ReadableFileDep = Annotated[ReadFile, Depends(readable_file)]

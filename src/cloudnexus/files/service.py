@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
@@ -16,9 +16,9 @@ from cloudnexus.buckets.rules import check_upload
 from cloudnexus.database import new_id, save_unique, utcnow
 from cloudnexus.errors import Conflict, NotFound, PreconditionFailed
 from cloudnexus.files.direct import DirectUpload
-from cloudnexus.files.models import DELETING, READY, File
+from cloudnexus.files.models import DELETING, MISSING, READY, File
 from cloudnexus.files.paths import check_path, search_key
-from cloudnexus.storage.base import Storage
+from cloudnexus.storage.base import ObjectNotFound, Storage
 from cloudnexus.storage.keys import object_key
 from cloudnexus.workspaces import usage
 
@@ -50,11 +50,14 @@ def ensure_path_free(db: Session, *, bucket: Bucket, path: str, overwrite: bool)
     """409 when a ready file holds the path and the caller did not ask to overwrite."""
     existing = _at_path(db, bucket=bucket, path=path)
     if existing is not None and existing.status != DELETING and not overwrite:
-        raise _path_taken(bucket, path)
+        raise _path_taken(bucket, existing)
 
 
-def _path_taken(bucket: Bucket, path: str) -> Conflict:
-    return Conflict(f"'{path}' already exists in bucket '{bucket.name}'; "
+def _path_taken(bucket: Bucket, existing: File) -> Conflict:
+    if existing.status == MISSING:
+        return Conflict(f"'{existing.path}' is taken in bucket '{bucket.name}' by file "
+                        f"{existing.id}, whose bytes are missing; delete it or pass overwrite")
+    return Conflict(f"'{existing.path}' already exists in bucket '{bucket.name}'; "
                     "pass overwrite to replace it")
 
 
@@ -74,11 +77,12 @@ def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: 
     meanwhile, and holds the usage rows, which every upload of the workspace must take, only
     for the moment before its commit.
     """
+    _lock_path(db, bucket=bucket, path=path)
     existing = _at_path(db, bucket=bucket, path=path, lock=True)
     replaced_key, freed = None, None
     if existing is not None:
         if existing.status != DELETING and not overwrite:
-            raise _path_taken(bucket, path)
+            raise _path_taken(bucket, existing)
         if existing.status != DELETING:
             freed = existing.size
         replaced_key = existing.storage_key
@@ -104,6 +108,18 @@ def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: 
     return file, replaced_key
 
 
+def _lock_path(db: Session, *, bucket: Bucket, path: str) -> None:
+    """Writers of one path, one at a time, until their commit (PostgreSQL; SQLite writes one
+    transaction at a time anyway).
+
+    Row locks are not enough: of two overwrites, the second waits for the first's lock on the
+    old file, finds it deleted, does not see the first's new file (its snapshot is older) and
+    inserts beside it: 409 "just taken", for a request that asked to overwrite."""
+    if db.get_bind().dialect.name == "postgresql":
+        name = f"{bucket.id}/{path}"
+        db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
+
+
 def delete_quietly(storage: Storage, key: str | None) -> None:
     """Best effort after a commit: an object left behind has no record, so maintenance
     removes it."""
@@ -125,7 +141,7 @@ def update(db: Session, *, file: File, changes: dict[str, Any], if_match: str | 
     """Change path, metadata or tags; 412 when If-Match names another etag."""
     if if_match is not None and not etag_matches(if_match, file.etag):
         raise PreconditionFailed()
-    if "path" in changes and changes["path"] != file.path:
+    if changes.get("path") is not None and changes["path"] != file.path:
         ensure_path_free(db, bucket=file.bucket, path=check_path(changes["path"]),
                          overwrite=False)
     values = {("metadata_" if key == "metadata" else key): value
@@ -163,7 +179,10 @@ def copy(db: Session, storage: Storage, *, file: File, target: Bucket, path: str
     ensure_path_free(db, bucket=target, path=path, overwrite=overwrite)
     file_id = new_id()
     key = new_object_key(target, file_id)
-    storage.copy(file.storage_key, key)
+    try:
+        storage.copy(file.storage_key, key)
+    except ObjectNotFound:  # deleted meanwhile
+        raise NotFound("File not found") from None
     return record_stored(db, storage, bucket=target, file_id=file_id, path=path,
                          size=file.size, content_type=file.content_type, sha256=file.sha256,
                          metadata=dict(file.metadata_), tags=list(file.tags), storage_key=key,
