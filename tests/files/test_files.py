@@ -270,6 +270,37 @@ def test_a_copy_whose_source_bytes_vanished_is_404(stack_app: Any, stack_client:
     assert copied.status_code == 404 and copied.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.parametrize("content_type", ["text/" + "x" * 300, "text/plain; a=\x01b",
+                                          "text/plain; charset=\u00e9", "text/plain; a=b ",
+                                          "text plain"])
+def test_a_file_part_whose_type_is_no_media_type_is_422(client: Any, tenant: Tenant,
+                                                         bucket: str, content_type: str) -> None:
+    boundary = "b0undary"
+    form = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n'
+            f"Content-Type: {content_type}\r\n\r\nhello\r\n--{boundary}--\r\n").encode()
+    response = client.post("/v1/buckets/docs/files", content=form, headers={
+        **tenant.headers(), "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_a_media_types_case_is_folded_so_filters_find_it(client: Any, tenant: Tenant,
+                                                         bucket: str) -> None:
+    file = upload(client, tenant, content_type="Image/PNG; Name=A").json()
+    assert file["content_type"] == "image/png; Name=A"
+    for wanted in ("image/png", "image/*", "IMAGE/PNG"):
+        listed = client.get(f"/v1/buckets/docs/files?content_type={wanted}",
+                            headers=tenant.headers()).json()["items"]
+        assert [item["id"] for item in listed] == [file["id"]], wanted
+
+
+def test_batch_delete_with_a_nul_in_its_prefix_is_422(client: Any, tenant: Tenant,
+                                                      bucket: str) -> None:
+    response = client.post("/v1/buckets/docs/files:delete", json={"prefix": "a\u0000"},
+                           headers=tenant.headers())
+    assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error"
+
+
 def test_copy_within_and_across_buckets(client: Any, tenant: Tenant, bucket: str) -> None:
     file = upload(client, tenant, b"copy me", metadata=json.dumps({"k": 1})).json()
     same = client.post(f"/v1/files/{file['id']}/copy", json={"path": "copy.txt"},

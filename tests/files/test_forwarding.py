@@ -187,6 +187,15 @@ def test_a_refused_form_leaves_nothing_of_a_forwarded_part(
     assert _stored(stack_app, stack_tenant) == []
 
 
+def test_a_large_part_whose_type_is_no_media_type_is_not_forwarded(
+        stack_app: Any, stack_client: Any, stack_tenant: Tenant, docs: None,
+        forwards: list[str]) -> None:
+    body = FILE_LAST.replace(b"application/octet-stream", b"text/plain; a=\x01")
+    refused = _post(stack_client, stack_tenant, body)
+    assert refused.status_code == 422, refused.text
+    assert forwards == [] and _stored(stack_app, stack_tenant) == []
+
+
 def test_a_part_longer_than_foreseen_is_not_stored_short_while_the_rest_is_on_its_way(
         stack_app: Any, stack_client: Any, stack_tenant: Tenant, docs: None, send: Any,
         forwards: list[str]) -> None:

@@ -177,7 +177,8 @@ def test_bad_cursors_are_400(client: Any, tenant: Tenant, seeded: Seeded) -> Non
         (base64.urlsafe_b64encode(b"[1, 2]").decode(), "sort=path"),
         (tamper(good, f="0" * 16), "sort=path"), (tamper(good, v=12), "sort=path"),
         (tamper(good, id="not-a-uuid"), "sort=path"), (tamper(size_cursor, v="big"), "sort=size"),
-        (tamper(size_cursor, v=True), "sort=size"),
+        (tamper(size_cursor, v=True), "sort=size"), (tamper(size_cursor, v=10**30), "sort=size"),
+        (tamper(size_cursor, v=-1), "sort=size"),
         (good, "sort=size"), (good, "sort=path&order=desc"), (good, "sort=path&prefix=a"),
     ]:
         response = client.get(f"/v1/buckets/big/files?{query}&cursor={cursor}",

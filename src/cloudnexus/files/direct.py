@@ -22,7 +22,7 @@ from starlette.requests import Request
 from cloudnexus.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from cloudnexus.files.forwarding import FORWARD_FROM, Forward, SpoolPipe
 from cloudnexus.files.paths import check_path
-from cloudnexus.files.schemas import Metadata, Tags
+from cloudnexus.files.schemas import Metadata, Tags, media_type
 
 FORM_OVERHEAD = 64 * 1024  # room for the other fields and the part headers
 
@@ -107,11 +107,16 @@ async def _read(parser: "_HashingParser", limit: int) -> DirectUpload:
         metadata = json.loads(_text(form.get("metadata")) or "{}")
     except (ValueError, RecursionError):  # not JSON, a number too long to read, too deep
         raise BadRequest("'metadata' is not JSON text this service can read") from None
+    content_type = _part_type(upload)
+    if content_type is None:
+        raise ValidationFailed(details=[{
+            "loc": ["body", "file"], "type": "value_error",
+            "message": "the part's Content-Type must be a media type like 'text/plain'"}])
     metadata_adapter, tags_adapter = _field_adapters()
     try:
         return DirectUpload(
             body=upload.file, size=size, sha256=digest, filename=upload.filename,
-            content_type=upload.content_type or "application/octet-stream",
+            content_type=content_type,
             path=check_path(_text(form.get("path")) or upload.filename or ""),
             metadata=metadata_adapter.validate_python(metadata),
             tags=tags_adapter.validate_python([_text(tag) for tag in form.getlist("tags")]),
@@ -121,6 +126,11 @@ async def _read(parser: "_HashingParser", limit: int) -> DirectUpload:
         details = [{"loc": ["body", *error["loc"]], "message": error["msg"],
                     "type": error["type"]} for error in exc.errors()]
         raise ValidationFailed(details=details) from None
+
+
+def _part_type(upload: UploadFile) -> str | None:
+    """The file part's content type, normalized; None when it is none (see media_type)."""
+    return media_type(upload.content_type or "application/octet-stream")
 
 
 def _text(value: Any) -> str | None:
@@ -172,12 +182,12 @@ class _HashingParser(MultiPartParser):
         _, params = parse_options_header(self.headers["Content-Type"])
         closing = len(b"\r\n--" + params[b"boundary"] + b"--\r\n")
         length = int(self.headers["Content-Length"]) - self._before_chunk - start - closing
-        if length < FORWARD_FROM:
+        content_type = _part_type(upload)
+        if length < FORWARD_FROM or content_type is None:  # (refused once it has arrived)
             return
         # A file of its own, written unbuffered, for the upload to read from another thread.
         spool = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 - closed with the form
         self._files_to_close_on_error.append(spool)  # type: ignore[arg-type]
         upload.file.close()
         upload.file = spool
-        self.forward = self.forwarder(upload.content_type or "application/octet-stream",
-                                      SpoolPipe(spool, length))
+        self.forward = self.forwarder(content_type, SpoolPipe(spool, length))

@@ -25,7 +25,7 @@ from cloudnexus.errors import BadRequest
 from cloudnexus.files.models import READY, File
 from cloudnexus.files.paths import search_key
 from cloudnexus.files.search import rare_trigrams
-from cloudnexus.schemas import is_storable
+from cloudnexus.schemas import MAX_BIGINT, is_storable
 
 SORT_COLUMNS = {"path": File.path, "created_at": File.created_at, "size": File.size}
 
@@ -111,6 +111,8 @@ def decode_cursor(query: ListQuery, bucket_id: uuid.UUID) -> tuple[Any, uuid.UUI
             value = datetime.fromisoformat(value)
         expected = {"size": int, "path": str}.get(query.sort)
         if expected is not None and (type(value) is not expected):
+            raise ValueError
+        if expected is int and not 0 <= value <= MAX_BIGINT:  # no size is outside
             raise ValueError
         if isinstance(value, str) and not is_storable(value):
             raise ValueError

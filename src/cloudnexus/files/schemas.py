@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -55,10 +56,34 @@ Metadata = Annotated[dict[str, Any], AfterValidator(_small_metadata)]
 Tag = Annotated[StorableText, StringConstraints(min_length=1, max_length=64)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
-ContentType = Annotated[str, StringConstraints(
-    pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*"
-            r"(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=[^;\x00-\x1f\x7f]*)*$",
-    max_length=255)]
+# type/subtype, then parameters whose values are visible ASCII, bare or quoted: what a client
+# can send back as a header (no control character, no trailing space, nothing non-ASCII).
+_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*"
+CONTENT_TYPE_PATTERN = (rf"^{_NAME}/{_NAME}"
+                        rf'(?:[ \t]*;[ \t]*{_NAME}=(?:[!#-:<-~]+|"[ !#-~]*"))*$')
+_CONTENT_TYPE = re.compile(CONTENT_TYPE_PATTERN)
+MAX_CONTENT_TYPE = 255
+
+
+def media_type(value: str) -> str | None:
+    """The content type with its type/subtype in lower case (they are case-insensitive, and
+    filters compare them as such); None when it is not one."""
+    if len(value) > MAX_CONTENT_TYPE or not _CONTENT_TYPE.fullmatch(value):
+        return None
+    essence, separator, parameters = value.partition(";")
+    return essence.lower() + separator + parameters
+
+
+def _media_type(value: str) -> str:
+    normalized = media_type(value)
+    if normalized is None:
+        raise ValueError("must be a media type like 'text/plain; charset=utf-8'")
+    return normalized
+
+
+ContentType = Annotated[str, StringConstraints(pattern=CONTENT_TYPE_PATTERN,
+                                               max_length=MAX_CONTENT_TYPE),
+                        AfterValidator(_media_type)]
 Path = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
@@ -108,7 +133,7 @@ class BatchDelete(Schema):
     """Either `ids` (at most 1000) or `prefix`, not both."""
 
     ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=1000)] | None = None
-    prefix: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+    prefix: Annotated[StorableText, StringConstraints(min_length=1, max_length=1024)] | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> BatchDelete:
