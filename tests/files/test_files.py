@@ -384,6 +384,21 @@ def test_visibility_changes_only_while_empty(client: Any, tenant: Tenant, bucket
     assert response.status_code == 409
 
 
+def test_visibility_does_not_change_under_an_upload_in_flight(client: Any, tenant: Tenant,
+                                                              bucket: str) -> None:
+    """Its object key has the prefix of the visibility it began with: made public, a file
+    completed under private/ had no public URL (500); made private, one under uploads/ was
+    public."""
+    started = client.post("/v1/buckets/docs/uploads", headers=tenant.headers(), json={
+        "path": "a.txt", "size": 5, "content_type": "text/plain"}).json()
+    response = client.patch("/v1/buckets/docs", json={"public": True}, headers=tenant.headers())
+    assert response.status_code == 409
+    assert client.delete(f"/v1/uploads/{started['id']}",
+                         headers=tenant.headers()).status_code == 204
+    response = client.patch("/v1/buckets/docs", json={"public": True}, headers=tenant.headers())
+    assert response.status_code == 200
+
+
 def test_bucket_with_files_is_deleted_only_with_force(client: Any, tenant: Tenant,
                                                       bucket: str) -> None:
     file = upload(client, tenant).json()

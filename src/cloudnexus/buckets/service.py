@@ -43,11 +43,16 @@ def list_buckets(db: Session, *, workspace_id: uuid.UUID) -> list[Bucket]:
 
 
 def update(db: Session, *, bucket: Bucket, changes: dict[str, Any]) -> Bucket:
-    """Apply the given fields; visibility changes only while the bucket is empty."""
+    """Apply the given fields; visibility changes only while the bucket is empty, with no
+    upload in flight either (its object key, made when it began, has the old prefix)."""
+    from cloudnexus.uploads import service as uploads
+
     if "public" in changes and changes["public"] is None:
         changes.pop("public")
-    if changes.get("public", bucket.public) != bucket.public and bucket.used_files:
-        raise Conflict("A bucket's visibility can change only while it is empty")
+    if changes.get("public", bucket.public) != bucket.public and (
+            bucket.used_files or uploads.pending_in(db, bucket=bucket)):
+        raise Conflict("A bucket's visibility can change only while it is empty, with no "
+                       "upload in flight")
     for field, value in changes.items():
         setattr(bucket, field, value)
     db.commit()
