@@ -1,5 +1,5 @@
-"""The engine reads JSON columns with `load_json`, whose shortcut for `{}` and `[]` must still
-give each row objects of its own."""
+"""The engine: JSON columns read with `load_json`, whose shortcut for `{}` and `[]` must still
+give each row objects of its own; errors that do not carry the statement's values."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from cloudnexus.buckets import service as buckets
 from cloudnexus.config import load_settings
@@ -48,3 +49,13 @@ def test_rows_read_through_the_engine_get_objects_of_their_own(database_url: str
         rows[0].tags.append("t")
         assert (rows[1].metadata_, rows[1].tags) == ({}, [])
     engine.dispose()
+
+
+def test_a_database_error_does_not_carry_the_statements_values(database_url: str) -> None:
+    """Its message goes to the logs with an unexpected error's traceback."""
+    engine = create_db_engine(load_settings(database_url=database_url))
+    with engine.connect() as connection, pytest.raises(DBAPIError) as raised:
+        connection.execute(text("SELECT * FROM no_such_table WHERE name = :name"),
+                           {"name": "secret-value-1234"})
+    engine.dispose()
+    assert "no_such_table" in str(raised.value) and "secret-value-1234" not in str(raised.value)

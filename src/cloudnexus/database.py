@@ -79,7 +79,7 @@ def create_db_engine(settings: Settings) -> Engine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True,
-            json_deserializer=load_json,
+            json_deserializer=load_json, hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take the write lock up front instead.
@@ -92,6 +92,9 @@ def create_db_engine(settings: Settings) -> Engine:
         pool_recycle=POOL_RECYCLE_SECONDS,
         pool_timeout=10,
         json_deserializer=load_json,
+        # An error's message leaves out the statement's values (key hashes, paths, metadata):
+        # it goes to the logs with the traceback of an unexpected error.
+        hide_parameters=True,
         # prepare_threshold=None: prepared statements would pin connections behind RDS Proxy.
         connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_SECONDS,
                       "application_name": APPLICATION_NAME},
