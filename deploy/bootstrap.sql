@@ -22,8 +22,15 @@ GRANT CONNECT, TEMPORARY ON DATABASE :"db_name" TO :"app_user";
 
 \connect :"db_name"
 
--- The trigram index behind `q` (a trusted extension: the database owner may create it).
+-- Every extension the migrations ask for, made here by the master user: the application user
+-- that runs `cloudnexus migrate` (the Lambda's migrate invoke) has no CREATE on the database,
+-- so it cannot create them itself, and its `CREATE EXTENSION IF NOT EXISTS` only finds them.
+--   pg_trgm    the trigram index behind `q` (migration 0002)
+--   btree_gin  that index leads with bucket_id (migration 0003)
+-- A new migration that needs another extension must add it here too
+-- (tests/deploy/test_bootstrap.py runs every migration as the application user).
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE EXTENSION IF NOT EXISTS btree_gin;
 
 -- CREATE lets `cloudnexus migrate` run as the application user too.
 GRANT USAGE, CREATE ON SCHEMA public TO :"app_user";

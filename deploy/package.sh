@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Build dist/deployment.zip for Lambda: arm64, one Python version, main.py at the root.
 #
-#   deploy/package.sh [--python 3.14] [--with-boto3] [--bytecode] [--out dist/deployment.zip]
+#   deploy/package.sh [--python 3.14] [--with-boto3] [--bytecode] [--ca-bundle FILE]
+#                     [--out dist/deployment.zip]
+#
+# Python 3.12 or newer: Lambda's python3.11 runs on Amazon Linux 2 (glibc 2.26), and the aarch64
+# psycopg-binary wheels are manylinux_2_28 only, so such a zip would fail at its first import.
+# --ca-bundle ships a PEM file (the RDS CA bundle, plus Amazon's root CAs behind RDS Proxy) as
+# rds-ca-bundle.pem at the root, where the template's PGSSLROOTCERT points, for DBSslMode=verify-full.
 #
 # Wheels only (--only-binary): a dependency without an aarch64 wheel for that Python fails
 # the build here, not at cold start. The zip is reproducible: sorted entries, fixed times,
@@ -15,15 +21,28 @@ PYTHON_VERSION=3.14
 WITH_BOTO3=0
 BYTECODE=0
 OUT=dist/deployment.zip
+CA_BUNDLE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --python) PYTHON_VERSION="$2"; shift 2 ;;
     --with-boto3) WITH_BOTO3=1; shift ;;
     --bytecode) BYTECODE=1; shift ;;
     --out) OUT="$2"; shift 2 ;;
+    --ca-bundle) CA_BUNDLE="$2"; shift 2 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
+
+if [[ "$PYTHON_VERSION" =~ ^3\.([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -lt 12 ]; then
+  echo "package.sh: --python $PYTHON_VERSION is not supported on Lambda: python3.11 and older run" \
+    "on Amazon Linux 2 (glibc 2.26), while the aarch64 psycopg-binary wheel needs glibc 2.28" \
+    "(manylinux_2_28). Use --python 3.12 or newer (Runtime=python3.12+)." >&2
+  exit 2
+fi
+if [ -n "$CA_BUNDLE" ] && ! grep -q "BEGIN CERTIFICATE" "$CA_BUNDLE" 2>/dev/null; then
+  echo "package.sh: --ca-bundle $CA_BUNDLE is not a PEM file of certificates" >&2
+  exit 2
+fi
 
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
 BUILD=$(mktemp -d)
@@ -48,6 +67,9 @@ PY
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-compile --no-deps \
   --target "$BUILD/site" "$BUILD"/wheel/cloudnexus-*.whl
 cp main.py "$BUILD/site/main.py"
+if [ -n "$CA_BUNDLE" ]; then
+  cp "$CA_BUNDLE" "$BUILD/site/rds-ca-bundle.pem"
+fi
 find "$BUILD/site" -name __pycache__ -prune -exec rm -rf {} +
 if [ "$BYTECODE" = 1 ]; then
   # Paths recorded relative to the zip's root, so tracebacks read the same as without.

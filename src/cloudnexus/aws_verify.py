@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,10 @@ VPC_ACTIONS = {"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
                "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
                "ec2:UnassignPrivateIpAddresses"}
 S3_ACTIONS = {"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket"}
+# Under the HTTP API's 30 s integration timeout, so a slow request ends in the function (logged)
+API_TIMEOUT_MAX = 28
+# Maintenance lists the whole bucket: minutes, not the API's seconds (Lambda's limit is 900).
+MAINTENANCE_TIMEOUT = range(300, 901)
 
 
 @dataclass(frozen=True)
@@ -26,9 +31,12 @@ class Check:
 class Deployment:
     """What one function's deployment looks like, read with boto3."""
 
-    def __init__(self, function_name: str, client: Callable[[str], Any]) -> None:
+    def __init__(self, function_name: str, client: Callable[[str], Any],
+                 maintenance_function: str | None = None) -> None:
         self.client = client
         self.function = client("lambda").get_function_configuration(FunctionName=function_name)
+        self.maintenance_name = maintenance_function or maintenance_function_name(
+            self.function["FunctionName"])
         self.env: dict[str, str] = self.function.get("Environment", {}).get("Variables", {})
         groups = self.function.get("VpcConfig", {}).get("SecurityGroupIds", [])
         self.lambda_sg = self._group(groups[0]) if groups else {}
@@ -54,19 +62,28 @@ class Deployment:
         return found
 
 
+def maintenance_function_name(api_function: str) -> str:
+    """deploy/template.yaml names them `STACK-api` and `STACK-maintenance`."""
+    return api_function.removesuffix("-api") + "-maintenance"
+
+
 def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
 def check_function(d: Deployment) -> Iterator[Check]:
     f = d.function
-    settings = {"memory": f.get("MemorySize"), "timeout": f.get("Timeout"),
-                "architectures": f.get("Architectures"), "handler": f.get("Handler")}
-    wanted = {"memory": 512, "timeout": 30, "architectures": ["arm64"], "handler": "main.handler"}
+    settings = {"memory": f.get("MemorySize"), "architectures": f.get("Architectures"),
+                "handler": f.get("Handler")}
+    wanted = {"memory": 512, "architectures": ["arm64"], "handler": "main.handler"}
     wrong = {key: value for key, value in settings.items() if value != wanted[key]}
+    timeout = f.get("Timeout") or 0
+    if not 0 < timeout <= API_TIMEOUT_MAX:
+        wrong["timeout"] = f"{timeout} s (at most {API_TIMEOUT_MAX} s, under the HTTP API's 30 s)"
+    summary = f", expected {wanted}: got {wrong}" if wrong else (
+        f", 512 MB, {timeout} s, arm64, main.handler")
     yield Check("lambda settings", not wrong and str(f.get("Runtime", "")).startswith("python3"),
-                f"runtime {f.get('Runtime')}" + (f", expected {wanted}: got {wrong}" if wrong
-                                                 else ", 512 MB, 30 s, arm64, main.handler"))
+                f"runtime {f.get('Runtime')}{summary}")
     missing = REQUIRED_ENV - set(d.env)
     problems = [f"missing {sorted(missing)}"] if missing else []
     if "DB_SECRET_ARN" not in d.env:
@@ -101,9 +118,10 @@ def check_security_groups(d: Deployment) -> Iterator[Check]:
                for pair in rule.get("UserIdGroupPairs", [])]
     open_ranges = [r for rule in ingress for r in rule.get("IpRanges", []) + rule.get(
         "Ipv6Ranges", [])]
+    # The group the function's 5432 egress names: the instance's, or RDS Proxy's when enabled
+    # (the proxy has a group of its own); either takes 5432 from the function only.
     only_lambda = (5432, lambda_id) in sources and not open_ranges and all(
-        port == 5432 and group in (lambda_id, d.database_sg.get("GroupId"))
-        for port, group in sources)
+        port == 5432 and group == lambda_id for port, group in sources)
     yield Check("database security group", only_lambda,
                 f"5432 from {sorted(group for _, group in sources)}, "
                 f"address ranges: {[r.get('CidrIp') or r.get('CidrIpv6') for r in open_ranges]}")
@@ -116,10 +134,12 @@ def check_role(d: Deployment) -> Iterator[Check]:
     yield Check("role: logs", {"logs:CreateLogStream", "logs:PutLogEvents"} <= set(actions),
                 "CreateLogStream and PutLogEvents")
     yield Check("role: vpc access", set(actions) >= VPC_ACTIONS, "the five ec2 actions")
-    bucket = d.env.get("S3_BUCKET", "?")
-    allowed = {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+    bucket = re.escape(d.env.get("S3_BUCKET", "?"))
+    # The bucket, bucket/* or bucket/prefix/* (the template grants private/* and uploads/*).
+    allowed = re.compile(rf"arn:aws[a-z-]*:s3:::{bucket}(/[^*]+/\*|/\*)?")
     s3 = {action: resources for action, resources in actions.items() if action.startswith("s3:")}
-    too_wide = {action: r for action, r in s3.items() if not set(r) <= allowed or "*" in action}
+    too_wide = {action: r for action, r in s3.items()
+                if not all(allowed.fullmatch(str(arn)) for arn in r) or "*" in action}
     yield Check("role: s3 scoped to the bucket", set(s3) >= S3_ACTIONS and not too_wide,
                 f"missing {sorted(S3_ACTIONS - set(s3))}, too wide {too_wide}")
 
@@ -178,26 +198,77 @@ def check_monitoring(d: Deployment) -> Iterator[Check]:
                 and a["Threshold"] == 80, "> 80%")
     yield alarm("alarm: rds free storage", lambda a: "FreeStorageSpace" in metrics_of(a)
                 and a["Threshold"] == 20, "< 20% of allocated")
+    yield alarm("alarm: api 5xx", lambda a: "5xx" in metrics_of(a),
+                "HTTP API 5xx (the app's own 500s, which Lambda Errors does not count)")
+    yield alarm("alarm: lambda throttles", lambda a: metrics_of(a) == {"Throttles"},
+                "throttles of the API function")
+    yield alarm("alarm: rds connections", lambda a: "DatabaseConnections" in metrics_of(a),
+                "connections against the connection budget")
     group = d.function.get("LoggingConfig", {}).get("LogGroup") or (
         f"/aws/lambda/{d.function['FunctionName']}")
     found = d.client("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     retention = next((g.get("retentionInDays") for g in found if g["logGroupName"] == group), None)
     yield Check("log retention", retention is not None, f"{group}: {retention} days")
-    rules = d.client("events").list_rule_names_by_target(TargetArn=d.function["FunctionArn"])
-    yield Check("maintenance schedule", bool(rules["RuleNames"]), f"rules {rules['RuleNames']}")
+
+
+def _arns_with_aliases(lambda_: Any, function: dict[str, Any]) -> list[str]:
+    """The function's ARN and its aliases': a rule may target any of them, and EventBridge
+    looks targets up by the exact ARN."""
+    arn = function["FunctionArn"]
+    unqualified = arn if arn.count(":") == 6 else arn.rsplit(":", 1)[0]
+    aliases = lambda_.list_aliases(FunctionName=function["FunctionName"]).get("Aliases", [])
+    return [unqualified, *(alias["AliasArn"] for alias in aliases)]
+
+
+def check_maintenance(d: Deployment) -> Iterator[Check]:
+    """Maintenance and migrations run in a function of their own (long timeout, no retries);
+    the schedule targets it (or, in a deployment without one, the API function or its alias)."""
+    lambda_, events = d.client("lambda"), d.client("events")
+    try:
+        maintenance: dict[str, Any] | None = lambda_.get_function_configuration(
+            FunctionName=d.maintenance_name)
+    except lambda_.exceptions.ResourceNotFoundException:
+        maintenance = None
+    if maintenance is None:
+        yield Check("maintenance function", False,
+                    f"no {d.maintenance_name}: maintenance and migrations would share the API's "
+                    f"{d.function.get('Timeout')} s timeout and be retried")
+        targets = _arns_with_aliases(lambda_, d.function)
+    else:
+        timeout = maintenance.get("Timeout", 0)
+        try:
+            retries = lambda_.get_function_event_invoke_config(
+                FunctionName=d.maintenance_name).get("MaximumRetryAttempts")
+        except lambda_.exceptions.ResourceNotFoundException:
+            retries = None  # Lambda's default: two retries
+        same_network = maintenance.get("VpcConfig", {}).get("SecurityGroupIds") == \
+            d.function.get("VpcConfig", {}).get("SecurityGroupIds")
+        yield Check("maintenance function",
+                    timeout in MAINTENANCE_TIMEOUT and retries == 0 and same_network,
+                    f"{d.maintenance_name}: timeout {timeout} s (300-900), async retries "
+                    f"{2 if retries is None else retries} (0), same security groups as the API: "
+                    f"{same_network}")
+        targets = _arns_with_aliases(lambda_, maintenance) + _arns_with_aliases(lambda_,
+                                                                                  d.function)
+    found = {arn: events.list_rule_names_by_target(TargetArn=arn)["RuleNames"] for arn in targets}
+    rules = {arn: names for arn, names in found.items() if names}
+    yield Check("maintenance schedule", bool(rules),
+                f"rules {rules}" if rules else f"no rule targets {targets}")
 
 
 def run(function_name: str, region: str | None = None,
-        endpoint_url: str | None = None) -> list[Check]:
-    """Every check, in checklist order; a check that cannot be read fails with the reason."""
+        endpoint_url: str | None = None, maintenance_function: str | None = None) -> list[Check]:
+    """Every check, in checklist order; a check that cannot be read fails with the reason.
+    `maintenance_function` defaults to the template's name for it (STACK-maintenance)."""
     import boto3
 
     session = boto3.session.Session(region_name=region)
     deployment = Deployment(function_name,
-                            lambda service: session.client(service, endpoint_url=endpoint_url))
+                            lambda service: session.client(service, endpoint_url=endpoint_url),
+                            maintenance_function)
     results: list[Check] = []
     for section in (check_security_groups, check_role, check_function, check_bucket, check_api,
-                    check_monitoring):
+                    check_monitoring, check_maintenance):
         try:
             results += list(section(deployment))
         except Exception as exc:  # noqa: BLE001 - a section we cannot read is a failed check

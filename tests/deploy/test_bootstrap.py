@@ -57,3 +57,25 @@ def test_bootstrap_makes_a_user_who_can_use_tables_made_later(names: tuple[str, 
             {"u": user}).one()
     admin.dispose()
     assert can_login and password_set
+
+
+def test_migrations_run_as_the_app_user_after_bootstrap(names: tuple[str, str]) -> None:
+    """The Lambda's `{"cloudnexus": "migrate"}` runs as the application user, who may not
+    create extensions: bootstrap.sql must have made every one the migrations ask for."""
+    from cloudnexus.migrations import current_revision, head_revision, upgrade
+
+    database, user = names
+    result = bootstrap(database, user, "secret")
+    assert result.returncode == 0, result.stderr
+    app = create_engine(f"postgresql+psycopg://{user}@127.0.0.1:5432/{database}")
+    try:
+        upgrade(app)
+        assert current_revision(app) == head_revision(app)
+        with app.connect() as connection:
+            extensions = set(connection.execute(text("SELECT extname FROM pg_extension")).scalars())
+            assert {"pg_trgm", "btree_gin"} <= extensions
+            owner = connection.execute(text(
+                "SELECT tableowner FROM pg_tables WHERE tablename = 'files'")).scalar_one()
+            assert owner == user
+    finally:
+        app.dispose()

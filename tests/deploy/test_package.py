@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -75,16 +77,55 @@ def test_a_dependency_without_an_arm64_wheel_fails_loudly(tmp_path: Path) -> Non
     assert result.returncode != 0 and not (tmp_path / "x.zip").exists()
 
 
+@pytest.mark.parametrize("version", ["3.11", "3.10"])
+def test_runtimes_on_amazon_linux_2_are_refused_with_the_reason(tmp_path: Path,
+                                                                 version: str) -> None:
+    """python3.11 on Lambda is Amazon Linux 2 (glibc 2.26); psycopg-binary's aarch64 wheel
+    needs glibc 2.28, so the zip would only fail at its first cold start."""
+    out = tmp_path / "x.zip"
+    result = subprocess.run(
+        ["bash", "deploy/package.sh", "--python", version, "--out", str(out)], cwd=ROOT,
+        capture_output=True, text=True, timeout=60,
+        env={"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2 and not out.exists()
+    assert "glibc 2.26" in result.stderr and "3.12 or newer" in result.stderr
+    assert "Collecting" not in result.stdout  # refused before pip ran
+
+
+def test_the_template_offers_no_runtime_that_package_sh_refuses() -> None:
+    template = (ROOT / "deploy" / "template.yaml").read_text()
+    allowed = re.search(r"AllowedValues: \[(python3\.\d+(?:, python3\.\d+)*)\]", template)
+    assert allowed is not None
+    versions = [int(v.rsplit(".", 1)[1]) for v in allowed.group(1).split(", ")]
+    assert min(versions) >= 12
+
+
+def _python_at_least_312() -> tuple[str, str] | None:
+    """An interpreter for --bytecode (it must be the target version): PATH, then pyenv's."""
+    for minor in (14, 13, 12):
+        on_path = shutil.which(f"python3.{minor}")
+        if on_path and "shims" in Path(on_path).parts:  # pyenv's shims need pyenv on PATH
+            on_path = None
+        found = on_path or next(iter(sorted(glob.glob(
+            str(Path.home() / f".pyenv/versions/3.{minor}.*/bin/python3.{minor}")))), None)
+        if found:
+            return f"3.{minor}", found
+    return None
+
+
 def test_bytecode_is_shipped_on_request_for_a_read_only_task_root(tmp_path: Path) -> None:
     """--bytecode: hash-based .pyc that the runtime never re-checks, made by that Python."""
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    target = _python_at_least_312()
+    if target is None:
+        pytest.skip("no python3.12 or newer here to compile with (3.11 is refused)")
+    version, interpreter = target
     out = tmp_path / "deployment.zip"
     subprocess.run(
         ["bash", "deploy/package.sh", "--python", version, "--bytecode", "--out", str(out)],
         cwd=ROOT, check=True, capture_output=True, timeout=600,
-        env={"PYTHON": sys.executable, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"})
+        env={"PYTHON": sys.executable, "PATH": f"{Path(interpreter).parent}:/usr/bin:/bin"})
     archive = zipfile.ZipFile(out)
-    tag = sys.implementation.cache_tag
+    tag = f"cpython-{version.replace('.', '')}"
     compiled = archive.read(f"cloudnexus/__pycache__/app.{tag}.pyc")
     assert int.from_bytes(compiled[4:8], "little") == 0b01  # hash-based, unchecked
     assert f"fastapi/__pycache__/routing.{tag}.pyc" in archive.namelist()

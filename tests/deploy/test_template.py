@@ -10,7 +10,7 @@ import yaml
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "template.yaml"
 TAGS = ["Ref", "Sub", "GetAtt", "If", "Equals", "Select", "Split", "Join", "Not", "And", "Or",
-        "Condition", "FindInMap", "ImportValue", "GetAZs", "Base64", "Cidr"]
+        "Condition", "FindInMap", "ImportValue", "GetAZs", "Base64", "Cidr", "EachMemberEquals"]
 
 
 class CloudFormationLoader(yaml.SafeLoader):
@@ -47,6 +47,11 @@ def resource(template: dict[str, Any], name: str) -> dict[str, Any]:
     return template["Resources"][name]["Properties"]  # type: ignore[no-any-return]
 
 
+def shared(template: dict[str, Any]) -> dict[str, Any]:
+    """SAM Globals: what both functions get."""
+    return template["Globals"]["Function"]  # type: ignore[no-any-return]
+
+
 def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
     return [statement for policy in role["Policies"]
             for statement in policy["PolicyDocument"]["Statement"]]
@@ -61,30 +66,74 @@ def test_lambda_sg_allows_out_5432_to_the_rds_sg_and_443_to_anywhere(template: A
     egress = resource(template, "LambdaToDatabaseEgress")
     assert (egress["GroupId"], egress["FromPort"], egress["ToPort"], egress["IpProtocol"]) == (
         {"Ref": "LambdaSecurityGroup"}, 5432, 5432, "tcp")
-    assert egress["DestinationSecurityGroupId"] == {"Ref": "DatabaseSecurityGroup"}
+    assert egress["DestinationSecurityGroupId"] == {"Fn::If": [
+        "UseProxy", {"Ref": "ProxySecurityGroup"}, {"Ref": "DatabaseSecurityGroup"}]}
 
 
-def test_rds_sg_allows_in_5432_from_the_lambda_sg_only(template: Any) -> None:
-    ingress_rules = [(name, body["Properties"]) for name, body in template["Resources"].items()
-                     if body["Type"] == "AWS::EC2::SecurityGroupIngress"]
-    to_database = [rule for name, rule in ingress_rules
-                   if rule["GroupId"] == {"Ref": "DatabaseSecurityGroup"}]
-    sources = {(rule["SourceSecurityGroupId"]["Ref"], rule["FromPort"], rule["ToPort"])
-               for rule in to_database}
-    assert ("LambdaSecurityGroup", 5432, 5432) in sources
-    assert all("CidrIp" not in rule for rule in to_database)
-    proxy_rule = template["Resources"]["DatabaseFromProxyIngress"]
-    assert proxy_rule["Condition"] == "UseProxy"  # the proxy shares the database's group
+def test_rds_sg_allows_in_5432_from_the_lambda_sg_or_the_proxy_only(template: Any) -> None:
+    resources = template["Resources"]
+    to_database = {name: body for name, body in resources.items()
+                   if body["Type"] == "AWS::EC2::SecurityGroupIngress"
+                   and body["Properties"]["GroupId"] == {"Ref": "DatabaseSecurityGroup"}}
+    assert {name: (body.get("Condition"), body["Properties"]["SourceSecurityGroupId"],
+                   body["Properties"]["FromPort"], body["Properties"]["ToPort"])
+            for name, body in to_database.items()} == {
+        "DatabaseFromLambdaIngress": ("NoProxy", {"Ref": "LambdaSecurityGroup"}, 5432, 5432),
+        "DatabaseFromProxyIngress": ("UseProxy", {"Ref": "ProxySecurityGroup"}, 5432, 5432)}
     assert "SecurityGroupIngress" not in resource(template, "DatabaseSecurityGroup")
+
+
+def test_the_proxy_has_a_group_that_can_reach_the_database(template: Any) -> None:
+    """In the database's group (egress 127.0.0.1/32 only) the proxy could not open a
+    connection to the instance."""
+    assert template["Resources"]["ProxySecurityGroup"]["Condition"] == "UseProxy"
+    proxy_sg = resource(template, "ProxySecurityGroup")
+    assert proxy_sg["SecurityGroupIngress"] == [{
+        "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+        "SourceSecurityGroupId": {"Ref": "LambdaSecurityGroup"},
+        "Description": "PostgreSQL from the CloudNexus Lambda"}]
+    to_database = [rule for rule in proxy_sg["SecurityGroupEgress"]
+                   if rule.get("DestinationSecurityGroupId") == {"Ref": "DatabaseSecurityGroup"}]
+    assert [(rule["FromPort"], rule["ToPort"]) for rule in to_database] == [(5432, 5432)]
+    assert resource(template, "DatabaseProxy")["VpcSecurityGroupIds"] == [
+        {"Ref": "ProxySecurityGroup"}]
+    pool = resource(template, "DatabaseProxyTargets")["ConnectionPoolConfigurationInfo"]
+    assert pool["MaxConnectionsPercent"] < 80  # under the DatabaseConnections alarm
 
 
 def test_lambda_runs_in_the_vpc_and_subnets_of_the_database(template: Any) -> None:
     assert template["Parameters"]["VpcId"]["Type"] == "AWS::EC2::VPC::Id"
-    function = resource(template, "ApiFunction")
-    assert function["VpcConfig"]["SubnetIds"] == {"Ref": "SubnetIds"}
+    assert shared(template)["VpcConfig"] == {"SecurityGroupIds": [{"Ref": "LambdaSecurityGroup"}],
+                                             "SubnetIds": {"Ref": "SubnetIds"}}
+    for function in ("ApiFunction", "MaintenanceFunction"):
+        assert "VpcConfig" not in resource(template, function)  # the shared one applies
     assert resource(template, "DatabaseSubnetGroup")["SubnetIds"] == {"Ref": "SubnetIds"}
     for group in ("LambdaSecurityGroup", "DatabaseSecurityGroup"):
         assert resource(template, group)["VpcId"] == {"Ref": "VpcId"}
+
+
+def test_private_subnets_reach_s3_and_secrets_manager_through_endpoints(template: Any) -> None:
+    """Egress 443 only and no NAT: without endpoints every S3 and Secrets Manager call hangs."""
+    resources = template["Resources"]
+    assert template["Parameters"]["CreateVpcEndpoints"]["Default"] == "true"
+    s3, secrets = resource(template, "S3Endpoint"), resource(template, "SecretsManagerEndpoint")
+    for name in ("S3Endpoint", "SecretsManagerEndpoint", "VpcEndpointSecurityGroup"):
+        assert resources[name]["Condition"] == "UseVpcEndpoints"
+    assert (s3["VpcEndpointType"], s3["ServiceName"], s3["RouteTableIds"]) == (
+        "Gateway", {"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"}, {"Ref": "RouteTableIds"})
+    assert (secrets["VpcEndpointType"], secrets["PrivateDnsEnabled"]) == ("Interface", True)
+    assert secrets["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.secretsmanager"}
+    assert secrets["SubnetIds"] == {"Ref": "SubnetIds"}
+    assert secrets["SecurityGroupIds"] == [{"Ref": "VpcEndpointSecurityGroup"}]
+    endpoint_sg = resource(template, "VpcEndpointSecurityGroup")
+    assert endpoint_sg["SecurityGroupIngress"] == [{
+        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+        "SourceSecurityGroupId": {"Ref": "LambdaSecurityGroup"},
+        "Description": "HTTPS from the CloudNexus Lambda"}]
+    assert resources["VpcEndpointFromProxyIngress"]["Condition"] == "UseProxyAndVpcEndpoints"
+    rule = template["Rules"]["VpcEndpointsNeedRouteTables"]
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::EachMemberEquals": [
+        {"Ref": "RouteTableIds"}, ""]}]}
 
 
 # 2. IAM execution role
@@ -98,13 +147,16 @@ def test_role_has_logs_vpc_access_and_s3_scoped_to_the_bucket(template: Any) -> 
            "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
            "ec2:UnassignPrivateIpAddresses"}
     assert vpc <= set(by_action)
-    objects = {"Fn::Sub": "${FilesBucket.Arn}/*"}
+    objects = [{"Fn::Sub": "${FilesBucket.Arn}/private/*"},
+               {"Fn::Sub": "${FilesBucket.Arn}/uploads/*"}]  # the only prefixes keys.py makes
     for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
                    "s3:ListMultipartUploadParts"):
         assert by_action[action] == objects
     for action in ("s3:ListBucket", "s3:ListBucketMultipartUploads"):
         assert by_action[action] == {"Fn::GetAtt": ["FilesBucket", "Arn"]}
     assert by_action["secretsmanager:GetSecretValue"] == {"Ref": "AppDatabaseSecret"}
+    assert by_action["logs:PutLogEvents"] == [{"Fn::Sub": "${FunctionLogGroup.Arn}:*"},
+                                              {"Fn::Sub": "${MaintenanceLogGroup.Arn}:*"}]
     wildcard = {action for action, target in by_action.items() if target == "*"}
     assert wildcard == vpc  # nothing else on "*"
     assert not any(action.endswith("*") for action in by_action)
@@ -112,7 +164,7 @@ def test_role_has_logs_vpc_access_and_s3_scoped_to_the_bucket(template: Any) -> 
 
 # 3. Environment
 def test_environment_has_the_checklist_variables_and_no_plain_password(template: Any) -> None:
-    variables = resource(template, "ApiFunction")["Environment"]["Variables"]
+    variables = shared(template)["Environment"]["Variables"]
     assert {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_SECRET_ARN", "S3_BUCKET",
             "LOG_LEVEL", "CORS_ORIGINS"} <= set(variables)
     assert "DB_PASS" not in variables and "AWS_REGION" not in variables
@@ -120,22 +172,80 @@ def test_environment_has_the_checklist_variables_and_no_plain_password(template:
     assert variables["DB_NAME"] == "cloudnexus" and variables["DB_PORT"] == "5432"
     assert variables["CORS_ORIGINS"] == {"Fn::Join": [",", {"Ref": "CorsOrigins"}]}
     assert variables["DB_HOST"]["Fn::If"][0] == "UseProxy"
+    # DOCS_ENABLED=false would drop /openapi.json, a public route of the contract (API.md).
+    assert variables.get("DOCS_ENABLED", "true") == "true"
+    assert variables["PGSSLMODE"] == {"Ref": "DBSslMode"}
+    assert template["Parameters"]["DBSslMode"]["Default"] == "require"
+    for function in ("ApiFunction", "MaintenanceFunction"):
+        assert "Environment" not in resource(template, function)  # the shared one applies
 
 
 # 4. Lambda settings
 def test_function_settings(template: Any) -> None:
-    function = resource(template, "ApiFunction")
-    assert (function["MemorySize"], function["Timeout"], function["Handler"]) == (
-        512, 30, "main.handler")
-    assert function["Architectures"] == ["arm64"]
-    assert function["Runtime"] == {"Ref": "Runtime"}
+    function, common = resource(template, "ApiFunction"), shared(template)
+    assert (function["MemorySize"], common["Handler"]) == (512, "main.handler")
+    assert function["Timeout"] <= 28  # under the HTTP API's 30 s integration timeout
+    assert resource(template, "HttpApiIntegration")["TimeoutInMillis"] == 30000
+    assert common["Architectures"] == ["arm64"]
+    assert common["Runtime"] == {"Ref": "Runtime"}
     runtime = template["Parameters"]["Runtime"]
-    assert "python3.11" in runtime["AllowedValues"] and runtime["Default"] != "python3.11"
+    # python3.11 is Amazon Linux 2 (glibc 2.26): the aarch64 psycopg-binary needs 2.28.
+    assert runtime["AllowedValues"] == ["python3.12", "python3.13", "python3.14"]
     assert function["ProvisionedConcurrencyConfig"]["Fn::If"][0] == "UseProvisioned"
     assert function["SnapStart"]["Fn::If"][0] == "UseSnapStart"
-    rule = template["Rules"]["SnapStartNeedsPython312"]
-    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [
-        {"Ref": "Runtime"}, "python3.11"]}]}
+    rule = template["Rules"]["SnapStartWithoutProvisionedConcurrency"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "EnableSnapStart"}, "true"]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [
+        {"Ref": "ProvisionedConcurrency"}, "0"]}
+    for name in ("ApiFunction", "MaintenanceFunction"):
+        assert resource(template, name)["CodeUri"] == "../dist/deployment.zip"
+        assert resource(template, name)["Role"] == {"Fn::GetAtt": ["FunctionRole", "Arn"]}
+
+
+def test_reserved_concurrency_caps_the_connections(template: Any) -> None:
+    """containers x 2 connections (ORM + event loop, DB_POOL_SIZE=1) + maintenance + a reserve
+    stay under max_connections of the default instance class."""
+    parameters = template["Parameters"]
+    reserved, max_connections = (parameters["ReservedConcurrency"]["Default"],
+                                 parameters["DBMaxConnections"]["Default"])
+    assert parameters["DBInstanceClass"]["Default"] == "db.t4g.micro"
+    assert shared(template)["Environment"]["Variables"]["DB_POOL_SIZE"] == "1"
+    assert 2 * reserved + 2 * 2 + 10 <= max_connections
+    assert resource(template, "ApiFunction")["ReservedConcurrentExecutions"] == {"Fn::If": [
+        "UseReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    assert resource(template, "MaintenanceFunction")["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["UseReservedConcurrency", 2, {"Ref": "AWS::NoValue"}]}
+    skips = {skip["id"] for skip in template["Resources"]["ApiFunction"]["Metadata"][
+        "checkov"]["skip"]}
+    assert "CKV_AWS_115" not in skips
+
+
+def test_parameter_only_changes_publish_a_version(template: Any) -> None:
+    """SAM hashes the environment with its parameter references unresolved; deploy.sh passes
+    a hash of the zip, the template and the parameters as VersionHash instead."""
+    function = resource(template, "ApiFunction")
+    assert function["AutoPublishAlias"] == "live"
+    assert function["AutoPublishCodeSha256"] == {"Ref": "VersionHash"}
+    script = (TEMPLATE.parent / "deploy.sh").read_text()
+    assert 'VersionHash="$VERSION_HASH"' in script
+    assert "sha256sum dist/deployment.zip deploy/template.yaml" in script
+    assert 'printf \'%s\\n\' "${PARAMETERS[@]}"' in script
+
+
+def test_maintenance_and_migrations_have_a_function_of_their_own(template: Any) -> None:
+    function = resource(template, "MaintenanceFunction")
+    assert 300 <= function["Timeout"] <= 900
+    assert function["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+    assert "AutoPublishAlias" not in function  # the schedule and migrate run the code deployed
+    assert function["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-maintenance"}
+    assert resource(template, "ApiFunction")["FunctionName"] == {
+        "Fn::Sub": "${AWS::StackName}-api"}  # aws_verify finds one from the other
+    assert resource(template, "MaintenanceRule")["Targets"] == [
+        {"Id": "maintenance", "Arn": {"Fn::GetAtt": ["MaintenanceFunction", "Arn"]}}]
+    permission = resource(template, "MaintenanceInvokePermission")
+    assert permission["FunctionName"] == {"Ref": "MaintenanceFunction"}
+    script = (TEMPLATE.parent / "deploy.sh").read_text()
+    assert '--function-name "$STACK-maintenance"' in script
 
 
 # 5. RDS
@@ -199,6 +309,8 @@ def test_http_api_routes_cors_and_default_stage(template: Any) -> None:
     assert resource(template, "DefaultStage")["StageName"] == "$default"
     assert resource(template, "HttpApiIntegration")["PayloadFormatVersion"] == "2.0"
     assert template["Resources"]["ApiDomain"]["Condition"] == "UseDomain"
+    exposed = api["CorsConfiguration"]["ExposeHeaders"]
+    assert {"etag", "x-request-id", "retry-after", "idempotent-replayed"} <= set(exposed)
 
 
 # 8. Monitoring
@@ -217,13 +329,40 @@ def test_alarms_and_thresholds(template: Any) -> None:
     assert percent["Expression"] == {
         "Fn::Sub": "100 * free / (${DBAllocatedStorageGB} * 1073741824)"}
     assert (storage["Threshold"], storage["ComparisonOperator"]) == (20, "LessThanThreshold")
+    gateway = resource(template, "Api5xxAlarm")
+    server_errors = next(m for m in gateway["Metrics"] if m["Id"] == "server_errors")
+    metric = server_errors["MetricStat"]["Metric"]
+    assert (metric["Namespace"], metric["MetricName"]) == ("AWS/ApiGateway", "5xx")
+    assert metric["Dimensions"] == [{"Name": "ApiId", "Value": {"Ref": "HttpApi"}},
+                                    {"Name": "Stage", "Value": "$default"}]
+    throttles = resource(template, "LambdaThrottlesAlarm")
+    assert (throttles["MetricName"], throttles["Threshold"]) == ("Throttles", 0)
+    connections = resource(template, "DatabaseConnectionsAlarm")
+    percent = next(metric for metric in connections["Metrics"] if "Expression" in metric)
+    assert percent["Expression"] == {"Fn::Sub": "100 * connections / ${DBMaxConnections}"}
+    assert connections["Threshold"] == 80
+    for name, body in template["Resources"].items():
+        if body["Type"] == "AWS::CloudWatch::Alarm":
+            assert body["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+
+
+def test_alarm_topic_key_lets_cloudwatch_publish(template: Any) -> None:
+    """CloudWatch cannot use the AWS-managed aws/sns key: alarms would never arrive."""
+    assert resource(template, "AlarmTopic")["KmsMasterKeyId"] == {
+        "Fn::GetAtt": ["AlarmTopicKey", "Arn"]}
+    key = resource(template, "AlarmTopicKey")
+    assert key["EnableKeyRotation"] is True
+    cloudwatch = [statement for statement in key["KeyPolicy"]["Statement"]
+                  if statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert len(cloudwatch) == 1
+    assert set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
 
 
 def test_log_group_query_and_maintenance_schedule(template: Any) -> None:
-    logs = resource(template, "FunctionLogGroup")
-    assert logs["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    assert resource(template, "ApiFunction")["LoggingConfig"]["LogGroup"] == {
-        "Ref": "FunctionLogGroup"}
+    for group, function in (("FunctionLogGroup", "ApiFunction"),
+                            ("MaintenanceLogGroup", "MaintenanceFunction")):
+        assert resource(template, group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        assert resource(template, function)["LoggingConfig"]["LogGroup"] == {"Ref": group}
     query = resource(template, "ErrorsQuery")
     assert "filter @message like /ERROR/" in query["QueryString"]
     schedule = resource(template, "MaintenanceRule")

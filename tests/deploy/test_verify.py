@@ -16,15 +16,16 @@ from cloudnexus.aws_verify import run
 from cloudnexus.cli import app as cli
 
 REGION = "us-east-1"
-FUNCTION = "cloudnexus-api"
 
 
 def clients(endpoint: str) -> Any:
     return lambda service: boto3.client(service, region_name=REGION, endpoint_url=endpoint)
 
 
-def deploy(endpoint: str, suffix: str) -> dict[str, str]:
-    """Resources as deploy/template.yaml makes them."""
+def deploy(endpoint: str, suffix: str, *, maintenance_function: bool = True) -> dict[str, str]:
+    """Resources as deploy/template.yaml makes them (STACK-api with the alias `live`, which the
+    HTTP API invokes; STACK-maintenance, which the schedule invokes). Without
+    `maintenance_function`, a deployment where the schedule targets the API's alias."""
     aws = clients(endpoint)
     ec2, iam, s3 = aws("ec2"), aws("iam"), aws("s3")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -70,7 +71,8 @@ def deploy(endpoint: str, suffix: str) -> dict[str, str]:
             "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
             "ec2:UnassignPrivateIpAddresses"]}],
         "s3": [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
-                "Resource": f"arn:aws:s3:::{bucket}/*"},
+                "Resource": [f"arn:aws:s3:::{bucket}/private/*",
+                             f"arn:aws:s3:::{bucket}/uploads/*"]},
                {"Effect": "Allow", "Action": "s3:ListBucket",
                 "Resource": f"arn:aws:s3:::{bucket}"}],
     }
@@ -80,18 +82,31 @@ def deploy(endpoint: str, suffix: str) -> dict[str, str]:
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("main.py", "def handler(event, context):\n    return {}\n")
-    function = aws("lambda").create_function(
-        FunctionName=f"{FUNCTION}-{suffix}", Runtime="python3.14", Role=role,
-        Handler="main.handler", Code={"ZipFile": code.getvalue()}, MemorySize=512, Timeout=30,
-        Architectures=["arm64"], VpcConfig={"SubnetIds": subnets, "SecurityGroupIds": [lambda_sg]},
-        Environment={"Variables": {
+    lambda_ = aws("lambda")
+    settings = {
+        "Runtime": "python3.14", "Role": role, "Handler": "main.handler",
+        "Code": {"ZipFile": code.getvalue()}, "MemorySize": 512, "Architectures": ["arm64"],
+        "VpcConfig": {"SubnetIds": subnets, "SecurityGroupIds": [lambda_sg]},
+        "Environment": {"Variables": {
             "DB_HOST": "db.internal", "DB_PORT": "5432", "DB_NAME": "cloudnexus",
             "DB_USER": "cloudnexus_app", "DB_SECRET_ARN": "arn:aws:secretsmanager:x", "S3_BUCKET":
-            bucket, "LOG_LEVEL": "INFO", "CORS_ORIGINS": "https://app.example"}})
+            bucket, "LOG_LEVEL": "INFO", "CORS_ORIGINS": "https://app.example"}}}
+    function = lambda_.create_function(FunctionName=f"cloudnexus-{suffix}-api", Timeout=28,
+                                       **settings)
+    version = lambda_.publish_version(FunctionName=function["FunctionName"])["Version"]
+    alias = lambda_.create_alias(FunctionName=function["FunctionName"], Name="live",
+                                 FunctionVersion=version)["AliasArn"]
+    scheduled = alias
+    if maintenance_function:
+        maintenance = lambda_.create_function(
+            FunctionName=f"cloudnexus-{suffix}-maintenance", Timeout=900, **settings)
+        lambda_.put_function_event_invoke_config(FunctionName=maintenance["FunctionName"],
+                                                 MaximumRetryAttempts=0)
+        scheduled = maintenance["FunctionArn"]
     gateway = aws("apigatewayv2")
     api = gateway.create_api(Name=f"api-{suffix}", ProtocolType="HTTP")["ApiId"]
     integration = gateway.create_integration(
-        ApiId=api, IntegrationType="AWS_PROXY", IntegrationUri=function["FunctionArn"],
+        ApiId=api, IntegrationType="AWS_PROXY", IntegrationUri=alias,
         PayloadFormatVersion="2.0")["IntegrationId"]
     for route in ("ANY /{proxy+}", "GET /health"):
         gateway.create_route(ApiId=api, RouteKey=route, Target=f"integrations/{integration}")
@@ -99,9 +114,10 @@ def deploy(endpoint: str, suffix: str) -> dict[str, str]:
     watch = aws("cloudwatch")
     dims = [{"Name": "FunctionName", "Value": function["FunctionName"]}]
 
-    def stat(metric: str, namespace: str, key: str) -> dict[str, Any]:
+    def stat(metric: str, namespace: str, key: str,
+             dimensions: list[dict[str, str]] = dims) -> dict[str, Any]:
         return {"Id": key, "ReturnData": False, "MetricStat": {"Metric": {
-            "Namespace": namespace, "MetricName": metric, "Dimensions": dims},
+            "Namespace": namespace, "MetricName": metric, "Dimensions": dimensions},
             "Period": 300, "Stat": "Sum"}}
 
     watch.put_metric_alarm(AlarmName=f"errors-{suffix}", EvaluationPeriods=1, Threshold=1,
@@ -123,13 +139,29 @@ def deploy(endpoint: str, suffix: str) -> dict[str, str]:
                                stat("FreeStorageSpace", "AWS/RDS", "free"),
                                {"Id": "pct", "Expression": "100 * free / (20 * 1073741824)",
                                 "ReturnData": True}])
+    stage = [{"Name": "ApiId", "Value": api}, {"Name": "Stage", "Value": "$default"}]
+    watch.put_metric_alarm(AlarmName=f"api-5xx-{suffix}", EvaluationPeriods=1, Threshold=1,
+                           ComparisonOperator="GreaterThanThreshold", Metrics=[
+                               stat("5xx", "AWS/ApiGateway", "server_errors", stage),
+                               stat("Count", "AWS/ApiGateway", "requests", stage),
+                               {"Id": "rate", "Expression": "100 * server_errors / requests",
+                                "ReturnData": True}])
+    watch.put_metric_alarm(AlarmName=f"throttles-{suffix}", Namespace="AWS/Lambda",
+                           MetricName="Throttles", Dimensions=dims, Statistic="Sum", Period=300,
+                           EvaluationPeriods=1, Threshold=0,
+                           ComparisonOperator="GreaterThanThreshold")
+    watch.put_metric_alarm(AlarmName=f"connections-{suffix}", EvaluationPeriods=3, Threshold=80,
+                           ComparisonOperator="GreaterThanThreshold", Metrics=[
+                               stat("DatabaseConnections", "AWS/RDS", "connections"),
+                               {"Id": "pct", "Expression": "100 * connections / 80",
+                                "ReturnData": True}])
     aws("logs").create_log_group(logGroupName=f"/aws/lambda/{function['FunctionName']}")
     aws("logs").put_retention_policy(logGroupName=f"/aws/lambda/{function['FunctionName']}",
                                      retentionInDays=30)
     events = aws("events")
     events.put_rule(Name=f"maintenance-{suffix}", ScheduleExpression="rate(15 minutes)")
     events.put_targets(Rule=f"maintenance-{suffix}", Targets=[
-        {"Id": "maintenance", "Arn": function["FunctionArn"]}])
+        {"Id": "maintenance", "Arn": scheduled}])
     return {"function": function["FunctionName"], "database_sg": database_sg,
             "bucket": bucket}
 
@@ -159,17 +191,37 @@ def test_cli_prints_pass_per_item(deployed: dict[str, str], moto_endpoint: str,
     assert "database security group" in result.output and "FAIL" not in result.output
 
 
+def test_a_schedule_on_the_api_alias_is_found(moto_endpoint: str) -> None:
+    """A deployment without a maintenance function, whose rule targets the alias `live` (as the
+    template did): the schedule is found; the shared 28 s timeout is what fails."""
+    made = deploy(moto_endpoint, "alias-target", maintenance_function=False)
+    checks = run(made["function"], region=REGION, endpoint_url=moto_endpoint)
+    assert failing(checks) == ["maintenance function"]
+    schedule = next(check for check in checks if check.name == "maintenance schedule")
+    assert ":live" in schedule.detail
+
+
 @pytest.mark.parametrize("breakage", ["open_database", "small_memory", "public_bucket",
-                                      "wide_s3", "plain_password"])
+                                      "wide_s3", "plain_password", "api_timeout_30",
+                                      "maintenance_retried", "no_schedule"])
 def test_one_broken_item_fails_by_name(moto_endpoint: str, breakage: str) -> None:
     made = deploy(moto_endpoint, breakage.replace("_", "-"))
     aws = clients(moto_endpoint)
     expected = {
         "open_database": "database security group", "small_memory": "lambda settings",
         "public_bucket": "bucket public access", "wide_s3": "role: s3 scoped to the bucket",
-        "plain_password": "environment",
+        "plain_password": "environment", "api_timeout_30": "lambda settings",
+        "maintenance_retried": "maintenance function", "no_schedule": "maintenance schedule",
     }[breakage]
-    if breakage == "open_database":
+    if breakage == "api_timeout_30":  # the HTTP API would give up first: no log of why
+        aws("lambda").update_function_configuration(FunctionName=made["function"], Timeout=30)
+    elif breakage == "maintenance_retried":  # no config: Lambda's default, two retries
+        aws("lambda").delete_function_event_invoke_config(
+            FunctionName=made["function"].replace("-api", "-maintenance"))
+    elif breakage == "no_schedule":
+        aws("events").remove_targets(Rule=f"maintenance-{breakage.replace('_', '-')}",
+                                     Ids=["maintenance"])
+    elif breakage == "open_database":
         aws("ec2").authorize_security_group_ingress(GroupId=made["database_sg"], IpPermissions=[
             {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
              "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
