@@ -102,7 +102,7 @@ def test_cors_allows_only_the_configured_origins(build: Callable[..., TestClient
     for origin in (ORIGIN, "https://admin.example"):
         allowed = client.get("/health", headers={"Origin": origin})
         assert allowed.headers["access-control-allow-origin"] == origin
-        assert {"X-Request-Id", "ETag", "Retry-After"} <= set(
+        assert {"X-Request-Id", "ETag", "Retry-After", "Idempotent-Replayed"} <= set(
             allowed.headers["access-control-expose-headers"].split(", "))
     other = client.get("/health", headers={"Origin": "https://evil.example"})
     assert other.status_code == 200 and "access-control-allow-origin" not in other.headers

@@ -85,7 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match",
                            "X-Request-Id"],
-            expose_headers=["ETag", "X-Request-Id", "Retry-After"],
+            expose_headers=["ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed"],
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware)
