@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from typer.testing import CliRunner
 
 from cloudnexus.database import utcnow
@@ -18,7 +18,7 @@ from cloudnexus.files import deletion
 from cloudnexus.files.models import MISSING, File
 from cloudnexus.maintenance import run
 from cloudnexus.storage.base import ObjectNotFound
-from cloudnexus.uploads.models import EXPIRED, Upload
+from cloudnexus.uploads.models import ABORTED, EXPIRED, Upload
 from cloudnexus.workspaces.models import Workspace
 from tests.conftest import Tenant
 
@@ -73,6 +73,38 @@ def test_expired_uploads_are_aborted_and_release_their_quota(
                                 headers=stack_tenant.headers()).status_code == 404
     assert stack_client.get("/v1/buckets/box/files",
                             headers=stack_tenant.headers()).json()["items"] == []
+
+
+def test_upload_aborted_while_maintenance_expires_its_batch_gives_back_its_quota_once(
+        stack_app: Any, stack_client: Any, stack_tenant: Tenant, bucket: str) -> None:
+    """Maintenance commits each expired upload, which unlocks the rest of its batch: a client
+    may abort one of them before maintenance reaches it, and only one of the two may act."""
+    runtime, headers = stack_app.state.runtime, stack_tenant.headers()
+    ids = [stack_client.post("/v1/buckets/box/uploads", headers=headers, json={
+        "path": path, "size": 100, "content_type": "text/plain"}).json()["id"]
+        for path in ("a", "b")]
+    with runtime.session_factory() as db:
+        db.execute(update(Upload).values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.commit()
+    aborts: list[int] = []
+
+    def abort_the_rest(session: Any) -> None:  # after maintenance's first commit
+        if not aborts:
+            aborts.extend(stack_client.delete(f"/v1/uploads/{upload_id}",
+                                              headers=headers).status_code for upload_id in ids)
+
+    event.listen(runtime.session_factory, "after_commit", abort_the_rest)
+    try:
+        report = run(runtime, orphan_grace=NOW)
+    finally:
+        event.remove(runtime.session_factory, "after_commit", abort_the_rest)
+    assert sorted(aborts) == [204, 404]  # one already expired, the other aborted by the client
+    with runtime.session_factory() as db:
+        workspace = db.get(Workspace, stack_tenant.workspace_id)
+        statuses = sorted(db.scalars(select(Upload.status)))
+    assert workspace is not None
+    assert (workspace.reserved_bytes, workspace.reserved_files) == (0, 0)
+    assert statuses == [ABORTED, EXPIRED] and report.expired_uploads == 1
 
 
 def test_object_without_a_record_is_removed_after_the_grace_period(

@@ -68,9 +68,10 @@ def _expire_uploads(db: Any, storage: Any, report: Report, *, now: datetime) -> 
 
     expired = select(Upload).where(Upload.status == PENDING, Upload.expires_at < now)
     for upload in db.scalars(expired.with_for_update(skip_locked=True)).all():
-        report.expired_uploads += 1
-        if not report.dry_run:
-            uploads.finish(db, storage, upload=upload, status=EXPIRED)
+        # finish() commits per upload, which unlocks the rest of the batch: one aborted or
+        # completed meanwhile is left alone (finish() moves only a still-pending upload).
+        if report.dry_run or uploads.finish(db, storage, upload=upload, status=EXPIRED):
+            report.expired_uploads += 1
     db.commit()
     pending = {upload_id for (upload_id,) in db.execute(
         select(Upload.multipart_id).where(Upload.status == PENDING,

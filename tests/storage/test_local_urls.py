@@ -79,6 +79,26 @@ def test_presigned_put_round_trip(local: LocalStorage, client: Any) -> None:
     assert response.headers["ETag"] == local.head(key).etag
 
 
+def test_put_never_replaces_other_bytes(local: LocalStorage, client: Any) -> None:
+    key, other = new_key(), DATA.replace(b"s", b"S")  # as long: only the bytes differ
+    request = presign(local, key, with_sha256=False)
+    assert client.put(request.url, headers=request.headers, content=DATA).status_code == 200
+    again = client.put(request.url, headers=request.headers, content=other)
+    assert_refused(again, 412, "precondition_failed")
+    assert local.head(key).sha256 == hashlib.sha256(DATA).hexdigest()
+    assert [p.name for p in local.path_of(key).parent.iterdir() if p.suffix == ".tmp"] == []
+
+
+def test_put_retried_with_the_same_bytes_is_accepted(local: LocalStorage, client: Any) -> None:
+    """A client whose first answer was lost sends the PUT again: same bytes, same object."""
+    key = new_key()
+    request = presign(local, key)
+    first = client.put(request.url, headers=request.headers, content=DATA)
+    retry = client.put(request.url, headers=request.headers, content=DATA)
+    assert first.status_code == retry.status_code == 200
+    assert first.headers["ETag"] == retry.headers["ETag"] == local.head(key).etag
+
+
 @pytest.mark.parametrize("headers", [{"Content-Type": "text/html"},
                                      {"Content-Type": "text/plain; charset=utf-8"}, {}])
 def test_put_with_another_content_type(local: LocalStorage, client: Any,

@@ -56,9 +56,23 @@ def test_presigned_put_without_checksum(s3: S3Storage) -> None:
                              expires_in=900)
     query = query_of(request.url)
     assert set(query["X-Amz-SignedHeaders"].split(";")) == {"content-length", "content-type",
-                                                            "host"}
+                                                            "host", "if-none-match"}
     assert query["X-Amz-Expires"] == "900"
-    assert set(request.headers) == {"Content-Type", "Content-Length"}
+    assert set(request.headers) == {"Content-Type", "Content-Length", "If-None-Match"}
+
+
+def test_presigned_put_is_signed_as_a_create_only_write(s3: S3Storage) -> None:
+    """If-None-Match: * is signed, so the client must send it, and S3 refuses (412) a PUT once
+    the object exists: the URL cannot replace a completed file's bytes."""
+    key = new_key()
+    request = s3.presign_put(key, content_type="text/plain", size=3, sha256=None, expires_in=60)
+    assert request.headers["If-None-Match"] == "*"
+    assert "if-none-match" in query_of(request.url)["X-Amz-SignedHeaders"].split(";")
+    assert requests.put(request.url, data=b"one", headers=request.headers,
+                        timeout=30).status_code == 200
+    again = requests.put(request.url, data=b"two", headers=request.headers, timeout=30)
+    assert again.status_code == 412 and b"PreconditionFailed" in again.content
+    assert s3.open(key).read() == b"one"
 
 
 def test_presigned_put_refuses_a_malformed_checksum(s3: S3Storage) -> None:

@@ -136,6 +136,18 @@ def test_presigned_put(storage: Storage, http: Http, with_checksum: bool) -> Non
         assert body.read() == data
 
 
+def test_presigned_put_creates_but_never_replaces(storage: Storage, http: Http) -> None:
+    """A URL still unexpired after its upload completed cannot change the stored bytes."""
+    key, data, other = new_key(), b"the bytes completed", b"bytes sent later!!!"
+    request = storage.presign_put(key, content_type="text/plain", size=len(data), sha256=None,
+                                  expires_in=60)
+    assert http.send("PUT", request.url, headers=request.headers, body=data).status_code == 200
+    again = http.send("PUT", request.url, headers=request.headers, body=other)
+    assert again.status_code == 412, again.content
+    with storage.open(key) as body:
+        assert body.read() == data
+
+
 @pytest.mark.parametrize("name", [None, 'résumé "final"; v2.pdf', "日本\r\n😀.txt"])
 def test_presigned_get(storage: Storage, http: Http, name: str | None) -> None:
     key, data = new_key(), os.urandom(50_000)

@@ -16,6 +16,10 @@ class ObjectNotFound(StorageError):
     """No object (or multipart upload) under that key."""
 
 
+class ObjectExists(StorageError):
+    """Another object is already stored under that key, and the write may not replace it."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str
@@ -88,7 +92,10 @@ class Storage(Protocol):
     def presign_put(
         self, key: str, *, content_type: str, size: int, sha256: str | None, expires_in: int
     ) -> PresignedRequest:
-        """A PUT binding content type, length and (when given) sha256; send exactly its headers."""
+        """A PUT binding content type, length and (when given) sha256; send exactly its headers.
+
+        It only creates: once an object is stored under `key`, a PUT of other bytes is refused
+        (412), so a URL cannot replace the bytes of a file after its upload is completed."""
 
     def public_url(self, key: str) -> str:
         """The stable, unsigned URL of an `uploads/` object; ValueError for any other key."""

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from cloudnexus.config import Settings
 from cloudnexus.storage.base import (
     MultipartUpload,
+    ObjectExists,
     ObjectInfo,
     ObjectNotFound,
     PresignedRequest,
@@ -78,6 +79,19 @@ class LocalStorage:
         write_json(sidecar(staged.dest), document)
         staged.commit()
         return self.head(key)
+
+    def save_new(self, key: str, staged: StagedFile, *, content_type: str) -> ObjectInfo:
+        """save() unless an object is at `key` already: the same bytes (a PUT retried after
+        its answer was lost) leave it as it is, other bytes raise ObjectExists."""
+        try:
+            existing = self.head(key)
+        except ObjectNotFound:
+            return self.save(key, staged, content_type=content_type)
+        same = (existing.size, existing.sha256, existing.content_type) == (
+            staged.size, staged.sha256, content_type)
+        if not same:
+            raise ObjectExists(key)
+        return existing
 
     def put(self, key: str, body: BinaryIO, *, content_type: str,
             sha256: str | None = None, size: int | None = None) -> ObjectInfo:

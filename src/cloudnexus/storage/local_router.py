@@ -7,9 +7,9 @@ from fastapi.responses import FileResponse
 from pydantic import Field
 
 from cloudnexus.deps import RuntimeDep
-from cloudnexus.errors import BadRequest, Forbidden, NotFound
+from cloudnexus.errors import BadRequest, Forbidden, NotFound, PreconditionFailed
 from cloudnexus.schemas import ErrorBody, Model
-from cloudnexus.storage.base import ObjectNotFound
+from cloudnexus.storage.base import ObjectExists, ObjectNotFound
 from cloudnexus.storage.local import LocalStorage
 from cloudnexus.storage.signing import (
     PUBLIC_PATH,
@@ -26,6 +26,7 @@ _ERRORS = {
     400: "The body does not match the signed length or checksum",
     403: "Unsigned, tampered with, expired, or a header differs from the signed one",
     404: "No such object or upload",
+    412: "Another object is already stored at the key (a presigned PUT never replaces one)",
     422: "A parameter is malformed",
 }
 
@@ -115,7 +116,8 @@ def get_object(key: str, query: Annotated[SignedGetQuery, Query()],
 
 
 @router.put(f"{STORAGE_PATH}/{{key:path}}", response_class=Response,
-            responses={200: _STORED, **_errors(400, 403, 404, 422)}, openapi_extra=_RAW_BODY)
+            responses={200: _STORED, **_errors(400, 403, 404, 412, 422)},
+            openapi_extra=_RAW_BODY)
 async def put_object(key: str, query: Annotated[SignedPutQuery, Query()], request: Request,
                      storage: LocalStorageDep) -> Response:
     """Store the body sent to a presigned PUT URL: a whole object, or one multipart part."""
@@ -135,8 +137,18 @@ async def put_object(key: str, query: Annotated[SignedPutQuery, Query()], reques
         if grant.upload_id is not None:
             etag = storage.save_part(staged).etag
         else:
-            etag = storage.save(key, staged, content_type=str(grant.content_type)).etag or ""
+            etag = _save_object(storage, key, staged, grant)
     return Response(status_code=200, headers={"ETag": etag})
+
+
+def _save_object(storage: LocalStorage, key: str, staged: StagedFile, grant: Grant) -> str:
+    """As S3 does for a URL signed with If-None-Match: *, a PUT creates and never replaces,
+    so a URL still unexpired cannot change a completed file's bytes."""
+    try:
+        return storage.save_new(key, staged, content_type=str(grant.content_type)).etag or ""
+    except ObjectExists:
+        raise PreconditionFailed("An object is already stored under this URL's key; a "
+                                 "presigned PUT does not replace it") from None
 
 
 def _check_headers(request: Request, grant: Grant) -> None:

@@ -187,9 +187,12 @@ class S3Storage:
 
     def presign_put(self, key: str, *, content_type: str, size: int, sha256: str | None,
                     expires_in: int) -> PresignedRequest:
+        # If-None-Match: * makes the PUT a create: once the object is stored (the upload
+        # completed), the URL cannot replace its bytes; S3 answers 412 PreconditionFailed.
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentType": content_type,
-                                  "ContentLength": size}
-        headers = {"Content-Type": content_type, "Content-Length": str(size)}
+                                  "ContentLength": size, "IfNoneMatch": "*"}
+        headers = {"Content-Type": content_type, "Content-Length": str(size),
+                   "If-None-Match": "*"}
         if sha256 is not None:
             checksum = _checksum(sha256)
             # x-amz-sdk-checksum-algorithm is what SDKs send with a checksum; some S3-compatible

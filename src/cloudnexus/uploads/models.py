@@ -13,6 +13,7 @@ from cloudnexus.buckets.models import Bucket
 from cloudnexus.database import Base, JsonDocument, new_id, utcnow
 
 PENDING, COMPLETED, ABORTED, EXPIRED = "pending", "completed", "aborted", "expired"
+FAILED = "failed"  # a multipart upload whose assembled object failed the check: its parts are gone
 SINGLE, MULTIPART = "PUT", "MULTIPART"
 
 

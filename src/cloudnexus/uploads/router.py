@@ -1,6 +1,8 @@
 """/v1/buckets/{bucket}/uploads and /v1/uploads/{id}: presigned single and multipart uploads."""
 
-from fastapi import APIRouter, Depends, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
 
 from cloudnexus.auth.dependencies import require
 from cloudnexus.auth.scopes import WRITE
@@ -11,14 +13,30 @@ from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
 from cloudnexus.schemas import error_responses
 from cloudnexus.uploads.dependencies import LockedUploadDep, UploadDep
-from cloudnexus.uploads.schemas import UploadComplete, UploadCreate, UploadOut
+from cloudnexus.uploads.schemas import (
+    PART_URLS_PER_RESPONSE,
+    UploadComplete,
+    UploadCreate,
+    UploadOut,
+)
+
+_PART_WINDOW = (
+    f"A multipart upload lists URLs for at most {PART_URLS_PER_RESPONSE} of the parts still to "
+    "send, by part number. When more remain, `parts_truncated` is true and "
+    "`next_part_number_marker` names the last part listed: GET /v1/uploads/{upload_id}"
+    "?part_number_marker=N lists the URLs of the next parts after N.")
+PartNumberMarker = Annotated[int, Query(
+    ge=0, le=10_000, description="List URLs only for parts numbered above this one (the "
+                                 "previous response's `next_part_number_marker`)")]
 
 router = APIRouter(tags=["uploads"], route_class=IdempotentRoute, dependencies=[
     Depends(require(WRITE))])
 
 
 @router.post("/v1/buckets/{bucket}/uploads", status_code=201,
-             responses=error_responses(400, 403, 404, 409, 413, 415))
+             responses=error_responses(400, 403, 404, 409, 413, 415),
+             description="Start a presigned upload: one PUT (`url`, `headers`), or parts when "
+                         f"the file is large. {_PART_WINDOW}")
 def create_upload(body: UploadCreate, bucket: BucketDep, db: SessionDep, storage: StorageDep,
                   settings: SettingsDep, _: Idempotent) -> UploadOut:
     """Start a presigned upload: one PUT, or parts when the file is large."""
@@ -28,12 +46,15 @@ def create_upload(body: UploadCreate, bucket: BucketDep, db: SessionDep, storage
     return service.describe(storage, settings, upload, just_created=True)
 
 
-@router.get("/v1/uploads/{upload_id}", responses=error_responses(403, 404))
-def get_upload(upload: UploadDep, storage: StorageDep, settings: SettingsDep) -> UploadOut:
+@router.get("/v1/uploads/{upload_id}", responses=error_responses(403, 404),
+            description="An upload with the parts received so far (all of them) and fresh "
+                        f"URLs for the rest, to resume after a crash. {_PART_WINDOW}")
+def get_upload(upload: UploadDep, storage: StorageDep, settings: SettingsDep,
+               part_number_marker: PartNumberMarker = 0) -> UploadOut:
     """An upload with the parts received so far and fresh URLs for the rest."""
     from cloudnexus.uploads import service
 
-    return service.describe(storage, settings, upload)
+    return service.describe(storage, settings, upload, part_number_marker=part_number_marker)
 
 
 @router.post("/v1/uploads/{upload_id}/complete",
@@ -53,7 +74,6 @@ def complete_upload(upload: LockedUploadDep, db: SessionDep, storage: StorageDep
 def abort_upload(upload: LockedUploadDep, db: SessionDep, storage: StorageDep) -> Response:
     """Abort an upload: its bytes are discarded and its quota given back."""
     from cloudnexus.uploads import service
-    from cloudnexus.uploads.models import ABORTED
 
-    service.finish(db, storage, upload=upload, status=ABORTED)
+    service.abort(db, storage, upload=upload)
     return Response(status_code=204)

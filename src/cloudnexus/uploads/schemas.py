@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from cloudnexus.files.schemas import ContentType, Metadata, Path, Sha256, Tags
 from cloudnexus.schemas import MAX_OBJECT_BYTES, Model, Schema
+
+PART_URLS_PER_RESPONSE = 1000  # ~1.7 MB of URLs with a Lambda session token; S3 allows 10,000
 
 
 class UploadCreate(Schema):
@@ -49,8 +52,16 @@ class UploadOut(Model):
     url: str | None = None
     headers: dict[str, str] | None = None
     part_size: int | None = None
-    parts: list[PartUrl] | None = None
+    parts: list[PartUrl] | None = Field(default=None, description=(
+        f"URLs for the parts still to send, at most {PART_URLS_PER_RESPONSE} per response, "
+        "by part number"))
     parts_received: list[ReceivedPart] | None = None
+    parts_truncated: bool | None = Field(default=None, description=(
+        "True when more parts remain to send than `parts` lists: fetch their URLs with "
+        "GET /v1/uploads/{upload_id}?part_number_marker={next_part_number_marker}"))
+    next_part_number_marker: int | None = Field(default=None, description=(
+        "The part_number_marker that lists the next parts' URLs; null when `parts` is the last "
+        "of them"))
 
 
 class CompletedPart(Schema):
@@ -60,3 +71,12 @@ class CompletedPart(Schema):
 
 class UploadComplete(Schema):
     parts: Annotated[list[CompletedPart], Field(max_length=10_000)] | None = None
+
+    @field_validator("parts")
+    @classmethod
+    def each_part_once(cls, parts: list[CompletedPart] | None) -> list[CompletedPart] | None:
+        counts = Counter(part.part_number for part in parts or [])
+        repeated = sorted(number for number, count in counts.items() if count > 1)
+        if repeated:
+            raise ValueError(f"each part_number may be listed once; repeated: {repeated}")
+        return parts

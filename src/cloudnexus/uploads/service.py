@@ -7,8 +7,9 @@ import logging
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.rules import check_upload
@@ -19,9 +20,18 @@ from cloudnexus.files import service as files
 from cloudnexus.files.models import File
 from cloudnexus.files.paths import check_path
 from cloudnexus.storage.base import ObjectInfo, ObjectNotFound, Storage, StorageError, UploadedPart
-from cloudnexus.uploads.models import ABORTED, COMPLETED, MULTIPART, PENDING, SINGLE, Upload
+from cloudnexus.uploads.models import (
+    ABORTED,
+    COMPLETED,
+    FAILED,
+    MULTIPART,
+    PENDING,
+    SINGLE,
+    Upload,
+)
 from cloudnexus.uploads.parts import MAX_OBJECT, part_count, part_size_for
 from cloudnexus.uploads.schemas import (
+    PART_URLS_PER_RESPONSE,
     CompletedPart,
     PartUrl,
     ReceivedPart,
@@ -76,7 +86,7 @@ def get(db: Session, *, workspace_id: uuid.UUID, upload_id: uuid.UUID,
         lock: bool = False) -> Upload:
     query = select(Upload).where(Upload.id == upload_id, Upload.workspace_id == workspace_id)
     upload = db.scalar(query.with_for_update(of=Upload) if lock else query)
-    if upload is None or upload.status not in (PENDING, COMPLETED):
+    if upload is None or upload.status not in (PENDING, COMPLETED, FAILED):
         raise NotFound("Upload not found")
     return upload
 
@@ -90,17 +100,20 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
              parts: list[CompletedPart] | None) -> File:
     """Check the stored object against the declaration and make the file ready.
 
-    Runs with the upload row locked, so two completes of one upload cannot both record it.
-    A mismatch removes the object and leaves the upload pending; a retry after a crash
-    finds the work done and returns the same file.
+    Runs with the upload row locked (on PostgreSQL), and the upload leaves 'pending' only
+    through one conditional UPDATE, so a complete racing an abort, an expiry or another
+    complete acts once. A mismatch removes the object: a single PUT stays pending (send the
+    bytes again); a multipart upload, whose parts the assembly consumed, fails and gives back
+    its quota. A retry after a crash finds the work done and returns the same file.
     """
-    if upload.status == COMPLETED:
-        return files.get(db, workspace_id=upload.workspace_id, file_id=upload.file_id)
+    if upload.status != PENDING:
+        return _already_over(db, upload)
     if upload.expires_at <= utcnow():
         raise NotFound("Upload expired")
-    if upload.method == MULTIPART:
-        _assemble(storage, upload, parts)
-    stored = _check_stored(storage, upload)
+    stored = _checked_object(db, storage, upload, parts)
+    if not _leave_pending(db, upload, COMPLETED):
+        db.refresh(upload)
+        return _already_over(db, upload)
     try:
         file, replaced_key = files.record(
             db, bucket=upload.bucket, file_id=upload.file_id, path=upload.path,
@@ -108,31 +121,54 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
             sha256=upload.sha256 or stored.sha256, metadata=upload.metadata_, tags=upload.tags,
             storage_key=upload.storage_key, overwrite=upload.overwrite,
             reserved_size=upload.size)
-        upload.status = COMPLETED
         db.commit()
     except Conflict:
         db.rollback()
-        finish(db, storage, upload=get(db, workspace_id=upload.workspace_id,
-                                       upload_id=upload.id, lock=True), status=ABORTED)
+        finish(db, storage, upload=upload, status=ABORTED)
         raise
     files.delete_quietly(storage, replaced_key)
     return file
 
 
+def _already_over(db: Session, upload: Upload) -> File:
+    """What completing an upload that is no longer pending answers."""
+    if upload.status == COMPLETED:
+        return files.get(db, workspace_id=upload.workspace_id, file_id=upload.file_id)
+    if upload.status == FAILED:
+        raise UploadMismatch("The uploaded object differed from the declaration and was "
+                             "removed; this upload is over, start a new one")
+    raise NotFound("Upload not found")
+
+
+def _checked_object(db: Session, storage: Storage, upload: Upload,
+                    parts: list[CompletedPart] | None) -> ObjectInfo:
+    """The stored (for multipart: assembled) object, if it is what was declared."""
+    if upload.method == SINGLE:
+        return _check_stored(storage, upload)
+    _assemble(storage, upload, parts)
+    try:
+        return _check_stored(storage, upload)
+    except UploadMismatch:
+        finish(db, storage, upload=upload, status=FAILED)  # no parts are left to complete
+        raise
+
+
 def _assemble(storage: Storage, upload: Upload, parts: list[CompletedPart] | None) -> None:
+    """Assemble the parts into the object; nothing to do once the multipart upload is gone
+    (assembled by an earlier attempt that did not get to record it: checked next)."""
     if upload.multipart_id is None:
         raise ValueError("not a multipart upload")
-    if parts is None:
-        chosen = storage.list_parts(upload.storage_key, upload.multipart_id)
-    else:
-        chosen = [UploadedPart(part.part_number, part.etag, 0)
-                  for part in sorted(parts, key=lambda part: part.part_number)]
-    if not chosen:
-        raise UploadMismatch("No parts were uploaded")
     try:
+        if parts is None:
+            chosen = storage.list_parts(upload.storage_key, upload.multipart_id)
+        else:
+            chosen = [UploadedPart(part.part_number, part.etag, 0)
+                      for part in sorted(parts, key=lambda part: part.part_number)]
+        if not chosen:
+            raise UploadMismatch("No parts were uploaded")
         storage.complete_multipart(upload.storage_key, upload.multipart_id, chosen)
     except ObjectNotFound:
-        pass  # completed by an earlier attempt that did not get to record it; checked below
+        return
     except StorageError as exc:
         raise UploadMismatch(f"The parts could not be assembled: {exc}") from None
 
@@ -142,9 +178,7 @@ def _check_stored(storage: Storage, upload: Upload) -> ObjectInfo:
     try:
         stored = storage.head(upload.storage_key)
     except ObjectNotFound:
-        raise UploadMismatch("Nothing has been uploaded yet; send the bytes, then complete",
-                             details=[{"field": "size", "declared": upload.size,
-                                       "stored": None}]) from None
+        raise _nothing_stored(upload) from None
     mismatches = []
     if stored.size != upload.size:
         mismatches.append({"field": "size", "declared": upload.size, "stored": stored.size})
@@ -154,7 +188,7 @@ def _check_stored(storage: Storage, upload: Upload) -> ObjectInfo:
                            "stored": stored.content_type})
     if upload.sha256 and not mismatches:
         actual = stored.sha256 if upload.method == SINGLE and stored.sha256 else \
-            _hash_object(storage, upload.storage_key)
+            _hash_object(storage, upload)
         if actual != upload.sha256:
             mismatches.append({"field": "sha256", "declared": upload.sha256, "stored": actual})
     if mismatches:
@@ -163,31 +197,76 @@ def _check_stored(storage: Storage, upload: Upload) -> ObjectInfo:
     return stored
 
 
-def _hash_object(storage: Storage, key: str) -> str:
+def _nothing_stored(upload: Upload) -> UploadMismatch:
+    message = ("Nothing has been uploaded yet; send the bytes, then complete"
+               if upload.method == SINGLE else
+               "The multipart upload is gone and no object was assembled from it")
+    return UploadMismatch(message, details=[{"field": "size", "declared": upload.size,
+                                             "stored": None}])
+
+
+def _hash_object(storage: Storage, upload: Upload) -> str:
     """Multipart objects carry no whole-object SHA-256: read it back, in chunks."""
     digest = hashlib.sha256()
-    with storage.open(key) as body:
-        while chunk := body.read(1024 * 1024):
-            digest.update(chunk)
+    try:
+        with storage.open(upload.storage_key) as body:
+            while chunk := body.read(1024 * 1024):
+                digest.update(chunk)
+    except ObjectNotFound:  # removed meanwhile (the upload was aborted or expired)
+        raise _nothing_stored(upload) from None
     return digest.hexdigest()
 
 
-def finish(db: Session, storage: Storage, *, upload: Upload, status: str) -> None:
-    """Abort or expire a pending upload: discard its bytes and give back its quota."""
-    if upload.status != PENDING:
+def abort(db: Session, storage: Storage, *, upload: Upload) -> None:
+    """Abort a pending upload; 409 once it completed or failed, 404 once aborted or expired."""
+    if finish(db, storage, upload=upload, status=ABORTED):
+        return
+    db.refresh(upload)
+    if upload.status in (COMPLETED, FAILED):
         raise Conflict(f"The upload is already {upload.status}")
-    if upload.multipart_id:
-        storage.abort_multipart(upload.storage_key, upload.multipart_id)
-    storage.delete(upload.storage_key)
-    usage.release(db, workspace_id=upload.workspace_id, size=upload.size)
-    upload.status = status
+    raise NotFound("Upload not found")
+
+
+def finish(db: Session, storage: Storage, *, upload: Upload, status: str) -> bool:
+    """Abort, expire or fail a pending upload: discard its bytes and give back its quota.
+
+    False, with nothing done, when the upload has already left 'pending' (completed, or
+    finished by a racing request or maintenance run): the in-memory status may be stale
+    (sessions keep objects across commits), so the change is made by a conditional UPDATE
+    and the quota released only by the caller that made it."""
+    if not _leave_pending(db, upload, status):
+        return False
+    try:
+        usage.release(db, workspace_id=upload.workspace_id, size=upload.size)
+        if upload.multipart_id:
+            storage.abort_multipart(upload.storage_key, upload.multipart_id)
+        storage.delete(upload.storage_key)
+    except BaseException:
+        db.rollback()
+        raise
     db.commit()
+    return True
+
+
+def _leave_pending(db: Session, upload: Upload, status: str) -> bool:
+    """Move the upload from 'pending' to `status` (its row stays locked until the commit);
+    False when another transaction moved it first."""
+    moved = db.execute(update(Upload).where(Upload.id == upload.id, Upload.status == PENDING)
+                       .values(status=status).execution_options(synchronize_session=False))
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    set_committed_value(upload, "status", status)
+    return True
 
 
 def describe(storage: Storage, settings: Settings, upload: Upload, *,
-             just_created: bool = False) -> UploadOut:
+             just_created: bool = False, part_number_marker: int = 0) -> UploadOut:
     """The upload with fresh URLs for what is still to send (and, for multipart, the parts
-    already received, so a client can resume after a crash)."""
+    already received, so a client can resume after a crash).
+
+    A multipart upload lists URLs for at most PART_URLS_PER_RESPONSE parts after
+    `part_number_marker`: a response for 10,000 parts would be megabytes (over Lambda's
+    6 MB with a session token) and seconds of signing."""
     out = UploadOut(id=upload.id, file_id=upload.file_id, method=upload.method,  # type: ignore[arg-type]
                     status=upload.status, path=upload.path, size=upload.size,
                     content_type=upload.content_type, expires_at=upload.expires_at)
@@ -203,16 +282,33 @@ def describe(storage: Storage, settings: Settings, upload: Upload, *,
         return out
     if upload.multipart_id is None or upload.part_size is None:
         raise ValueError("a multipart upload without its id or part size")
-    received = [] if just_created else storage.list_parts(upload.storage_key,
-                                                          upload.multipart_id)
-    done = {part.part_number for part in received}
+    received = [] if just_created else _received(storage, upload)
     out.part_size = upload.part_size
     out.parts_received = [ReceivedPart(part_number=p.part_number, etag=p.etag, size=p.size)
-                          for p in received]
-    out.parts = [
-        PartUrl(part_number=number, url=storage.presign_part(
-            upload.storage_key, upload.multipart_id, number, expires_in=expires_in))
-        for number in range(1, part_count(upload.size, upload.part_size) + 1)
-        if number not in done
-    ]
+                          for p in received or []]
+    to_send = _parts_to_send(upload, received, after=part_number_marker)
+    window = to_send[:PART_URLS_PER_RESPONSE]
+    out.parts = [PartUrl(part_number=number, url=storage.presign_part(
+        upload.storage_key, upload.multipart_id, number, expires_in=expires_in))
+        for number in window]
+    out.parts_truncated = len(to_send) > len(window)
+    out.next_part_number_marker = window[-1] if out.parts_truncated else None
     return out
+
+
+def _received(storage: Storage, upload: Upload) -> list[UploadedPart] | None:
+    """The parts received so far; None once the multipart upload is gone (assembled by a
+    complete that did not get to record it: completing again checks the object)."""
+    try:
+        return storage.list_parts(upload.storage_key, str(upload.multipart_id))
+    except ObjectNotFound:
+        return None
+
+
+def _parts_to_send(upload: Upload, received: list[UploadedPart] | None, *,
+                   after: int) -> list[int]:
+    if received is None or upload.part_size is None:
+        return []
+    done = {part.part_number for part in received}
+    return [number for number in range(after + 1, part_count(upload.size, upload.part_size) + 1)
+            if number not in done]
