@@ -41,9 +41,10 @@ def create_upload(body: UploadCreate, bucket: BucketDep, db: SessionDep, storage
                   settings: SettingsDep, _: Idempotent) -> UploadOut:
     """Start a presigned upload: one PUT, or parts when the file is large."""
     from cloudnexus.uploads import service
+    from cloudnexus.uploads.describe import describe
 
     upload = service.create(db, storage, settings, bucket=bucket, request=body)
-    return service.describe(storage, settings, upload, just_created=True)
+    return describe(storage, settings, upload, just_created=True)
 
 
 @router.get("/v1/uploads/{upload_id}", responses=error_responses(403, 404),
@@ -52,9 +53,9 @@ def create_upload(body: UploadCreate, bucket: BucketDep, db: SessionDep, storage
 def get_upload(upload: UploadDep, storage: StorageDep, settings: SettingsDep,
                part_number_marker: PartNumberMarker = 0) -> UploadOut:
     """An upload with the parts received so far and fresh URLs for the rest."""
-    from cloudnexus.uploads import service
+    from cloudnexus.uploads.describe import describe
 
-    return service.describe(storage, settings, upload, part_number_marker=part_number_marker)
+    return describe(storage, settings, upload, part_number_marker=part_number_marker)
 
 
 @router.post("/v1/uploads/{upload_id}/complete",

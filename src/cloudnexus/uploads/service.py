@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from datetime import timedelta
@@ -19,7 +18,8 @@ from cloudnexus.errors import Conflict, NotFound, PayloadTooLarge, UploadMismatc
 from cloudnexus.files import service as files
 from cloudnexus.files.models import File
 from cloudnexus.files.paths import check_path
-from cloudnexus.storage.base import ObjectInfo, ObjectNotFound, Storage, StorageError, UploadedPart
+from cloudnexus.storage.base import ObjectInfo, Storage
+from cloudnexus.uploads import checks
 from cloudnexus.uploads.models import (
     ABORTED,
     COMPLETED,
@@ -29,14 +29,10 @@ from cloudnexus.uploads.models import (
     SINGLE,
     Upload,
 )
-from cloudnexus.uploads.parts import MAX_OBJECT, part_count, part_size_for
+from cloudnexus.uploads.parts import MAX_OBJECT, part_size_for
 from cloudnexus.uploads.schemas import (
-    PART_URLS_PER_RESPONSE,
     CompletedPart,
-    PartUrl,
-    ReceivedPart,
     UploadCreate,
-    UploadOut,
 )
 from cloudnexus.workspaces import usage
 
@@ -144,77 +140,13 @@ def _checked_object(db: Session, storage: Storage, upload: Upload,
                     parts: list[CompletedPart] | None) -> ObjectInfo:
     """The stored (for multipart: assembled) object, if it is what was declared."""
     if upload.method == SINGLE:
-        return _check_stored(storage, upload)
-    _assemble(storage, upload, parts)
+        return checks.check_stored(storage, upload)
+    checks.assemble(storage, upload, parts)
     try:
-        return _check_stored(storage, upload)
+        return checks.check_stored(storage, upload)
     except UploadMismatch:
         finish(db, storage, upload=upload, status=FAILED)  # no parts are left to complete
         raise
-
-
-def _assemble(storage: Storage, upload: Upload, parts: list[CompletedPart] | None) -> None:
-    """Assemble the parts into the object; nothing to do once the multipart upload is gone
-    (assembled by an earlier attempt that did not get to record it: checked next)."""
-    if upload.multipart_id is None:
-        raise ValueError("not a multipart upload")
-    try:
-        if parts is None:
-            chosen = storage.list_parts(upload.storage_key, upload.multipart_id)
-        else:
-            chosen = [UploadedPart(part.part_number, part.etag, 0)
-                      for part in sorted(parts, key=lambda part: part.part_number)]
-        if not chosen:
-            raise UploadMismatch("No parts were uploaded")
-        storage.complete_multipart(upload.storage_key, upload.multipart_id, chosen)
-    except ObjectNotFound:
-        return
-    except StorageError as exc:
-        raise UploadMismatch(f"The parts could not be assembled: {exc}") from None
-
-
-def _check_stored(storage: Storage, upload: Upload) -> ObjectInfo:
-    """The stored object, if it is what was declared; else it is removed and 422 raised."""
-    try:
-        stored = storage.head(upload.storage_key)
-    except ObjectNotFound:
-        raise _nothing_stored(upload) from None
-    mismatches = []
-    if stored.size != upload.size:
-        mismatches.append({"field": "size", "declared": upload.size, "stored": stored.size})
-    stored_type = (stored.content_type or "").lower()
-    if stored_type != upload.content_type.lower():
-        mismatches.append({"field": "content_type", "declared": upload.content_type,
-                           "stored": stored.content_type})
-    if upload.sha256 and not mismatches:
-        actual = stored.sha256 if upload.method == SINGLE and stored.sha256 else \
-            _hash_object(storage, upload)
-        if actual != upload.sha256:
-            mismatches.append({"field": "sha256", "declared": upload.sha256, "stored": actual})
-    if mismatches:
-        storage.delete(upload.storage_key)
-        raise UploadMismatch(details=mismatches)
-    return stored
-
-
-def _nothing_stored(upload: Upload) -> UploadMismatch:
-    message = ("Nothing has been uploaded yet; send the bytes, then complete"
-               if upload.method == SINGLE else
-               "The multipart upload is gone and no object was assembled from it")
-    return UploadMismatch(message, details=[{"field": "size", "declared": upload.size,
-                                             "stored": None}])
-
-
-def _hash_object(storage: Storage, upload: Upload) -> str:
-    """Multipart objects carry no whole-object SHA-256: read it back, in chunks."""
-    digest = hashlib.sha256()
-    try:
-        with storage.open(upload.storage_key) as body:
-            while chunk := body.read(1024 * 1024):
-                digest.update(chunk)
-    except ObjectNotFound:  # removed meanwhile (the upload was aborted or expired)
-        raise _nothing_stored(upload) from None
-    return digest.hexdigest()
 
 
 def abort(db: Session, storage: Storage, *, upload: Upload) -> None:
@@ -257,58 +189,3 @@ def _leave_pending(db: Session, upload: Upload, status: str) -> bool:
         return False
     set_committed_value(upload, "status", status)
     return True
-
-
-def describe(storage: Storage, settings: Settings, upload: Upload, *,
-             just_created: bool = False, part_number_marker: int = 0) -> UploadOut:
-    """The upload with fresh URLs for what is still to send (and, for multipart, the parts
-    already received, so a client can resume after a crash).
-
-    A multipart upload lists URLs for at most PART_URLS_PER_RESPONSE parts after
-    `part_number_marker`: a response for 10,000 parts would be megabytes (over Lambda's
-    6 MB with a session token) and seconds of signing."""
-    out = UploadOut(id=upload.id, file_id=upload.file_id, method=upload.method,  # type: ignore[arg-type]
-                    status=upload.status, path=upload.path, size=upload.size,
-                    content_type=upload.content_type, expires_at=upload.expires_at)
-    if upload.status != PENDING:
-        return out
-    remaining = int((upload.expires_at - utcnow()).total_seconds())
-    expires_in = max(1, min(settings.presign_expires, remaining))
-    if upload.method == SINGLE:
-        signed = storage.presign_put(upload.storage_key, content_type=upload.content_type,
-                                     size=upload.size, sha256=upload.sha256,
-                                     expires_in=expires_in)
-        out.url, out.headers = signed.url, signed.headers
-        return out
-    if upload.multipart_id is None or upload.part_size is None:
-        raise ValueError("a multipart upload without its id or part size")
-    received = [] if just_created else _received(storage, upload)
-    out.part_size = upload.part_size
-    out.parts_received = [ReceivedPart(part_number=p.part_number, etag=p.etag, size=p.size)
-                          for p in received or []]
-    to_send = _parts_to_send(upload, received, after=part_number_marker)
-    window = to_send[:PART_URLS_PER_RESPONSE]
-    out.parts = [PartUrl(part_number=number, url=storage.presign_part(
-        upload.storage_key, upload.multipart_id, number, expires_in=expires_in))
-        for number in window]
-    out.parts_truncated = len(to_send) > len(window)
-    out.next_part_number_marker = window[-1] if out.parts_truncated else None
-    return out
-
-
-def _received(storage: Storage, upload: Upload) -> list[UploadedPart] | None:
-    """The parts received so far; None once the multipart upload is gone (assembled by a
-    complete that did not get to record it: completing again checks the object)."""
-    try:
-        return storage.list_parts(upload.storage_key, str(upload.multipart_id))
-    except ObjectNotFound:
-        return None
-
-
-def _parts_to_send(upload: Upload, received: list[UploadedPart] | None, *,
-                   after: int) -> list[int]:
-    if received is None or upload.part_size is None:
-        return []
-    done = {part.part_number for part in received}
-    return [number for number in range(after + 1, part_count(upload.size, upload.part_size) + 1)
-            if number not in done]
