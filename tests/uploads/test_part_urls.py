@@ -21,14 +21,6 @@ LAMBDA_LIMIT = 6 * 1024 * 1024
 WINDOW = 1000  # part URLs per response
 
 
-@pytest.fixture
-def bucket(stack_client: Any, stack_tenant: Tenant) -> str:
-    created = stack_client.post("/v1/buckets", json={"name": "media"},
-                                headers=stack_tenant.headers())
-    assert created.status_code == 201
-    return "media"
-
-
 def start_huge(client: Any, tenant: Tenant, size: int) -> Any:
     return client.post("/v1/buckets/media/uploads", headers=tenant.headers(), json={
         "path": f"huge-{size}.mp4", "size": size, "content_type": "video/mp4"})

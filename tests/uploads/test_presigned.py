@@ -20,14 +20,6 @@ from tests.conftest import Tenant
 MiB = 1024 * 1024
 
 
-@pytest.fixture
-def bucket(stack_client: Any, stack_tenant: Tenant) -> str:
-    created = stack_client.post("/v1/buckets", json={"name": "media"},
-                                headers=stack_tenant.headers())
-    assert created.status_code == 201
-    return "media"
-
-
 def start(client: Any, tenant: Tenant, data: bytes, *, path: str = "clip.bin",
           content_type: str = "application/octet-stream", **extra: Any) -> Any:
     return client.post("/v1/buckets/media/uploads", headers=tenant.headers(), json={

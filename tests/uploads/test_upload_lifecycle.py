@@ -17,14 +17,6 @@ from cloudnexus.workspaces.models import Workspace
 from tests.conftest import Tenant
 
 
-@pytest.fixture
-def bucket(stack_client: Any, stack_tenant: Tenant) -> str:
-    created = stack_client.post("/v1/buckets", json={"name": "media"},
-                                headers=stack_tenant.headers())
-    assert created.status_code == 201
-    return "media"
-
-
 def start(client: Any, tenant: Tenant, data: bytes, **extra: Any) -> dict[str, Any]:
     created = client.post("/v1/buckets/media/uploads", headers=tenant.headers(), json={
         "path": "clip.bin", "size": len(data), "content_type": "application/octet-stream",
