@@ -82,11 +82,11 @@ def has_tag(db: Session, tag: str) -> ColumnElement[bool]:
 
 
 def content_type_matches(pattern: str) -> ColumnElement[bool]:
-    pattern = pattern.strip().lower()
+    """Any case: types are stored in lower case, but not by every earlier version."""
+    pattern, stored = pattern.strip().lower(), func.lower(File.content_type)
     if pattern.endswith("/*"):
-        return File.content_type.like(_escape_like(pattern[:-1]) + "%", escape="\\")
-    return or_(File.content_type == pattern,
-               File.content_type.like(_escape_like(pattern) + ";%", escape="\\"))
+        return stored.like(_escape_like(pattern[:-1]) + "%", escape="\\")
+    return or_(stored == pattern, stored.like(_escape_like(pattern) + ";%", escape="\\"))
 
 
 def encode_cursor(query: ListQuery, bucket_id: uuid.UUID, file: File) -> str:
