@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -74,3 +76,27 @@ def test_concurrent_uploads_near_the_quota_never_exceed_it(app: Any, client: Any
     with app.state.runtime.session_factory() as db:
         workspace = workspaces.get(db, workspace_id=tenant.workspace_id)
         assert workspace.reserved_bytes == 5 * size <= workspace.max_bytes  # type: ignore[operator]
+
+
+def test_an_upload_started_while_its_bucket_turns_public_takes_the_public_prefix(
+        app: Any, tenant: Tenant, bucket: str) -> None:
+    """The upload waits for the visibility change to commit, then makes its key from it (it
+    read the old visibility and went on under private/ before)."""
+    from cloudnexus.buckets import service as buckets
+    from cloudnexus.uploads.models import Upload
+
+    with app.state.runtime.session_factory() as db:
+        changing = buckets.get(db, workspace_id=tenant.workspace_id, name=bucket)
+        db.refresh(changing, with_for_update=True)  # what a visibility change holds
+        with ThreadPoolExecutor(1) as pool:
+            started = pool.submit(in_parallel, app, 1, lambda own, _: own.post(
+                f"/v1/buckets/{bucket}/uploads", headers=tenant.headers(),
+                json={"path": "a.txt", "size": 5, "content_type": "text/plain"}).json())
+            time.sleep(0.5)
+            assert not started.done()
+            changing.public = True
+            db.commit()
+            upload = started.result(timeout=30)[0]
+    with app.state.runtime.session_factory() as db:
+        stored = db.get(Upload, uuid.UUID(upload["id"]))
+        assert stored is not None and stored.storage_key.startswith("uploads/")

@@ -49,6 +49,8 @@ def update(db: Session, *, bucket: Bucket, changes: dict[str, Any]) -> Bucket:
 
     if "public" in changes and changes["public"] is None:
         changes.pop("public")
+    if changes.get("public", bucket.public) != bucket.public:
+        db.refresh(bucket, with_for_update=True)  # uploads starting meanwhile wait (see there)
     if changes.get("public", bucket.public) != bucket.public and (
             bucket.used_files or uploads.pending_in(db, bucket=bucket)):
         raise Conflict("A bucket's visibility can change only while it is empty, with no "

@@ -43,6 +43,10 @@ MULTIPART_LIFETIME = timedelta(hours=24)  # part URLs are renewed through GET /v
 def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
            request: UploadCreate) -> Upload:
     """Check the declaration against the bucket and quota, hold the quota, start the upload."""
+    # The object key's prefix follows the bucket's visibility: the row is read again under a
+    # share lock, so a visibility change (buckets.update) waits for this upload to be
+    # recorded, then sees it in flight and refuses; or it went first, and this reads it.
+    db.refresh(bucket, with_for_update={"read": True})
     path = check_path(request.path)
     if request.size > MAX_OBJECT:
         raise PayloadTooLarge("Objects are at most 5 TiB")
