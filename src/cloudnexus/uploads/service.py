@@ -43,10 +43,6 @@ MULTIPART_LIFETIME = timedelta(hours=24)  # part URLs are renewed through GET /v
 def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
            request: UploadCreate) -> Upload:
     """Check the declaration against the bucket and quota, hold the quota, start the upload."""
-    # The object key's prefix follows the bucket's visibility: the row is read again under a
-    # share lock, so a visibility change (buckets.update) waits for this upload to be
-    # recorded, then sees it in flight and refuses; or it went first, and this reads it.
-    db.refresh(bucket, with_for_update={"read": True})
     path = check_path(request.path)
     if request.size > MAX_OBJECT:
         raise PayloadTooLarge("Objects are at most 5 TiB")
@@ -56,6 +52,12 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
     files.ensure_path_free(db, bucket=bucket, path=path, overwrite=request.overwrite)
     multipart = request.size > 0 and (
         request.multipart or request.size > settings.multipart_threshold)
+    usage.reserve(db, workspace_id=bucket.workspace_id, size=request.size)
+    # The object key's prefix follows the bucket's visibility: the row is read again under a
+    # share lock, so a visibility change (buckets.update) waits for this upload to be recorded,
+    # then sees it in flight and refuses; or it went first, and this reads it. (After the
+    # workspace's row, as every usage change takes the workspace's row before the bucket's.)
+    db.refresh(bucket, with_for_update={"read": True})
     file_id = new_id()
     upload = Upload(
         workspace_id=bucket.workspace_id, bucket_id=bucket.id, bucket=bucket, file_id=file_id,
@@ -66,7 +68,6 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
         expires_at=utcnow() + (MULTIPART_LIFETIME if multipart
                                else timedelta(seconds=settings.presign_expires)),
     )
-    usage.reserve(db, workspace_id=bucket.workspace_id, size=request.size)
     if multipart:
         upload.part_size = part_size_for(request.size)
         upload.multipart_id = storage.create_multipart(upload.storage_key,
