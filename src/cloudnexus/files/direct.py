@@ -130,7 +130,7 @@ async def _read(parser: "_HashingParser", limit: int) -> DirectUpload:
 
 def _part_type(upload: UploadFile) -> str | None:
     """The file part's content type, normalized; None when it is none (see media_type)."""
-    return media_type(upload.content_type or "application/octet-stream")
+    return media_type((upload.content_type or "").strip(" \t") or "application/octet-stream")
 
 
 def _text(value: Any) -> str | None:

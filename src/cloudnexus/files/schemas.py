@@ -56,22 +56,24 @@ Metadata = Annotated[dict[str, Any], AfterValidator(_small_metadata)]
 Tag = Annotated[StorableText, StringConstraints(min_length=1, max_length=64)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
-# type/subtype, then parameters whose values are visible ASCII, bare or quoted: what a client
-# can send back as a header (no control character, no trailing space, nothing non-ASCII).
+# RFC 9110's media type in visible ASCII (what a client can send back as a header): type/subtype,
+# then parameters, each a token or a quoted string (with its backslash escapes), maybe empty;
+# white space around the separators and the whole.
 _NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*"
-CONTENT_TYPE_PATTERN = (rf"^{_NAME}/{_NAME}"
-                        rf'(?:[ \t]*;[ \t]*{_NAME}=(?:[!#-:<-~]+|"[ !#-~]*"))*$')
+_VALUE = r'(?:[!#-:<-~]+|"(?:[\t !#-\[\]-~]|\\[\t -~])*")'
+CONTENT_TYPE_PATTERN = (rf"^[ \t]*{_NAME}/{_NAME}"
+                        rf"(?:[ \t]*;(?:[ \t]*{_NAME}={_VALUE})?)*[ \t]*$")
 _CONTENT_TYPE = re.compile(CONTENT_TYPE_PATTERN)
 MAX_CONTENT_TYPE = 255
 
 
 def media_type(value: str) -> str | None:
-    """The content type with its type/subtype in lower case (they are case-insensitive, and
-    filters compare them as such); None when it is not one."""
+    """The content type as kept: without surrounding white space, its type/subtype in lower
+    case (they are case-insensitive, and filters compare them so); None when it is none."""
     if len(value) > MAX_CONTENT_TYPE or not _CONTENT_TYPE.fullmatch(value):
         return None
-    essence, separator, parameters = value.partition(";")
-    return essence.lower() + separator + parameters
+    essence, separator, parameters = value.strip(" \t").partition(";")
+    return essence.rstrip(" \t").lower() + separator + parameters
 
 
 def _media_type(value: str) -> str:
