@@ -68,7 +68,7 @@ def parse_expiry(value: str | None) -> datetime | None:
         moment = (moment.replace(tzinfo=UTC) if moment.tzinfo is None
                   else moment.astimezone(UTC))
     except OverflowError:
-        raise typer.BadParameter(f"'{value}' is past the year 9999") from None
+        raise typer.BadParameter(f"'{value}' is out of range (years 1 to 9999, in UTC)") from None
     except ValueError:
         raise typer.BadParameter(f"'{value}' is not a time (2027-01-01T00:00:00Z) or a "
                                  "duration (30d, 12h, 90m)") from None

@@ -93,7 +93,8 @@ def create_db_engine(settings: Settings) -> Engine:
         pool_timeout=10,
         json_deserializer=load_json,
         # An error's message leaves out the statement's values (key hashes, paths, metadata):
-        # it goes to the logs with the traceback of an unexpected error.
+        # it goes to the logs with the traceback of an unexpected error. (PostgreSQL's own
+        # DETAIL line may still name a conflicting key; unique violations are 409s, caught.)
         hide_parameters=True,
         # prepare_threshold=None: prepared statements would pin connections behind RDS Proxy.
         connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_SECONDS,
