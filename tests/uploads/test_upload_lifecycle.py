@@ -70,14 +70,13 @@ def test_put_url_cannot_replace_a_completed_files_bytes(
 def test_put_retried_after_a_lost_answer_still_completes(
         stack_app: Any, stack_client: Any, stack_tenant: Tenant, bucket: str,
         send: Any) -> None:
-    """The local backend accepts the same bytes again; S3 answers 412 (the object exists),
-    which a client may take as done: either way complete records the bytes."""
+    """Both backends answer 412 (the object exists, as S3 does for If-None-Match: *), which
+    the client takes as done: complete records the bytes."""
     data = b"sent twice"
     upload = start(stack_client, stack_tenant, data)
     assert send("PUT", upload["url"], data=data, headers=upload["headers"]).status_code == 200
     retry = send("PUT", upload["url"], data=data, headers=upload["headers"])
-    local = stack_app.state.runtime.settings.uses_local_storage
-    assert retry.status_code == (200 if local else 412)
+    assert retry.status_code == 412
     done = complete(stack_client, stack_tenant, upload)
     assert done.status_code == 200, done.text
     assert download(stack_client, stack_tenant, send, done.json()["id"]) == data
