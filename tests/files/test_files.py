@@ -427,6 +427,76 @@ def test_visibility_does_not_change_under_an_upload_in_flight(client: Any, tenan
     assert response.status_code == 200
 
 
+def test_a_direct_upload_whose_bucket_turns_public_meanwhile_is_409_and_keeps_nothing(
+        app: Any, client: Any, tenant: Tenant, bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its key was made private; recorded so, every read of the bucket was a 500. (PostgreSQL:
+    SQLite writes one transaction at a time, so there the change waits for the upload.)"""
+    from cloudnexus.storage.local import LocalStorage
+
+    if app.state.runtime.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serializes the two")
+
+    storing, changed = LocalStorage.put, []
+
+    def put_after_the_change(self: Any, key: str, *args: Any, **kwargs: Any) -> Any:
+        if not changed:  # the upload has made its key; an admin makes the bucket public now
+            with TestClient(app) as admin:
+                changed.append(admin.patch("/v1/buckets/docs", json={"public": True},
+                                           headers=tenant.headers()).status_code)
+        return storing(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(LocalStorage, "put", put_after_the_change)
+    refused = upload(client, tenant)
+    assert (changed, refused.status_code) == ([200], 409), refused.text
+    listed = client.get("/v1/buckets/docs/files", headers=tenant.headers())
+    assert listed.status_code == 200 and listed.json()["items"] == []
+    storage = app.state.runtime.storage
+    assert [*storage.list_objects(f"private/{tenant.workspace_id}/")] == []
+    assert client.get("/v1/workspace", headers=tenant.headers()).json()["usage"] == {
+        "bytes": 0, "files": 0}
+
+
+def test_an_overwrite_and_a_batch_delete_of_the_same_files_do_not_deadlock(
+        app: Any, client: Any, tenant: Tenant, bucket: str) -> None:
+    """The record holds the old file's row, then wants the workspace's; the delete marked
+    the other file, counted it (the workspace's row), then wanted the old file's row."""
+    import threading
+    import time
+    import uuid
+
+    from cloudnexus.buckets import service as buckets
+    from cloudnexus.database import new_id
+    from cloudnexus.files import deletion
+    from cloudnexus.files import service as files
+
+    made = sorted((upload(client, tenant, path=name).json() for name in ("a", "b")),
+                  key=lambda file: uuid.UUID(file["id"]))
+    runtime, outcome = app.state.runtime, {}
+
+    def delete_both() -> None:
+        with runtime.session_factory() as db:
+            docs = buckets.get(db, workspace_id=tenant.workspace_id, name="docs")
+            outcome["deleted"] = deletion.delete_many(
+                db, runtime.storage, bucket=docs, ids=[uuid.UUID(f["id"]) for f in made])
+
+    deleting = threading.Thread(target=delete_both)
+
+    def bytes_still_arriving() -> None:  # as a forwarded part's last bytes
+        deleting.start()
+        time.sleep(1)
+
+    with runtime.session_factory() as db:
+        docs = buckets.get(db, workspace_id=tenant.workspace_id, name="docs")
+        file_id = new_id()
+        files.record(db, bucket=docs, file_id=file_id, path=made[1]["path"], size=1,
+                     content_type="text/plain", sha256=None, metadata={}, tags=[],
+                     storage_key=files.new_object_key(docs, file_id), overwrite=True,
+                     bytes_stored=bytes_still_arriving)
+        db.commit()
+    deleting.join(30)
+    assert outcome == {"deleted": 1}  # the old "b" was replaced before the delete reached it
+
+
 def test_bucket_with_files_is_deleted_only_with_force(client: Any, tenant: Tenant,
                                                       bucket: str) -> None:
     file = upload(client, tenant).json()

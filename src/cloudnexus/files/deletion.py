@@ -6,6 +6,7 @@ A crash anywhere leaves files in `deleting`: a retry of the delete or maintenanc
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 
 from sqlalchemy import delete as sql_delete
@@ -43,8 +44,13 @@ def delete_many(db: Session, storage: Storage, *, bucket: Bucket,
 
 def mark_deleting(db: Session, files: Sequence[File]) -> list[File]:
     """Hide the files and uncount them, in one transaction; returns those marked (or
-    already marked by a delete that did not finish)."""
-    marked = []
+    already marked by a delete that did not finish).
+
+    Every file's row first, the usage rows last, as an upload's record takes them: marking
+    one file and counting it before the next, a delete held the workspace's row while it
+    waited for a file an overwrite held, which waited for the workspace's row."""
+    marked, uncounted = [], Counter[tuple[uuid.UUID, uuid.UUID]]()
+    sizes = Counter[tuple[uuid.UUID, uuid.UUID]]()
     for file in files:
         if file.status == DELETING:
             marked.append(file)
@@ -53,9 +59,12 @@ def mark_deleting(db: Session, files: Sequence[File]) -> list[File]:
                             .values(status=DELETING)
                             .execution_options(synchronize_session=False))
         if result.rowcount == 1:  # type: ignore[attr-defined]
-            usage.change(db, workspace_id=file.workspace_id, bucket_id=file.bucket_id,
-                         size=-file.size, files=-1, check_quota=False)
+            uncounted[file.workspace_id, file.bucket_id] += 1
+            sizes[file.workspace_id, file.bucket_id] += file.size
             marked.append(file)
+    for (workspace_id, bucket_id), count in uncounted.items():
+        usage.change(db, workspace_id=workspace_id, bucket_id=bucket_id,
+                     size=-sizes[workspace_id, bucket_id], files=-count, check_quota=False)
     db.commit()
     return marked
 

@@ -105,6 +105,12 @@ def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: 
         usage.release(db, workspace_id=bucket.workspace_id, size=reserved_size)
     usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=size, files=1,
                  check_quota=reserved_size is None)
+    # The change above holds the bucket's row, which a visibility change locks to make it:
+    # read now, the visibility is the one this file is recorded under.
+    db.refresh(bucket, attribute_names=["public"])
+    if new_object_key(bucket, file_id) != storage_key:
+        raise Conflict("The bucket's visibility changed while the file was being stored; "
+                       "send it again")
     return file, replaced_key
 
 
