@@ -121,3 +121,38 @@ def test_a_copy_into_a_name_no_bucket_can_have_is_404(client: Any, tenant: Tenan
 def test_content_type_rules(content_type: str, allowed: list[str] | None,
                             expected: bool) -> None:
     assert content_type_allowed(content_type, allowed) is expected
+
+
+def test_an_upload_started_during_a_forced_delete_gives_its_quota_back(
+        app: Any, client: Any, tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its row went with the bucket's while the quota it held stayed reserved for good.
+    (PostgreSQL: SQLite writes one transaction at a time, so there the upload waits.)"""
+    from fastapi.testclient import TestClient
+
+    from cloudnexus.files import deletion
+    from cloudnexus.uploads.models import Upload
+    from cloudnexus.workspaces import service as workspaces
+
+    if app.state.runtime.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serializes the two")
+    create(client, tenant, name="gone")
+    client.post("/v1/buckets/gone/files", headers=tenant.headers(), files={"file": ("a", b"x")})
+    finishing, started = deletion.purge_deleting, []
+
+    def start_an_upload_first(*args: Any, **kwargs: Any) -> Any:
+        if not started:  # the files are gone, the bucket not yet
+            with TestClient(app) as other:
+                started.append(other.post("/v1/buckets/gone/uploads", headers=tenant.headers(),
+                                          json={"path": "late.bin", "size": 1000,
+                                                "content_type": "text/plain"}).status_code)
+        return finishing(*args, **kwargs)
+
+    monkeypatch.setattr(deletion, "purge_deleting", start_an_upload_first)
+    deleted = client.delete("/v1/buckets/gone?force=true", headers=tenant.headers())
+    assert (started, deleted.status_code) == ([201], 204)
+    with app.state.runtime.session_factory() as db:
+        workspace = workspaces.get(db, workspace_id=tenant.workspace_id)
+        assert (workspace.reserved_bytes, workspace.reserved_files) == (0, 0)
+        assert db.query(Upload).count() == 0
+    assert client.post("/v1/buckets/gone/uploads", headers=tenant.headers(), json={
+        "path": "a", "size": 1, "content_type": "text/plain"}).status_code == 404

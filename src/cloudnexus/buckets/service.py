@@ -14,6 +14,8 @@ from cloudnexus.database import save_unique
 from cloudnexus.errors import Conflict, NotFound
 from cloudnexus.storage.base import Storage
 from cloudnexus.uploads.models import ABORTED
+from cloudnexus.workspaces import usage
+from cloudnexus.workspaces.models import Workspace
 
 
 def create(db: Session, *, workspace_id: uuid.UUID, name: str, public: bool = False,
@@ -74,5 +76,16 @@ def delete(db: Session, storage: Storage, *, bucket: Bucket, force: bool = False
         uploads.finish(db, storage, upload=upload, status=ABORTED)
     deletion.delete_many(db, storage, bucket=bucket)
     deletion.purge_deleting(db, storage, bucket_id=bucket.id)
+    # The rows last, in the order usage changes take them: an upload starting from now on
+    # waits, then finds no bucket. One started meanwhile has no bytes worth keeping yet: its
+    # quota is given back here, its row goes with the bucket's, maintenance clears its part.
+    db.execute(select(Workspace.id).where(Workspace.id == bucket.workspace_id)
+               .with_for_update())
+    db.refresh(bucket, with_for_update=True)
+    if bucket.used_files:
+        raise Conflict("Files were added to the bucket while it was being deleted; delete it "
+                       "again")
+    for upload in uploads.pending_in(db, bucket=bucket):
+        usage.release(db, workspace_id=upload.workspace_id, size=upload.size)
     db.delete(bucket)
     db.commit()

@@ -57,7 +57,11 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
     # share lock, so a visibility change (buckets.update) waits for this upload to be recorded,
     # then sees it in flight and refuses; or it went first, and this reads it. (After the
     # workspace's row, as every usage change takes the workspace's row before the bucket's.)
-    db.refresh(bucket, with_for_update={"read": True})
+    public = db.scalar(select(Bucket.public).where(Bucket.id == bucket.id)
+                       .with_for_update(read=True))
+    if public is None:
+        raise NotFound("Bucket not found")  # deleted meanwhile
+    set_committed_value(bucket, "public", public)
     file_id = new_id()
     upload = Upload(
         workspace_id=bucket.workspace_id, bucket_id=bucket.id, bucket=bucket, file_id=file_id,
