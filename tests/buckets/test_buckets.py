@@ -156,3 +156,49 @@ def test_an_upload_started_during_a_forced_delete_gives_its_quota_back(
         assert db.query(Upload).count() == 0
     assert client.post("/v1/buckets/gone/uploads", headers=tenant.headers(), json={
         "path": "a", "size": 1, "content_type": "text/plain"}).status_code == 404
+
+
+def test_a_forced_delete_and_a_complete_of_one_of_its_uploads_do_not_deadlock(
+        app: Any, client: Any, tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The complete holds its upload's row while it checks the object (a HEAD, an assembly),
+    then takes the usage rows; the delete took those, then reached the upload's row by the
+    cascade: one of them was a 503. Now the delete takes the uploads' rows first."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    from cloudnexus.files import deletion
+    from cloudnexus.uploads import checks
+
+    if app.state.runtime.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serializes the two")
+    create(client, tenant, name="gone")
+    checking, finishing = checks.check_stored, deletion.purge_deleting
+
+    def slow_check(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.5)
+        return checking(*args, **kwargs)
+
+    def complete(upload_id: str) -> int:
+        with TestClient(app) as other:
+            return int(other.post(f"/v1/uploads/{upload_id}/complete",
+                                  headers=tenant.headers()).status_code)
+
+    pool, completing = ThreadPoolExecutor(1), []
+
+    def start_a_complete_first(*args: Any, **kwargs: Any) -> Any:
+        if not completing:  # the files are gone, the bucket not yet
+            upload = client.post("/v1/buckets/gone/uploads", headers=tenant.headers(), json={
+                "path": "late.txt", "size": 5, "content_type": "text/plain"}).json()
+            client.put(upload["url"], content=b"hello", headers=upload["headers"])
+            completing.append(pool.submit(complete, upload["id"]))
+            time.sleep(0.5)  # it holds the upload's row, checking the object
+        return finishing(*args, **kwargs)
+
+    monkeypatch.setattr(checks, "check_stored", slow_check)
+    monkeypatch.setattr(deletion, "purge_deleting", start_a_complete_first)
+    deleted = client.delete("/v1/buckets/gone?force=true", headers=tenant.headers())
+    assert (completing[0].result(30), deleted.status_code) == (200, 409)
+    assert client.get("/v1/workspace", headers=tenant.headers()).json()["usage"] == {
+        "bytes": 5, "files": 1}

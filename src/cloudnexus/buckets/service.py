@@ -13,7 +13,7 @@ from cloudnexus.buckets.schemas import is_bucket_name
 from cloudnexus.database import save_unique
 from cloudnexus.errors import Conflict, NotFound
 from cloudnexus.storage.base import Storage
-from cloudnexus.uploads.models import ABORTED
+from cloudnexus.uploads.models import ABORTED, PENDING, Upload
 from cloudnexus.workspaces import usage
 from cloudnexus.workspaces.models import Workspace
 
@@ -76,9 +76,13 @@ def delete(db: Session, storage: Storage, *, bucket: Bucket, force: bool = False
         uploads.finish(db, storage, upload=upload, status=ABORTED)
     deletion.delete_many(db, storage, bucket=bucket)
     deletion.purge_deleting(db, storage, bucket_id=bucket.id)
-    # The rows last, in the order usage changes take them: an upload starting from now on
-    # waits, then finds no bucket. One started meanwhile has no bytes worth keeping yet: its
-    # quota is given back here, its row goes with the bucket's, maintenance clears its part.
+    # The rows last, in the order the others take them: the bucket's pending uploads (a
+    # complete, an abort or an expiry holds its upload's row before the usage rows), then the
+    # workspace's and the bucket's. An upload starting from now on waits, then finds no
+    # bucket; one started meanwhile has no bytes worth keeping yet: its quota is given back
+    # here, its row goes with the bucket's, maintenance clears its part.
+    db.execute(select(Upload.id).where(Upload.bucket_id == bucket.id, Upload.status == PENDING)
+               .with_for_update())
     db.execute(select(Workspace.id).where(Workspace.id == bucket.workspace_id)
                .with_for_update())
     db.refresh(bucket, with_for_update=True)
