@@ -13,7 +13,7 @@ from cloudnexus.buckets.schemas import is_bucket_name
 from cloudnexus.database import save_unique
 from cloudnexus.errors import Conflict, NotFound
 from cloudnexus.storage.base import Storage
-from cloudnexus.uploads.models import ABORTED, PENDING, Upload
+from cloudnexus.uploads.models import ABORTED
 from cloudnexus.workspaces import usage
 from cloudnexus.workspaces.models import Workspace
 
@@ -53,10 +53,10 @@ def update(db: Session, *, bucket: Bucket, changes: dict[str, Any]) -> Bucket:
         changes.pop("public")
     if changes.get("public", bucket.public) != bucket.public:
         db.refresh(bucket, with_for_update=True)  # uploads starting meanwhile wait (see there)
-    if changes.get("public", bucket.public) != bucket.public and (
-            bucket.used_files or uploads.pending_in(db, bucket=bucket)):
-        raise Conflict("A bucket's visibility can change only while it is empty, with no "
-                       "upload in flight")
+        if changes["public"] != bucket.public and (
+                bucket.used_files or uploads.pending_in(db, bucket=bucket)):
+            raise Conflict("A bucket's visibility can change only while it is empty, with no "
+                           "upload in flight")
     for field, value in changes.items():
         setattr(bucket, field, value)
     db.commit()
@@ -81,8 +81,7 @@ def delete(db: Session, storage: Storage, *, bucket: Bucket, force: bool = False
     # workspace's and the bucket's. An upload starting from now on waits, then finds no
     # bucket; one started meanwhile has no bytes worth keeping yet: its quota is given back
     # here, its row goes with the bucket's, maintenance clears its part.
-    db.execute(select(Upload.id).where(Upload.bucket_id == bucket.id, Upload.status == PENDING)
-               .with_for_update())
+    uploads.pending_in(db, bucket=bucket, lock=True)
     db.execute(select(Workspace.id).where(Workspace.id == bucket.workspace_id)
                .with_for_update())
     db.refresh(bucket, with_for_update=True)

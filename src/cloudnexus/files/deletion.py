@@ -6,7 +6,6 @@ A crash anywhere leaves files in `deleting`: a retry of the delete or maintenanc
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 
 from sqlalchemy import delete as sql_delete
@@ -49,8 +48,7 @@ def mark_deleting(db: Session, files: Sequence[File]) -> list[File]:
     Every file's row first, the usage rows last, as an upload's record takes them: marking
     one file and counting it before the next, a delete held the workspace's row while it
     waited for a file an overwrite held, which waited for the workspace's row."""
-    marked, uncounted = [], Counter[tuple[uuid.UUID, uuid.UUID]]()
-    sizes = Counter[tuple[uuid.UUID, uuid.UUID]]()
+    marked, newly = [], []
     for file in files:
         if file.status == DELETING:
             marked.append(file)
@@ -59,14 +57,13 @@ def mark_deleting(db: Session, files: Sequence[File]) -> list[File]:
                             .values(status=DELETING)
                             .execution_options(synchronize_session=False))
         if result.rowcount == 1:  # type: ignore[attr-defined]
-            uncounted[file.workspace_id, file.bucket_id] += 1
-            sizes[file.workspace_id, file.bucket_id] += file.size
-            marked.append(file)
-    for (workspace_id, bucket_id), count in uncounted.items():
+            newly.append(file)
+    for workspace_id, bucket_id in dict.fromkeys((f.workspace_id, f.bucket_id) for f in newly):
+        theirs = [f for f in newly if (f.workspace_id, f.bucket_id) == (workspace_id, bucket_id)]
         usage.change(db, workspace_id=workspace_id, bucket_id=bucket_id,
-                     size=-sizes[workspace_id, bucket_id], files=-count, check_quota=False)
+                     size=-sum(f.size for f in theirs), files=-len(theirs), check_quota=False)
     db.commit()
-    return marked
+    return marked + newly
 
 
 def purge_deleting(db: Session, storage: Storage, *, bucket_id: uuid.UUID | None = None) -> int:

@@ -96,9 +96,9 @@ def get(db: Session, *, workspace_id: uuid.UUID, upload_id: uuid.UUID,
     return upload
 
 
-def pending_in(db: Session, *, bucket: Bucket) -> list[Upload]:
+def pending_in(db: Session, *, bucket: Bucket, lock: bool = False) -> list[Upload]:
     query = select(Upload).where(Upload.bucket_id == bucket.id, Upload.status == PENDING)
-    return [*db.scalars(query)]
+    return [*db.scalars(query.with_for_update() if lock else query)]
 
 
 def complete(db: Session, storage: Storage, *, upload: Upload,
