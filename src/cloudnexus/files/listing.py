@@ -24,7 +24,7 @@ from cloudnexus.buckets.models import Bucket
 from cloudnexus.errors import BadRequest
 from cloudnexus.files.models import READY, File
 from cloudnexus.files.paths import search_key
-from cloudnexus.files.search import rare_trigrams
+from cloudnexus.files.search import FILE_TRIGRAMS, least_common_trigram, rare_trigrams
 from cloudnexus.schemas import MAX_BIGINT, is_storable
 
 SORT_COLUMNS = {"path": File.path, "created_at": File.created_at, "size": File.size}
@@ -135,19 +135,27 @@ def _filters(db: Session, *, bucket: Bucket,
     if query.content_type:
         conditions.append(content_type_matches(query.content_type))
     after = decode_cursor(query, bucket.id)
-    descending = query.order == "desc"
     if after is not None:
-        key = tuple_(column, File.id)
-        conditions.append(key < tuple_(*after) if descending else key > tuple_(*after))
-    ordering = [column.desc(), File.id.desc()] if descending else [column.asc(), File.id.asc()]
-    return conditions, ordering
+        conditions.append(_after(tuple_(column, File.id), tuple_(*after), query))
+    return conditions, _ordered([column, File.id], query)
+
+
+def _after(key: Any, last: Any, query: ListQuery) -> ColumnElement[bool]:
+    return key < last if query.order == "desc" else key > last
+
+
+def _ordered(columns: list[Any], query: ListQuery) -> list[Any]:
+    return [column.desc() if query.order == "desc" else column.asc() for column in columns]
+
+
+def _holds(column: Any, key: str) -> ColumnElement[bool]:
+    return column.like("%" + _escape_like(key) + "%", escape="\\")
 
 
 def _in_bucket(bucket: Bucket, query: ListQuery) -> list[ColumnElement[bool]]:
     conditions = [File.bucket_id == bucket.id]
     if query.q:
-        needle = "%" + _escape_like(search_key(query.q)) + "%"
-        conditions.append(File.path_search.like(needle, escape="\\"))
+        conditions.append(_holds(File.path_search, search_key(query.q)))
     return conditions
 
 
@@ -161,12 +169,13 @@ def build_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[
 def page_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[File]:
     """The page's query with its LIMIT: one row more than the page, to tell if another follows.
 
-    A search on PostgreSQL takes one of two shapes. With rare trigrams in it (search.py), the
-    files that hold them anywhere are found first, from the trigram index, and the bucket and
-    the exact match are checked on those few. Otherwise, in path order, the page's ids are
-    picked first, then those rows read: an index on (bucket_id, path) carries path_search,
-    status and id (migration 0004), so the walk past the rows that do not match is an
-    index-only scan that never reads them.
+    A search on PostgreSQL takes one of three shapes. With rare trigrams in it (search.py),
+    the files that hold them anywhere are found first, from the trigram index, and the bucket
+    and the exact match are checked on those few. Otherwise, in path order, the bucket's
+    paths that hold the search's least common trigram are walked in `file_trigrams`, which
+    carries path_search, to the page's last match; and a search with no trigram at all walks
+    the bucket's paths in an index on (bucket_id, path) that carries path_search, status and
+    id (migration 0004). Both walks are index-only past the rows that do not match.
     """
     limit = query.limit + 1
     if query.q and db.get_bind().dialect.name == "postgresql":
@@ -176,12 +185,31 @@ def page_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[F
             return _by_rare_trigrams(db, bucket=bucket, query=query, key=key,
                                      rare=rare).limit(limit)
         if query.sort == "path":
+            trigram = least_common_trigram(db, key)
+            if trigram is not None:
+                return _by_trigram_walk(db, bucket=bucket, query=query, key=key,
+                                        trigram=trigram).limit(limit)
             conditions, ordering = _filters(db, bucket=bucket, query=query)
             page_ids = (select(File.id).where(*_in_bucket(bucket, query), *conditions)
                         .order_by(*ordering).limit(limit))
             return (select(File).where(File.id.in_(page_ids)).options(lazyload(File.bucket))
                     .order_by(*ordering))
     return build_statement(db, bucket=bucket, query=query).limit(limit)
+
+
+def _by_trigram_walk(db: Session, *, bucket: Bucket, query: ListQuery, key: str,
+                     trigram: str) -> Select[File]:
+    conditions, _ = _filters(db, bucket=bucket, query=query)
+    held = FILE_TRIGRAMS.c
+    walk = [held.bucket_id == bucket.id, held.trigram == trigram,
+            _holds(held.path_search, key)]
+    after = decode_cursor(query, bucket.id)
+    if after is not None:  # paths are unique in a bucket: after the path is after (path, id)
+        walk.append(_after(held.path, after[0], query))
+    return (select(File)
+            .join(FILE_TRIGRAMS, and_(held.bucket_id == File.bucket_id, held.path == File.path))
+            .where(*walk, *conditions).options(lazyload(File.bucket))
+            .order_by(*_ordered([held.path], query)))
 
 
 def _by_rare_trigrams(db: Session, *, bucket: Bucket, query: ListQuery, key: str,

@@ -22,8 +22,9 @@ class File(Base):
         UniqueConstraint("bucket_id", "path"),
         Index("ix_files_bucket_created", "bucket_id", "created_at", "id"),
         Index("ix_files_bucket_size", "bucket_id", "size", "id"),
-        # PostgreSQL only, made in the migration: a trigram index on path_search for `q`,
-        # and a GIN index on tags for `tag`.
+        # PostgreSQL only, made in the migrations: a trigram index on path_search for `q`,
+        # a GIN index on tags for `tag`, and the table file_trigrams its triggers keep
+        # (files/search.py).
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
