@@ -85,24 +85,13 @@ aws cloudformation deploy "${REGION_ARGS[@]}" --stack-name "$STACK" \
 aws cloudformation describe-stacks "${REGION_ARGS[@]}" --stack-name "$STACK" \
   --query "Stacks[0].Outputs" --output table
 
-migrate() {
-  local out
-  out=$(mktemp)
-  aws lambda invoke "${REGION_ARGS[@]}" --function-name "$STACK-maintenance" \
-    --payload '{"cloudnexus": "migrate"}' --cli-binary-format raw-in-base64-out \
-    --query FunctionError --output text "$out" | grep -qx None \
-    || { echo "migrate failed:" >&2; cat "$out" >&2; echo >&2; return 1; }
-  echo "migrate: $(cat "$out")"
-}
-
 if [ "$EXISTED" = true ] && [ "$MIGRATE" = true ]; then
-  migrate
+  deploy/migrate.sh "$STACK" "${REGION_ARGS[@]}"
   echo "check everything with: cloudnexus doctor --aws $STACK-api"
 else
   cat <<NEXT
 Next (docs/deploy.md): run deploy/bootstrap.sql once as the master user, then
-  aws lambda invoke --function-name $STACK-maintenance --payload '{"cloudnexus": "migrate"}' \\
-      --cli-binary-format raw-in-base64-out /dev/stdout
+  deploy/migrate.sh $STACK ${REGION_ARGS[*]}
 and check everything with: cloudnexus doctor --aws $STACK-api
 NEXT
 fi

@@ -71,28 +71,26 @@ def test_the_search_index_leads_with_the_bucket() -> None:
     assert indexes["files_bucket_id_path_key"].endswith("(bucket_id, path)")  # kept lean
 
 
-def store_files_at_0004(engine: Engine, paths: list[str]) -> tuple[uuid.UUID, list[uuid.UUID]]:
-    """The schema as it was before file_trigrams, with files in it: their bucket and ids."""
+def store_files_at_0004(engine: Engine, paths: list[str]) -> uuid.UUID:
+    """The schema as it was before file_trigrams, with files in it: their bucket's id."""
     from cloudnexus.buckets import service as buckets
     from cloudnexus.database import create_session_factory
     from cloudnexus.workspaces import service as workspaces
 
     command.upgrade(alembic_config(engine), "0004")
-    ids = sorted(uuid.uuid4() for _ in paths)
     with create_session_factory(engine)() as db:
         workspace = workspaces.create(db, name="before")
         bucket = buckets.create(db, workspace_id=workspace.id, name="old")
         db.execute(text(
             "INSERT INTO files (id, workspace_id, bucket_id, path, path_search, size, "
             "content_type, etag, metadata, tags, status, storage_key, created_at, updated_at) "
-            "SELECT i, :workspace, :bucket, p, s, 1, 'text/plain', 'e', '{}', '[]', 'ready', "
-            "'k/' || p, now(), now() "
-            "FROM unnest(CAST(:ids AS uuid[]), CAST(:paths AS text[]), CAST(:folded AS text[])) "
-            "AS t(i, p, s)"),
-            {"workspace": workspace.id, "bucket": bucket.id, "ids": ids, "paths": paths,
+            "SELECT gen_random_uuid(), :workspace, :bucket, p, s, 1, 'text/plain', 'e', '{}', "
+            "'[]', 'ready', 'k/' || p, now(), now() "
+            "FROM unnest(CAST(:paths AS text[]), CAST(:folded AS text[])) AS t(p, s)"),
+            {"workspace": workspace.id, "bucket": bucket.id, "paths": paths,
              "folded": [search_key(path) for path in paths]})
         db.commit()
-    return bucket.id, ids
+    return bucket.id
 
 
 def held_trigrams(engine: Engine) -> set[tuple[Any, ...]]:
@@ -109,7 +107,7 @@ def trigrams_of(bucket_id: uuid.UUID, paths: list[str]) -> set[tuple[Any, ...]]:
 def test_files_stored_before_the_trigram_table_are_in_it_after() -> None:
     paths = ["a/Report-2026.pdf", "b/straße/ΐx.txt", "ab"]
     with empty_postgres_engine() as engine:
-        bucket_id, _ = store_files_at_0004(engine, paths)
+        bucket_id = store_files_at_0004(engine, paths)
         upgrade(engine)
         held = held_trigrams(engine)
     assert held == trigrams_of(bucket_id, paths)
@@ -119,16 +117,17 @@ def test_files_stored_before_the_trigram_table_are_in_it_after() -> None:
 def test_a_backfill_cut_off_goes_on_where_it_stopped_when_run_again() -> None:
     paths = [f"f/{n}.txt" for n in range(6)]
     with empty_postgres_engine() as engine:
-        bucket_id, ids = store_files_at_0004(engine, paths)
+        bucket_id = store_files_at_0004(engine, paths)
         upgrade(engine)
-        with engine.begin() as connection:  # as if cut off after the batch ending at ids[2]
+        with engine.begin() as connection:  # as if cut off after the batch ending at paths[2]
             connection.execute(text("DELETE FROM file_trigrams"))
-            connection.execute(text("CREATE TABLE file_trigrams_backfill (after uuid NOT NULL)"))
-            connection.execute(text("INSERT INTO file_trigrams_backfill VALUES (:after)"),
-                               {"after": ids[2]})
+            connection.execute(text(
+                "CREATE TABLE file_trigrams_backfill (bucket_id uuid NOT NULL, path text)"))
+            connection.execute(text("INSERT INTO file_trigrams_backfill VALUES (:bucket, :path)"),
+                               {"bucket": bucket_id, "path": paths[2]})
             connection.execute(text("UPDATE alembic_version SET version_num = '0004'"))
         upgrade(engine)
         held = held_trigrams(engine)
         leftover = inspect(engine).has_table("file_trigrams_backfill")
-    assert held == trigrams_of(bucket_id, paths[3:])  # the files after ids[2] only
+    assert held == trigrams_of(bucket_id, paths[3:])  # the files after paths[2] only
     assert not leftover

@@ -87,8 +87,10 @@ def upgrade() -> None:
     for trigger, (event, tables, function) in _TRIGGERS.items():
         op.execute(f"CREATE OR REPLACE TRIGGER {trigger} AFTER {event} ON files {tables} "
                    f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()")
-    op.execute("CREATE TABLE IF NOT EXISTS file_trigrams_backfill (after uuid NOT NULL)")
-    op.execute("INSERT INTO file_trigrams_backfill SELECT '00000000-0000-0000-0000-000000000000' "
+    op.execute("CREATE TABLE IF NOT EXISTS file_trigrams_backfill "
+               "(bucket_id uuid NOT NULL, path varchar(1024) COLLATE \"C\" NOT NULL)")
+    op.execute("INSERT INTO file_trigrams_backfill "
+               "SELECT '00000000-0000-0000-0000-000000000000', '' "
                "WHERE NOT EXISTS (SELECT FROM file_trigrams_backfill)")
     with op.get_context().autocommit_block():  # the triggers are on: later writes are kept
         _backfill()
@@ -96,23 +98,27 @@ def upgrade() -> None:
 
 
 def _backfill() -> None:
-    """Every file stored before the triggers, BATCH at a time in id order, each committed, and
-    how far it got (a batch done twice adds nothing)."""
+    """Every file stored before the triggers, BATCH at a time, each committed with how far it
+    got (a batch done twice adds nothing). In (bucket, path) order: a batch's rows for one
+    trigram are neighbours in the index (in id order they fell anywhere: 7.6 min a million)."""
     from sqlalchemy import text
 
     connection = op.get_bind()
-    after = connection.execute(text("SELECT after FROM file_trigrams_backfill")).scalar_one()
+    after = connection.execute(text("SELECT bucket_id, path FROM file_trigrams_backfill")).one()
     while True:
         last = connection.execute(text(
-            "SELECT id FROM (SELECT id FROM files WHERE id > :after ORDER BY id LIMIT :batch) "
-            "AS b ORDER BY id DESC LIMIT 1"), {"after": after, "batch": BATCH}).scalar()
+            "SELECT bucket_id, path FROM (SELECT bucket_id, path FROM files "
+            "WHERE (bucket_id, path) > (:bucket, :path) ORDER BY bucket_id, path LIMIT :batch) "
+            "AS b ORDER BY bucket_id DESC, path DESC LIMIT 1"),
+            {"bucket": after[0], "path": after[1], "batch": BATCH}).one_or_none()
         if last is None:
             return
         connection.execute(text(_ADD.format(
-            rows="(SELECT * FROM files WHERE id > :after AND id <= :last) AS f")),
-            {"after": after, "last": last})
-        connection.execute(text("UPDATE file_trigrams_backfill SET after = :last"),
-                           {"last": last})
+            rows="(SELECT * FROM files WHERE (bucket_id, path) > (:bucket, :path) "
+                 "AND (bucket_id, path) <= (:last_bucket, :last_path)) AS f")),
+            {"bucket": after[0], "path": after[1], "last_bucket": last[0], "last_path": last[1]})
+        connection.execute(text("UPDATE file_trigrams_backfill SET bucket_id = :bucket, "
+                                "path = :path"), {"bucket": last[0], "path": last[1]})
         after = last
 
 
