@@ -98,9 +98,9 @@ def upgrade() -> None:
 
 
 def _backfill() -> None:
-    """Every file stored before the triggers, BATCH at a time, each committed with how far it
-    got (a batch done twice adds nothing). In (bucket, path) order: a batch's rows for one
-    trigram are neighbours in the index (in id order they fell anywhere: 7.6 min a million)."""
+    """Every file stored before the triggers, BATCH at a time in (bucket, path) order, each
+    committed with how far it got (a batch done twice adds nothing). About 450 s a million
+    files here, in this order or in id order alike: each row is a B-tree insertion."""
     from sqlalchemy import text
 
     connection = op.get_bind()
