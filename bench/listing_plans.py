@@ -77,6 +77,8 @@ def main() -> None:
                   ("q=file-1234", ListQuery(q="file-1234"), None),
                   ("q=sub1 (common)", ListQuery(q="sub1"), None),
                   ("q=sub7/file-9 (one in a hundred)", ListQuery(q="sub7/file-9"), None),
+                  ("q=dir96/sub (one in a hundred, last in path order)",
+                   ListQuery(q="dir96/sub"), None),
                   ("tag=red", ListQuery(tag="red"), None),
                   ("content_type=image/*", ListQuery(content_type="image/*"), None)]
         with create_session_factory(engine)() as db:

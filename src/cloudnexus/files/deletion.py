@@ -32,7 +32,7 @@ def delete_many(db: Session, storage: Storage, *, bucket: Bucket,
     if ids is not None:
         query = query.where(File.id.in_(ids))
     if prefix is not None:
-        from cloudnexus.files.listing import starts_with
+        from cloudnexus.files.conditions import starts_with
 
         query = query.where(starts_with(prefix))
     deleted = 0

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, tuple_, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ColumnElement, Select, and_, func, select, tuple_
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.errors import BadRequest
+from cloudnexus.files.conditions import contains, content_type_matches, has_tag, starts_with
 from cloudnexus.files.models import READY, File
 from cloudnexus.files.paths import search_key
 from cloudnexus.files.search import FILE_TRIGRAMS, least_common_trigram, rare_trigrams
@@ -52,41 +52,6 @@ class ListQuery:
         parts = [str(bucket_id), self.prefix, self.q, self.tag, self.content_type, self.sort,
                  self.order]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def starts_with(prefix: str) -> ColumnElement[bool]:
-    """A range on the path index, exact for any prefix: paths compare in code point order on
-    both databases (UTF-8 bytes), so those from `prefix` up to the prefix with its last
-    character's successor are exactly the ones that start with it.
-
-    Only the range: with a LIKE beside it (the same rows), PostgreSQL multiplied the two
-    estimates, expected 15 rows of 2,062, and sorted them all (10 ms) instead of walking the
-    index to the page (0.7 ms)."""
-    following = ord(prefix[-1]) + 1
-    if 0xD800 <= following <= 0xDFFF:  # surrogates are no characters: U+D7FF is followed by U+E000
-        following = 0xE000
-    if following <= 0x10FFFF:
-        return and_(File.path >= prefix, File.path < prefix[:-1] + chr(following))
-    return File.path.like(_escape_like(prefix) + "%", escape="\\")  # nothing follows U+10FFFF
-
-
-def has_tag(db: Session, tag: str) -> ColumnElement[bool]:
-    if db.get_bind().dialect.name == "postgresql":
-        return type_coerce(File.tags, JSONB).contains([tag])  # @>, served by the GIN index
-    members = func.json_each(File.tags).table_valued("value")
-    return exists(select(1).select_from(members).where(members.c.value == tag))
-
-
-def content_type_matches(pattern: str) -> ColumnElement[bool]:
-    """Any case: types are stored in lower case, but not by every earlier version."""
-    pattern, stored = pattern.strip().lower(), func.lower(File.content_type)
-    if pattern.endswith("/*"):
-        return stored.like(_escape_like(pattern[:-1]) + "%", escape="\\")
-    return or_(stored == pattern, stored.like(_escape_like(pattern) + ";%", escape="\\"))
 
 
 def encode_cursor(query: ListQuery, bucket_id: uuid.UUID, file: File) -> str:
@@ -123,9 +88,10 @@ def decode_cursor(query: ListQuery, bucket_id: uuid.UUID) -> tuple[Any, uuid.UUI
     return value, last_id
 
 
-def _filters(db: Session, *, bucket: Bucket,
-             query: ListQuery) -> tuple[list[ColumnElement[bool]], list[Any]]:
-    """The page's conditions but the bucket's and the search's, and its order."""
+def _filters(db: Session, *, bucket: Bucket, query: ListQuery) -> tuple[
+        list[ColumnElement[bool]], list[Any], tuple[Any, uuid.UUID] | None]:
+    """The page's conditions but the bucket's and the search's, its order, and the cursor's
+    (sort value, id)."""
     column = SORT_COLUMNS[query.sort]
     conditions = [File.status == READY]
     if query.prefix:
@@ -137,7 +103,7 @@ def _filters(db: Session, *, bucket: Bucket,
     after = decode_cursor(query, bucket.id)
     if after is not None:
         conditions.append(_after(tuple_(column, File.id), tuple_(*after), query))
-    return conditions, _ordered([column, File.id], query)
+    return conditions, _ordered([column, File.id], query), after
 
 
 def _after(key: Any, last: Any, query: ListQuery) -> ColumnElement[bool]:
@@ -148,20 +114,16 @@ def _ordered(columns: list[Any], query: ListQuery) -> list[Any]:
     return [column.desc() if query.order == "desc" else column.asc() for column in columns]
 
 
-def _holds(column: Any, key: str) -> ColumnElement[bool]:
-    return column.like("%" + _escape_like(key) + "%", escape="\\")
-
-
 def _in_bucket(bucket: Bucket, query: ListQuery) -> list[ColumnElement[bool]]:
     conditions = [File.bucket_id == bucket.id]
     if query.q:
-        conditions.append(_holds(File.path_search, search_key(query.q)))
+        conditions.append(contains(File.path_search, search_key(query.q)))
     return conditions
 
 
 def build_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[File]:
     """The page's query, filtered, after the cursor, in order (without its LIMIT)."""
-    conditions, ordering = _filters(db, bucket=bucket, query=query)
+    conditions, ordering, _ = _filters(db, bucket=bucket, query=query)
     return (select(File).where(*_in_bucket(bucket, query), *conditions)
             .options(lazyload(File.bucket)).order_by(*ordering))
 
@@ -189,7 +151,7 @@ def page_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[F
             if trigram is not None:
                 return _by_trigram_walk(db, bucket=bucket, query=query, key=key,
                                         trigram=trigram).limit(limit)
-            conditions, ordering = _filters(db, bucket=bucket, query=query)
+            conditions, ordering, _ = _filters(db, bucket=bucket, query=query)
             page_ids = (select(File.id).where(*_in_bucket(bucket, query), *conditions)
                         .order_by(*ordering).limit(limit))
             return (select(File).where(File.id.in_(page_ids)).options(lazyload(File.bucket))
@@ -199,11 +161,9 @@ def page_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[F
 
 def _by_trigram_walk(db: Session, *, bucket: Bucket, query: ListQuery, key: str,
                      trigram: str) -> Select[File]:
-    conditions, _ = _filters(db, bucket=bucket, query=query)
+    conditions, _, after = _filters(db, bucket=bucket, query=query)
     held = FILE_TRIGRAMS.c
-    walk = [held.bucket_id == bucket.id, held.trigram == trigram,
-            _holds(held.path_search, key)]
-    after = decode_cursor(query, bucket.id)
+    walk = [held.bucket_id == bucket.id, held.trigram == trigram, contains(held.path_search, key)]
     if after is not None:  # paths are unique in a bucket: after the path is after (path, id)
         walk.append(_after(held.path, after[0], query))
     return (select(File)
@@ -214,7 +174,7 @@ def _by_trigram_walk(db: Session, *, bucket: Bucket, query: ListQuery, key: str,
 
 def _by_rare_trigrams(db: Session, *, bucket: Bucket, query: ListQuery, key: str,
                       rare: list[str]) -> Select[File]:
-    conditions, ordering = _filters(db, bucket=bucket, query=query)
+    conditions, ordering, _ = _filters(db, bucket=bucket, query=query)
     holding = [File.path_search.like(f"%{trigram}%") for trigram in rare]  # [a-z0-9]{3}
     # OFFSET 0 keeps the bucket's condition out of this subquery: inside, it would be one
     # more entry of the GIN scan, and the one that holds every file of the bucket. (Its ids,

@@ -1,4 +1,4 @@
-"""Substring search on PostgreSQL: ask the trigram index only for the query's rare trigrams.
+"""Substring search on PostgreSQL: the trigram index for rare trigrams, file_trigrams for the rest.
 
 For `LIKE '%file-12345%'` PostgreSQL's GIN scan takes its candidates from the rarest trigram
 and, for each, steps through the posting list of every other one, `fil` and `ile` included,
