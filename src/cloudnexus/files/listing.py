@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, select, true, tuple_
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -150,7 +150,7 @@ def page_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[F
             trigram = least_common_trigram(db, key)
             if trigram is not None:
                 return _by_trigram_walk(db, bucket=bucket, query=query, key=key,
-                                        trigram=trigram).limit(limit)
+                                        trigram=trigram, limit=limit)
             conditions, ordering, _ = _filters(db, bucket=bucket, query=query)
             page_ids = (select(File.id).where(*_in_bucket(bucket, query), *conditions)
                         .order_by(*ordering).limit(limit))
@@ -159,17 +159,22 @@ def page_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[F
     return build_statement(db, bucket=bucket, query=query).limit(limit)
 
 
-def _by_trigram_walk(db: Session, *, bucket: Bucket, query: ListQuery, key: str,
-                     trigram: str) -> Select[File]:
-    conditions, _, after = _filters(db, bucket=bucket, query=query)
+def _by_trigram_walk(db: Session, *, bucket: Bucket, query: ListQuery, key: str, trigram: str,
+                     limit: int) -> Select[File]:
+    conditions, ordering, after = _filters(db, bucket=bucket, query=query)
     held = FILE_TRIGRAMS.c
     walk = [held.bucket_id == bucket.id, held.trigram == trigram, contains(held.path_search, key)]
     if after is not None:  # paths are unique in a bucket: after the path is after (path, id)
         walk.append(_after(held.path, after[0], query))
-    return (select(File)
-            .join(FILE_TRIGRAMS, and_(held.bucket_id == File.bucket_id, held.path == File.path))
-            .where(*walk, *conditions).options(lazyload(File.bucket))
-            .order_by(*_ordered([held.path], query)))
+    # Each walked path's file is looked up by itself (LATERAL, fenced by OFFSET 0). Joined
+    # plainly, the planner may merge the walk with the bucket's path index, which then steps
+    # through every path before the page's last match: the walk this table is there to avoid.
+    file_at = (select(File.id).where(File.bucket_id == held.bucket_id, File.path == held.path,
+                                     *conditions).offset(0).lateral())
+    page_ids = (select(file_at.c.id).select_from(FILE_TRIGRAMS).join(file_at, true())
+                .where(*walk).order_by(*_ordered([held.path], query)).limit(limit))
+    return (select(File).where(File.id.in_(page_ids)).options(lazyload(File.bucket))
+            .order_by(*ordering))
 
 
 def _by_rare_trigrams(db: Session, *, bucket: Bucket, query: ListQuery, key: str,
