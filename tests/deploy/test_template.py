@@ -244,8 +244,11 @@ def test_maintenance_and_migrations_have_a_function_of_their_own(template: Any) 
         {"Id": "maintenance", "Arn": {"Fn::GetAtt": ["MaintenanceFunction", "Arn"]}}]
     permission = resource(template, "MaintenanceInvokePermission")
     assert permission["FunctionName"] == {"Ref": "MaintenanceFunction"}
-    script = (TEMPLATE.parent / "deploy.sh").read_text()
-    assert '--function-name "$STACK-maintenance"' in script
+    assert 'deploy/migrate.sh "$STACK"' in (TEMPLATE.parent / "deploy.sh").read_text()
+    migrate = (TEMPLATE.parent / "migrate.sh").read_text()
+    assert '--function-name "$STACK-maintenance"' in migrate
+    read_timeout = int(migrate.split("--cli-read-timeout ")[1].split()[0])
+    assert read_timeout > function["Timeout"]  # the CLI waits for the whole run, no retry
 
 
 # 5. RDS
