@@ -14,9 +14,12 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for attempt in $(seq "$ATTEMPTS"); do
   # The CLI's own 60 s read timeout would retry the invoke: a second migration beside the first.
-  error=$(aws lambda invoke "$@" --function-name "$STACK-maintenance" \
-    --payload '{"cloudnexus": "migrate"}' --cli-binary-format raw-in-base64-out \
-    --cli-read-timeout 910 --query FunctionError --output text "$out")
+  if ! error=$(aws lambda invoke "$@" --function-name "$STACK-maintenance" \
+      --payload '{"cloudnexus": "migrate"}' --cli-binary-format raw-in-base64-out \
+      --cli-read-timeout 910 --query FunctionError --output text "$out"); then
+    echo "migrate failed: the AWS CLI could not invoke $STACK-maintenance (its error above)" >&2
+    exit 1
+  fi
   if [ "$error" = None ]; then
     echo "migrate: $(cat "$out")"
     exit 0

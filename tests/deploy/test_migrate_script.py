@@ -21,6 +21,8 @@ count = len(calls.read_text().splitlines()) if calls.exists() else 0
 with calls.open("a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\\n")
 error, payload = json.loads((here / "replies.json").read_text())[count]
+if error == "cli-failure":
+    sys.exit("Could not connect to the endpoint URL")
 Path(sys.argv[-1]).write_text(json.dumps(payload))
 print(error)
 """
@@ -64,3 +66,10 @@ def test_it_gives_up_after_its_attempts(tmp_path: Path) -> None:
     result, calls = migrate(tmp_path, [("Unhandled", TIMED_OUT)] * 4)
     assert (result.returncode, len(calls)) == (1, 3)
     assert "Task timed out" in result.stderr
+
+
+def test_the_cli_failing_itself_is_said_and_not_repeated(tmp_path: Path) -> None:
+    result, calls = migrate(tmp_path, [("cli-failure", {}), ("None", {"migrated": "0005"})])
+    assert (result.returncode, len(calls)) == (1, 1)
+    assert "Could not connect" in result.stderr
+    assert "the AWS CLI could not invoke shop-maintenance" in result.stderr
