@@ -13,6 +13,7 @@ from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
 from cloudnexus.schemas import error_responses
 from cloudnexus.uploads.dependencies import LockedUploadDep, UploadDep
+from cloudnexus.uploads.parts import MAX_PARTS
 from cloudnexus.uploads.schemas import (
     PART_URLS_PER_RESPONSE,
     UploadComplete,
@@ -26,7 +27,7 @@ _PART_WINDOW = (
     "`next_part_number_marker` names the last part listed: GET /v1/uploads/{upload_id}"
     "?part_number_marker=N lists the URLs of the next parts after N.")
 PartNumberMarker = Annotated[int, Query(
-    ge=0, le=10_000, description="List URLs only for parts numbered above this one (the "
+    ge=0, le=MAX_PARTS, description="List URLs only for parts numbered above this one (the "
                                  "previous response's `next_part_number_marker`)")]
 
 router = APIRouter(tags=["uploads"], route_class=IdempotentRoute, dependencies=[

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 
 from cloudnexus.files.schemas import ContentType, Metadata, Path, Sha256, Tags
 from cloudnexus.schemas import MAX_OBJECT_BYTES, Model, Schema
+from cloudnexus.uploads.parts import MAX_PARTS
 
 PART_URLS_PER_RESPONSE = 1000  # ~1.7 MB of URLs with a Lambda session token; S3 allows 10,000
 
@@ -65,12 +66,12 @@ class UploadOut(Model):
 
 
 class CompletedPart(Schema):
-    part_number: Annotated[int, Field(ge=1, le=10_000)]
+    part_number: Annotated[int, Field(ge=1, le=MAX_PARTS)]
     etag: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
 class UploadComplete(Schema):
-    parts: Annotated[list[CompletedPart], Field(max_length=10_000)] | None = None
+    parts: Annotated[list[CompletedPart], Field(max_length=MAX_PARTS)] | None = None
 
     @field_validator("parts")
     @classmethod
