@@ -25,6 +25,13 @@ def start(client: Any, tenant: Tenant, data: bytes, **extra: Any) -> dict[str, A
     return created.json()  # type: ignore[no-any-return]
 
 
+def sent(client: Any, tenant: Tenant, send: Any, data: bytes) -> dict[str, Any]:
+    """An upload started and its bytes PUT to its URL."""
+    upload = start(client, tenant, data)
+    assert send("PUT", upload["url"], data=data, headers=upload["headers"]).status_code == 200
+    return upload
+
+
 def complete(client: Any, tenant: Tenant, upload: dict[str, Any], **body: Any) -> Any:
     return client.post(f"/v1/uploads/{upload['id']}/complete", headers=tenant.headers(),
                        json=body or None)
@@ -57,8 +64,7 @@ def assert_error(response: Any, status: int, code: str) -> None:
 def test_put_url_cannot_replace_a_completed_files_bytes(
         stack_client: Any, stack_tenant: Tenant, bucket: str, send: Any) -> None:
     data = b"good bytes"
-    upload = start(stack_client, stack_tenant, data)  # no sha256: the signature binds the length
-    assert send("PUT", upload["url"], data=data, headers=upload["headers"]).status_code == 200
+    upload = sent(stack_client, stack_tenant, send, data)  # no sha256: signed by its length
     file = complete(stack_client, stack_tenant, upload).json()
     again = send("PUT", upload["url"], data=b"EVIL bytes", headers=upload["headers"])
     assert again.status_code == 412  # S3's PreconditionFailed, or the local backend's error
@@ -73,8 +79,7 @@ def test_put_retried_after_a_lost_answer_still_completes(
     """Both backends answer 412 (the object exists, as S3 does for If-None-Match: *), which
     the client takes as done: complete records the bytes."""
     data = b"sent twice"
-    upload = start(stack_client, stack_tenant, data)
-    assert send("PUT", upload["url"], data=data, headers=upload["headers"]).status_code == 200
+    upload = sent(stack_client, stack_tenant, send, data)
     retry = send("PUT", upload["url"], data=data, headers=upload["headers"])
     assert retry.status_code == 412
     done = complete(stack_client, stack_tenant, upload)
@@ -86,8 +91,7 @@ def test_abort_that_lost_the_race_to_complete_leaves_the_file_alone(
         stack_app: Any, stack_client: Any, stack_tenant: Tenant, bucket: str,
         send: Any) -> None:
     runtime, data = stack_app.state.runtime, b"kept bytes"
-    upload = start(stack_client, stack_tenant, data)
-    send("PUT", upload["url"], data=data, headers=upload["headers"])
+    upload = sent(stack_client, stack_tenant, send, data)
     with runtime.session_factory() as db:
         stale = db.get(Upload, uuid.UUID(upload["id"]))  # read as pending
         db.commit()  # sessions keep their objects across commits
@@ -105,8 +109,7 @@ def test_complete_that_lost_the_race_to_an_abort_records_nothing(
         stack_app: Any, stack_client: Any, stack_tenant: Tenant, bucket: str,
         send: Any) -> None:
     runtime, data = stack_app.state.runtime, b"aborted bytes"
-    upload = start(stack_client, stack_tenant, data)
-    send("PUT", upload["url"], data=data, headers=upload["headers"])
+    upload = sent(stack_client, stack_tenant, send, data)
     storage, real_head, aborts = runtime.storage, runtime.storage.head, []
 
     def head_then_abort(key: str) -> Any:  # the abort lands once the complete has checked
