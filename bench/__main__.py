@@ -9,33 +9,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from bench import coldstart, listing, package, throughput, uploads, warm
 from bench.report import Row, save, show
 from bench.scratch import scratch_database
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's S3 server on loopback with the bench bucket; yields its endpoint."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    from tests.conftest import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                     aws_access_key_id="bench", aws_secret_access_key="bench").create_bucket(
-            Bucket="cloudnexus-bench")
-        yield endpoint
-    finally:
-        server.stop()
+from bench.serve import moto_server
 
 
 def main() -> None:

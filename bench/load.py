@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
-    from bench.__main__ import moto_server
+    from bench.serve import moto_server
 
     with moto_server() as endpoint, scratch_database() as url:
         env = environment(url, endpoint)

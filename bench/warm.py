@@ -72,9 +72,9 @@ def run(database_url: str, moto_endpoint: str, runs: int) -> list[Row]:
 
 
 if __name__ == "__main__":
-    from bench.__main__ import moto_server
     from bench.report import show
     from bench.scratch import scratch_database
+    from bench.serve import moto_server
 
     with moto_server() as endpoint, scratch_database() as url:
         show(run(url, endpoint, 200))

@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
+from cloudnexus.storage.base import PENDING_STATE, STATE_TAG
+from cloudnexus.uploads.service import MULTIPART_LIFETIME
+
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "template.yaml"
 TAGS = ["Ref", "Sub", "GetAtt", "If", "Equals", "Select", "Split", "Join", "Not", "And", "Or",
         "Condition", "FindInMap", "ImportValue", "GetAZs", "Base64", "Cidr", "EachMemberEquals"]
@@ -149,8 +152,8 @@ def test_role_has_logs_vpc_access_and_s3_scoped_to_the_bucket(template: Any) -> 
     assert vpc <= set(by_action)
     objects = [{"Fn::Sub": "${FilesBucket.Arn}/private/*"},
                {"Fn::Sub": "${FilesBucket.Arn}/uploads/*"}]  # the only prefixes keys.py makes
-    for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
-                   "s3:ListMultipartUploadParts"):
+    for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:PutObjectTagging",
+                   "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"):
         assert by_action[action] == objects
     for action in ("s3:ListBucket", "s3:ListBucketMultipartUploads"):
         assert by_action[action] == {"Fn::GetAtt": ["FilesBucket", "Arn"]}
@@ -288,6 +291,21 @@ def test_bucket_cors_public_access_encryption_lifecycle(template: Any) -> None:
         "ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     lifecycle = bucket["LifecycleConfiguration"]["Rules"][0]
     assert lifecycle["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] >= 1
+
+
+def test_unchecked_upload_objects_expire_and_are_never_public(template: Any) -> None:
+    """The tag a presigned write sets (storage/base.py) is the one the lifecycle rule expires
+    and the public-read statement excludes; an upload lives 24 h, the rule waits longer."""
+    rules = resource(template, "FilesBucket")["LifecycleConfiguration"]["Rules"]
+    expiring = [rule for rule in rules if "TagFilters" in rule]
+    assert [rule["TagFilters"] for rule in expiring] == [[{"Key": STATE_TAG,
+                                                           "Value": PENDING_STATE}]]
+    assert expiring[0]["ExpirationInDays"] * 24 > MULTIPART_LIFETIME.total_seconds() / 3600
+    assert "Prefix" not in expiring[0]  # every prefix: private/ as well as uploads/
+    public = resource(template, "FilesBucketPolicy")["PolicyDocument"]["Statement"][1][
+        "Fn::If"][1]
+    assert public["Condition"] == {
+        "StringNotEquals": {f"s3:ExistingObjectTag/{STATE_TAG}": PENDING_STATE}}
 
 
 def test_public_read_is_only_uploads_and_only_behind_the_parameter(template: Any) -> None:

@@ -55,10 +55,11 @@ def test_presigned_put_without_checksum(s3: S3Storage) -> None:
     request = s3.presign_put(new_key(), content_type="text/plain", size=10, sha256=None,
                              expires_in=900)
     query = query_of(request.url)
-    assert set(query["X-Amz-SignedHeaders"].split(";")) == {"content-length", "content-type",
-                                                            "host", "if-none-match"}
+    assert set(query["X-Amz-SignedHeaders"].split(";")) == {
+        "content-length", "content-type", "host", "if-none-match", "x-amz-tagging"}
     assert query["X-Amz-Expires"] == "900"
-    assert set(request.headers) == {"Content-Type", "Content-Length", "If-None-Match"}
+    assert set(request.headers) == {"Content-Type", "Content-Length", "If-None-Match",
+                                    "x-amz-tagging"}
 
 
 def test_presigned_put_is_signed_as_a_create_only_write(s3: S3Storage) -> None:
@@ -91,9 +92,11 @@ def test_presigned_get_signs_the_disposition(s3: S3Storage) -> None:
 def test_part_url_is_path_style_and_names_the_upload(s3: S3Storage, moto_endpoint: str) -> None:
     key = new_key()
     upload_id = s3.create_multipart(key, content_type="text/plain")
-    url = s3.presign_part(key, upload_id, 7, expires_in=60)
+    url = s3.presign_part(key, upload_id, 7, size=5 * 1024 * 1024, expires_in=60)
     assert url.startswith(f"{moto_endpoint}/{TEST_BUCKET}/{key}?")
     assert (query_of(url)["uploadId"], query_of(url)["partNumber"]) == (upload_id, "7")
+    # S3 refuses a part of another length: the signature binds it
+    assert set(query_of(url)["X-Amz-SignedHeaders"].split(";")) == {"content-length", "host"}
     s3.abort_multipart(key, upload_id)
 
 

@@ -4,6 +4,7 @@ object fails the check is over, not stranded — on every database and storage."
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -141,12 +142,13 @@ def test_multipart_upload_whose_object_fails_the_check_is_over(
         send: Any) -> None:
     """The assembly consumed the parts: the upload fails, its quota is given back, and
     every later request about it answers in the contract's shape."""
-    data = b"0123456789"
-    upload = start(stack_client, stack_tenant, data, multipart=True)
-    assert send("PUT", upload["parts"][0]["url"], data=data[:-1]).status_code == 200
+    data, declared = b"0123456789", hashlib.sha256(b"other bytes").hexdigest()
+    upload = start(stack_client, stack_tenant, data, multipart=True, sha256=declared)
+    assert send("PUT", upload["parts"][0]["url"], data=data).status_code == 200
     first = complete(stack_client, stack_tenant, upload)
     assert_error(first, 422, "upload_mismatch")
-    assert {"field": "size", "declared": 10, "stored": 9} in first.json()["error"]["details"]
+    assert {"field": "sha256", "declared": declared,
+            "stored": hashlib.sha256(data).hexdigest()} in first.json()["error"]["details"]
     shown = stack_client.get(f"/v1/uploads/{upload['id']}", headers=stack_tenant.headers())
     assert shown.status_code == 200, shown.text
     assert shown.json()["status"] == "failed" and shown.json()["parts"] is None

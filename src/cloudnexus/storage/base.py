@@ -20,6 +20,16 @@ class ObjectExists(StorageError):
     """Another object is already stored under that key, and the write may not replace it."""
 
 
+class NotAwaited(StorageError):
+    """No upload awaits bytes at that key any more: it was aborted, failed or expired."""
+
+
+# The bytes of a presigned upload are stored "pending" (an object tag on S3, the sidecar on the
+# local backend) until complete has checked them against the declaration: a public-read policy
+# serves no pending object, and S3's lifecycle removes pending objects left behind.
+STATE_TAG, PENDING_STATE, READY_STATE = "cnx-state", "pending", "ready"
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str
@@ -95,16 +105,24 @@ class Storage(Protocol):
         """A PUT binding content type, length and (when given) sha256; send exactly its headers.
 
         It only creates: once an object is stored under `key`, a PUT of other bytes is refused
-        (412), so a URL cannot replace the bytes of a file after its upload is completed."""
+        (412), so a URL cannot replace the bytes of a file after its upload is completed. The
+        object it stores is pending until mark_ready(). Where the backend can (local), delete()
+        withdraws the URL: a PUT after the upload was aborted, failed or expired is refused."""
+
+    def mark_ready(self, key: str) -> None:
+        """The checks passed: the pending object of a presigned upload may now be served
+        publicly (when under `uploads/`) and is kept; ObjectNotFound when absent."""
 
     def public_url(self, key: str) -> str:
         """The stable, unsigned URL of an `uploads/` object; ValueError for any other key."""
 
     def create_multipart(self, key: str, *, content_type: str) -> str:
-        """Start a multipart upload; returns its upload id."""
+        """Start a multipart upload, whose assembled object is pending; returns its id."""
 
-    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
-        """A PUT URL for one part (1..10000); the response's ETag header is the part's etag."""
+    def presign_part(self, key: str, upload_id: str, part_number: int, *, size: int,
+                     expires_in: int) -> str:
+        """A PUT URL for one part (1..10000) of exactly `size` bytes (the signature binds the
+        length); the response's ETag header is the part's etag."""
 
     def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
         """The parts received so far, by part number; ObjectNotFound for an unknown upload."""

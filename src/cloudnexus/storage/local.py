@@ -15,7 +15,9 @@ from urllib.parse import quote
 
 from cloudnexus.config import Settings
 from cloudnexus.storage.base import (
+    PENDING_STATE,
     MultipartUpload,
+    NotAwaited,
     ObjectExists,
     ObjectInfo,
     ObjectNotFound,
@@ -72,20 +74,44 @@ class LocalStorage:
     def staged(self, key: str, *, limit: int | None = None) -> StagedFile:
         return StagedFile(self.path_of(key), limit=limit)
 
-    def save(self, key: str, staged: StagedFile, *, content_type: str) -> ObjectInfo:
+    def save(self, key: str, staged: StagedFile, *, content_type: str,
+             pending: bool = False) -> ObjectInfo:
         """Make a staged file the object: the sidecar first, so head() can spot a torn write."""
-        document = {"content_type": content_type, "size": staged.size,
-                    "sha256": staged.sha256, "etag": staged.etag}
+        document: dict[str, object] = {"content_type": content_type, "size": staged.size,
+                                       "sha256": staged.sha256, "etag": staged.etag}
+        if pending:
+            document["state"] = PENDING_STATE
         write_json(sidecar(staged.dest), document)
         staged.commit()
         return self.head(key)
 
-    def save_new(self, key: str, staged: StagedFile, *, content_type: str) -> ObjectInfo:
-        """save() unless an object is at `key` already (ObjectExists): as S3 answers a PUT
-        signed with If-None-Match: *, even for the same bytes sent again."""
-        if self.path_of(key).exists():
+    def check_awaited(self, key: str) -> None:
+        """ObjectExists when the presigned PUT of `key` was already stored (as S3 answers a PUT
+        signed with If-None-Match: *, even for the same bytes sent again); NotAwaited when
+        its upload has ended since the URL was signed (delete() withdrew it)."""
+        path = self.path_of(key)
+        if path.exists():
             raise ObjectExists(key)
-        return self.save(key, staged, content_type=content_type)
+        if not _awaiting(path).exists():
+            raise NotAwaited(key)
+
+    def save_awaited(self, key: str, staged: StagedFile, *, content_type: str) -> ObjectInfo:
+        """Store the bytes of a presigned PUT, pending, if the key still awaits them."""
+        self.check_awaited(key)
+        info = self.save(key, staged, content_type=content_type, pending=True)
+        _awaiting(self.path_of(key)).unlink(missing_ok=True)
+        return info
+
+    def is_pending(self, key: str) -> bool:
+        return read_json(sidecar(self.path_of(key))).get("state") == PENDING_STATE
+
+    def mark_ready(self, key: str) -> None:
+        path = self.path_of(key)
+        document = read_json(sidecar(path))
+        if not document or not path.is_file():
+            raise ObjectNotFound(key)
+        document.pop("state", None)
+        write_json(sidecar(path), document)
 
     def put(self, key: str, body: BinaryIO, *, content_type: str,
             sha256: str | None = None, size: int | None = None) -> ObjectInfo:
@@ -120,6 +146,7 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         path = self.path_of(key)
+        _awaiting(path).unlink(missing_ok=True)  # first: no PUT may land after the delete
         path.unlink(missing_ok=True)
         sidecar(path).unlink(missing_ok=True)
 
@@ -155,6 +182,9 @@ class LocalStorage:
             raise ValueError("size must not be negative")
         grant = Grant("PUT", check_key(key), expiry(expires_in), content_type=content_type,
                       content_length=size, sha256=sha256)
+        path = self.path_of(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _awaiting(path).touch()  # withdrawn by delete(): an aborted upload's URL stops working
         headers = {"Content-Type": content_type, "Content-Length": str(size)}
         return PresignedRequest("PUT", self.signer.url(self.base_url, grant), headers)
 
@@ -179,17 +209,21 @@ class LocalStorage:
                                              "initiated": datetime.now(UTC).isoformat()})
         return upload_id
 
-    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
+    def presign_part(self, key: str, upload_id: str, part_number: int, *, size: int,
+                     expires_in: int) -> str:
         if not 1 <= part_number <= MAX_PART_NUMBER:
             raise ValueError(f"part_number must be 1..{MAX_PART_NUMBER}")
-        grant = Grant("PUT", check_key(key), expiry(expires_in), upload_id=upload_id,
-                      part_number=part_number)
+        if not 0 <= size <= MAX_PART_SIZE:
+            raise ValueError(f"a part is 0..{MAX_PART_SIZE} bytes")
+        grant = Grant("PUT", check_key(key), expiry(expires_in), content_length=size,
+                      upload_id=upload_id, part_number=part_number)
         return self.signer.url(self.base_url, grant)
 
-    def staged_part(self, key: str, upload_id: str, part_number: int) -> StagedFile:
+    def staged_part(self, key: str, upload_id: str, part_number: int, *,
+                    size: int) -> StagedFile:
         dest = self._upload_dir(key, upload_id) / str(part_number)
         try:  # never recreate the folder of an upload aborted meanwhile
-            return StagedFile(dest, limit=MAX_PART_SIZE, make_parents=False)
+            return StagedFile(dest, limit=size, make_parents=False)
         except FileNotFoundError:
             raise ObjectNotFound(f"{key} (upload {upload_id})") from None
 
@@ -225,7 +259,7 @@ class LocalStorage:
             for part in parts:
                 with (folder / str(part.part_number)).open("rb") as body:
                     staged.copy_from(body)
-            self.save(key, staged, content_type=content_type)
+            self.save(key, staged, content_type=content_type, pending=True)
         shutil.rmtree(folder, ignore_errors=True)
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
@@ -245,3 +279,8 @@ class LocalStorage:
             if key.startswith(prefix):
                 yield MultipartUpload(key, folder.name,
                                       datetime.fromisoformat(initiated) if initiated else None)
+
+
+def _awaiting(path: Path) -> Path:
+    """The marker of a presigned PUT that may still store `path` (a hidden name: no key)."""
+    return path.with_name(f".{path.name}.awaiting")

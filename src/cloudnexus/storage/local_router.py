@@ -9,7 +9,7 @@ from pydantic import Field
 from cloudnexus.deps import RuntimeDep
 from cloudnexus.errors import BadRequest, Forbidden, NotFound, PreconditionFailed
 from cloudnexus.schemas import ErrorBody, Model
-from cloudnexus.storage.base import ObjectExists, ObjectNotFound
+from cloudnexus.storage.base import NotAwaited, ObjectExists, ObjectNotFound
 from cloudnexus.storage.local import LocalStorage
 from cloudnexus.storage.signing import (
     PUBLIC_PATH,
@@ -25,7 +25,7 @@ router = APIRouter(tags=["storage"])
 _ERRORS = {
     400: "The body does not match the signed length or checksum",
     403: "Unsigned, tampered with, expired, or a header differs from the signed one",
-    404: "No such object or upload",
+    404: "No such object, or the upload was aborted, failed or expired",
     412: "Another object is already stored at the key (a presigned PUT never replaces one)",
     422: "A parameter is malformed",
 }
@@ -100,9 +100,13 @@ def _download(storage: LocalStorage, key: str, disposition: str | None) -> FileR
 @router.get(f"{PUBLIC_PATH}/{{key:path}}", response_class=FileResponse,
             responses={200: _BYTES, **_errors(404, 422)})
 def get_public_object(key: str, storage: LocalStorageDep) -> FileResponse:
-    """Download an object under the public `uploads/` prefix; no signature needed."""
-    if not key.startswith("uploads/"):
-        raise NotFound("Object not found")
+    """Download a ready object under the public `uploads/` prefix; no signature needed (the
+    bytes of a presigned upload are served only once complete has checked them)."""
+    try:
+        if not key.startswith("uploads/") or storage.is_pending(key):
+            raise NotFound("Object not found")
+    except ValueError:  # an unsafe key
+        raise NotFound("Object not found") from None
     return _download(storage, key, None)
 
 
@@ -122,13 +126,20 @@ async def put_object(key: str, query: Annotated[SignedPutQuery, Query()], reques
                      storage: LocalStorageDep) -> Response:
     """Store the body sent to a presigned PUT URL: a whole object, or one multipart part."""
     grant = verified(storage, "PUT", key, query)
+    if grant.content_length is None:
+        raise Forbidden("The URL does not grant an upload")
+    if request.headers.get("content-length") != str(grant.content_length):
+        raise Forbidden(f"Content-Length must be {grant.content_length}, as signed")
     if grant.upload_id is not None and grant.part_number is not None:
         try:
-            staged = storage.staged_part(key, grant.upload_id, grant.part_number)
+            staged = storage.staged_part(key, grant.upload_id, grant.part_number,
+                                         size=grant.content_length)
         except ObjectNotFound:
-            raise NotFound("Upload not found") from None
-    elif grant.content_type is not None and grant.content_length is not None:
-        _check_headers(request, grant)
+            raise _upload_over() from None
+    elif grant.content_type is not None:
+        if request.headers.get("content-type", "").strip() != grant.content_type:
+            raise Forbidden(f"Content-Type must be {grant.content_type!r}, as signed")
+        _check_awaited(storage, key)
         staged = storage.staged(key, limit=grant.content_length)
     else:
         raise Forbidden("The URL does not grant an upload")
@@ -142,20 +153,33 @@ async def put_object(key: str, query: Annotated[SignedPutQuery, Query()], reques
 
 
 def _save_object(storage: LocalStorage, key: str, staged: StagedFile, grant: Grant) -> str:
-    """As S3 does for a URL signed with If-None-Match: *, a PUT creates and never replaces,
-    so a URL still unexpired cannot change a completed file's bytes."""
+    """Checked again once the body is in: the upload may have ended while it arrived."""
     try:
-        return storage.save_new(key, staged, content_type=str(grant.content_type)).etag or ""
-    except ObjectExists:
-        raise PreconditionFailed("An object is already stored under this URL's key; a "
-                                 "presigned PUT does not replace it") from None
+        info = storage.save_awaited(key, staged, content_type=str(grant.content_type))
+    except (ObjectExists, NotAwaited) as exc:
+        raise _refused(exc) from None
+    return info.etag or ""
 
 
-def _check_headers(request: Request, grant: Grant) -> None:
-    if request.headers.get("content-type", "").strip() != grant.content_type:
-        raise Forbidden("Content-Type differs from the signed one")
-    if request.headers.get("content-length") != str(grant.content_length):
-        raise Forbidden("Content-Length differs from the signed one")
+def _check_awaited(storage: LocalStorage, key: str) -> None:
+    """As S3 does for a URL signed with If-None-Match: *, a PUT creates and never replaces,
+    so a URL still unexpired cannot change a completed file's bytes; unlike S3, a URL whose
+    upload was aborted, failed or expired is refused too, before its body is read."""
+    try:
+        storage.check_awaited(key)
+    except (ObjectExists, NotAwaited) as exc:
+        raise _refused(exc) from None
+
+
+def _refused(exc: ObjectExists | NotAwaited) -> PreconditionFailed | NotFound:
+    if isinstance(exc, ObjectExists):
+        return PreconditionFailed("An object is already stored under this URL's key; a "
+                                  "presigned PUT does not replace it")
+    return _upload_over()
+
+
+def _upload_over() -> NotFound:
+    return NotFound("The upload of this URL was aborted, failed or expired; start a new one")
 
 
 async def _receive(request: Request, staged: StagedFile, grant: Grant) -> None:

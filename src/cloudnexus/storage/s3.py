@@ -17,6 +17,9 @@ from botocore.exceptions import ClientError
 
 from cloudnexus.config import Settings
 from cloudnexus.storage.base import (
+    PENDING_STATE,
+    READY_STATE,
+    STATE_TAG,
     MultipartUpload,
     ObjectInfo,
     ObjectNotFound,
@@ -30,6 +33,9 @@ MiB = 1024 * 1024
 MAX_COPY_OBJECT = 5 * 1024 * MiB  # CopyObject's limit; larger sources need UploadPartCopy
 _MISSING = {"404", "NoSuchKey", "NoSuchUpload", "NotFound"}
 _REJECTED = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}
+# A signed header of every presigned write: the client cannot leave it out or change it, so
+# the object is pending (not publicly readable, expired by the lifecycle rule) until complete.
+_PENDING_TAGGING = f"{STATE_TAG}={PENDING_STATE}"
 # put() streams: at most a few 8 MiB chunks are ever held in memory.
 _TRANSFER = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB,
                            max_concurrency=4)
@@ -190,9 +196,10 @@ class S3Storage:
         # If-None-Match: * makes the PUT a create: once the object is stored (the upload
         # completed), the URL cannot replace its bytes; S3 answers 412 PreconditionFailed.
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentType": content_type,
-                                  "ContentLength": size, "IfNoneMatch": "*"}
+                                  "ContentLength": size, "IfNoneMatch": "*",
+                                  "Tagging": _PENDING_TAGGING}
         headers = {"Content-Type": content_type, "Content-Length": str(size),
-                   "If-None-Match": "*"}
+                   "If-None-Match": "*", "x-amz-tagging": _PENDING_TAGGING}
         if sha256 is not None:
             checksum = _checksum(sha256)
             # x-amz-sdk-checksum-algorithm is what SDKs send with a checksum; some S3-compatible
@@ -214,14 +221,22 @@ class S3Storage:
             return f"https://s3.{self.region}.amazonaws.com/{self.bucket}/{path}"
         return f"https://{self.bucket}.s3.{self.region}.amazonaws.com/{path}"
 
+    def mark_ready(self, key: str) -> None:
+        with _mapped(key):
+            self.client.put_object_tagging(
+                Bucket=self.bucket, Key=key,
+                Tagging={"TagSet": [{"Key": STATE_TAG, "Value": READY_STATE}]})
+
     def create_multipart(self, key: str, *, content_type: str) -> str:
         response = self.client.create_multipart_upload(Bucket=self.bucket, Key=key,
-                                                       ContentType=content_type)
+                                                       ContentType=content_type,
+                                                       Tagging=_PENDING_TAGGING)
         return str(response["UploadId"])
 
-    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
+    def presign_part(self, key: str, upload_id: str, part_number: int, *, size: int,
+                     expires_in: int) -> str:
         params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id,
-                  "PartNumber": part_number}
+                  "PartNumber": part_number, "ContentLength": size}
         url: str = self.client.generate_presigned_url("upload_part", Params=params,
                                                       ExpiresIn=expires_in)
         return url

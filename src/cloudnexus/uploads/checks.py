@@ -54,12 +54,16 @@ def check_stored(storage: Storage, upload: Upload) -> ObjectInfo:
     return stored
 
 
-def _nothing_stored(upload: Upload) -> UploadMismatch:
+class NothingStored(UploadMismatch):
+    """No object is stored for the upload (yet, for a single PUT)."""
+
+
+def _nothing_stored(upload: Upload) -> NothingStored:
     message = ("Nothing has been uploaded yet; send the bytes, then complete"
                if upload.method == SINGLE else
                "The multipart upload is gone and no object was assembled from it")
-    return UploadMismatch(message, details=[{"field": "size", "declared": upload.size,
-                                             "stored": None}])
+    return NothingStored(message, details=[{"field": "size", "declared": upload.size,
+                                            "stored": None}])
 
 
 def _hash_object(storage: Storage, upload: Upload) -> str:

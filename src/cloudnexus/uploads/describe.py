@@ -6,7 +6,7 @@ from cloudnexus.config import Settings
 from cloudnexus.database import utcnow
 from cloudnexus.storage.base import ObjectNotFound, Storage, UploadedPart
 from cloudnexus.uploads.models import PENDING, SINGLE, Upload
-from cloudnexus.uploads.parts import part_count
+from cloudnexus.uploads.parts import part_count, part_length
 from cloudnexus.uploads.schemas import PART_URLS_PER_RESPONSE, PartUrl, ReceivedPart, UploadOut
 
 
@@ -40,7 +40,8 @@ def describe(storage: Storage, settings: Settings, upload: Upload, *,
     to_send = _parts_to_send(upload, received, after=part_number_marker)
     window = to_send[:PART_URLS_PER_RESPONSE]
     out.parts = [PartUrl(part_number=number, url=storage.presign_part(
-        upload.storage_key, upload.multipart_id, number, expires_in=expires_in))
+        upload.storage_key, upload.multipart_id, number, expires_in=expires_in,
+        size=part_length(upload.size, upload.part_size, number)))
         for number in window]
     out.parts_truncated = len(to_send) > len(window)
     out.next_part_number_marker = window[-1] if out.parts_truncated else None

@@ -20,3 +20,12 @@ def part_size_for(size: int) -> int:
 
 def part_count(size: int, part_size: int) -> int:
     return max(1, math.ceil(size / part_size))
+
+
+def part_length(size: int, part_size: int, part_number: int) -> int:
+    """The exact length of part `part_number` of an object of `size` bytes: `part_size` for
+    every part but the last, which holds the rest (what its URL is signed for)."""
+    count = part_count(size, part_size)
+    if not 1 <= part_number <= count:
+        raise ValueError(f"part_number must be 1..{count}")
+    return part_size if part_number < count else size - part_size * (count - 1)

@@ -107,9 +107,11 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
 
     Runs with the upload row locked (on PostgreSQL), and the upload leaves 'pending' only
     through one conditional UPDATE, so a complete racing an abort, an expiry or another
-    complete acts once. A mismatch removes the object: a single PUT stays pending (send the
-    bytes again); a multipart upload, whose parts the assembly consumed, fails and gives back
-    its quota. A retry after a crash finds the work done and returns the same file.
+    complete acts once. A mismatch removes the object and fails the upload (its URLs are
+    refused from then on, its quota given back); a single PUT completed before its bytes
+    were sent stays pending. The checked object is marked ready (publicly readable in a
+    public bucket) before the file is recorded. A retry after a crash finds the work done
+    and returns the same file.
     """
     if upload.status != PENDING:
         return _already_over(db, upload)
@@ -120,6 +122,9 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
         db.refresh(upload)
         return _already_over(db, upload)
     try:
+        # While the upload's row is held (an abort waits), before the record that makes the
+        # file visible: a public bucket's object is readable from here on.
+        storage.mark_ready(upload.storage_key)
         file, replaced_key = files.record(
             db, bucket=upload.bucket, file_id=upload.file_id, path=upload.path,
             size=upload.size, content_type=upload.content_type,
@@ -147,14 +152,15 @@ def _already_over(db: Session, upload: Upload) -> File:
 
 def _checked_object(db: Session, storage: Storage, upload: Upload,
                     parts: list[CompletedPart] | None) -> ObjectInfo:
-    """The stored (for multipart: assembled) object, if it is what was declared."""
-    if upload.method == SINGLE:
-        return checks.check_stored(storage, upload)
-    checks.assemble(storage, upload, parts)
+    """The stored (for multipart: assembled) object, if it is what was declared; else the
+    upload fails (a multipart upload's parts are consumed by the assembly)."""
+    if upload.method == MULTIPART:
+        checks.assemble(storage, upload, parts)
     try:
         return checks.check_stored(storage, upload)
-    except UploadMismatch:
-        finish(db, storage, upload=upload, status=FAILED)  # no parts are left to complete
+    except UploadMismatch as mismatch:
+        if upload.method == MULTIPART or not isinstance(mismatch, checks.NothingStored):
+            finish(db, storage, upload=upload, status=FAILED)  # (a PUT may still be sent)
         raise
 
 
