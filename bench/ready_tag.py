@@ -16,13 +16,10 @@ import os
 import time
 import uuid
 
-import boto3
-from moto.server import ThreadedMotoServer
-
+from bench.serve import moto_server
 from cloudnexus.config import load_settings
 from cloudnexus.storage.base import UploadedPart
 from cloudnexus.storage.s3 import S3Storage
-from tests.conftest import free_port
 
 MiB = 1024 * 1024
 PART = 16 * MiB
@@ -30,15 +27,10 @@ PART = 16 * MiB
 
 def measure(total_mib: int) -> dict[str, float]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        endpoint, bucket = f"http://127.0.0.1:{port}", "bench-ready-tag"
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
-            Bucket=bucket)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    with moto_server() as endpoint:
+        bucket = "cloudnexus-bench"
         storage = S3Storage.from_settings(load_settings(s3_bucket=bucket,
                                                         s3_endpoint_url=endpoint))
         key = f"uploads/{uuid.uuid4()}/{uuid.uuid4()}/{uuid.uuid4()}"
@@ -61,8 +53,6 @@ def measure(total_mib: int) -> dict[str, float]:
         storage.copy(key, f"{key}-published")
         timings["copy staging key -> public key (rejected)"] = time.perf_counter() - started
         return timings
-    finally:
-        server.stop()
 
 
 def main() -> None:

@@ -159,8 +159,9 @@ def _checked_object(db: Session, storage: Storage, upload: Upload,
     try:
         return checks.check_stored(storage, upload)
     except UploadMismatch as mismatch:
+        # A single PUT completed before its bytes were sent stays open for them.
         if upload.method == MULTIPART or not isinstance(mismatch, checks.NothingStored):
-            finish(db, storage, upload=upload, status=FAILED)  # (a PUT may still be sent)
+            finish(db, storage, upload=upload, status=FAILED)
         raise
 
 
