@@ -89,7 +89,8 @@ def make_tenant(url: str, *, public: bool = False, with_file: bool = True) -> Te
         if with_file:
             files.record(db, bucket=bucket, file_id=file_id, path="hello.txt", size=5,
                          content_type="text/plain", sha256=None, metadata={}, tags=[],
-                         storage_key=files.new_object_key(bucket, file_id), overwrite=False)
+                         storage_key=files.new_object_key(bucket, file_id), overwrite=False,
+                         created_by=None)
         db.commit()
     engine.dispose()
     return Tenant(key=key, bucket=bucket.name, file_id=str(file_id))

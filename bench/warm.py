@@ -68,7 +68,30 @@ def run(database_url: str, moto_endpoint: str, runs: int) -> list[Row]:
     seconds = sorted(uploads)[len(uploads) // 2]
     rows.append(ratio_row("warm POST /v1/buckets/{b}/uploads", seconds * 1000, reference * 1000,
                           "ms"))
+    rows.append(token_row(main.handler, auth, tenant.file_id, runs))
     return rows
+
+
+def token_row(handler: Any, auth: dict[str, str], file_id: str, runs: int) -> Row:
+    """A warm GET /v1/files/{id} with a delegated (HS256) token against the same with the
+    API key, in turns."""
+    json_headers = {**auth, "content-type": "application/json"}
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = handler(v2_event("POST", path, body=json.dumps(body).encode(),
+                                    headers=json_headers), context())
+        assert response["statusCode"] == 201, response
+        return json.loads(response["body"])  # type: ignore[no-any-return]
+
+    post("/v1/signing-keys", {"name": "bench", "algorithm": "HS256"})
+    token = post("/v1/tokens", {"sub": "bench-user", "expires_in": 3600, "cnx": {
+        "buckets": ["bench"], "prefix": "", "ops": ["read"]}})["token"]
+    path = f"/v1/files/{file_id}"
+    with_token = v2_event("GET", path, headers={"authorization": f"Bearer {token}"})
+    seconds, reference = per_request(handler, with_token, runs=runs, status=200,
+                                     reference=(handler, v2_event("GET", path, headers=auth)))
+    return ratio_row("warm GET /v1/files/{id}: delegated token vs API key", seconds * 1000,
+                     reference * 1000, "ms", at_most=1.2)
 
 
 if __name__ == "__main__":

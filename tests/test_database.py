@@ -40,7 +40,8 @@ def test_rows_read_through_the_engine_get_objects_of_their_own(database_url: str
             file_id = uuid.uuid4()
             files.record(db, bucket=bucket, file_id=file_id, path=path, size=1,
                          content_type="text/plain", sha256=None, metadata={}, tags=[],
-                         storage_key=files.new_object_key(bucket, file_id), overwrite=False)
+                         storage_key=files.new_object_key(bucket, file_id), overwrite=False,
+                         created_by=None)
         db.commit()
     with sessions() as db:
         rows = db.scalars(select(File).where(File.bucket_id == bucket.id)).all()

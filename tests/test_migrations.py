@@ -118,7 +118,7 @@ def test_a_backfill_cut_off_goes_on_where_it_stopped_when_run_again() -> None:
     paths = [f"f/{n}.txt" for n in range(6)]
     with empty_postgres_engine() as engine:
         bucket_id = store_files_at_0004(engine, paths)
-        upgrade(engine)
+        upgrade(engine, "0005")
         with engine.begin() as connection:  # as if cut off after the batch ending at paths[2]
             connection.execute(text("DELETE FROM file_trigrams"))
             connection.execute(text(
@@ -126,7 +126,7 @@ def test_a_backfill_cut_off_goes_on_where_it_stopped_when_run_again() -> None:
             connection.execute(text("INSERT INTO file_trigrams_backfill VALUES (:bucket, :path)"),
                                {"bucket": bucket_id, "path": paths[2]})
             connection.execute(text("UPDATE alembic_version SET version_num = '0004'"))
-        upgrade(engine)
+        upgrade(engine, "0005")
         held = held_trigrams(engine)
         leftover = inspect(engine).has_table("file_trigrams_backfill")
     assert held == trigrams_of(bucket_id, paths[3:])  # the files after paths[2] only

@@ -18,6 +18,10 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/keys"): ADMIN,
     ("GET", "/v1/keys"): ADMIN,
     ("DELETE", "/v1/keys/{key_id}"): ADMIN,
+    ("POST", "/v1/signing-keys"): ADMIN,
+    ("GET", "/v1/signing-keys"): ADMIN,
+    ("DELETE", "/v1/signing-keys/{signing_key_id}"): ADMIN,
+    ("POST", "/v1/tokens"): ADMIN,
     ("POST", "/v1/buckets"): ADMIN,
     ("GET", "/v1/buckets"): READ,
     ("GET", "/v1/buckets/{bucket}"): READ,
@@ -41,6 +45,9 @@ ROUTES: dict[tuple[str, str], str | None] = {
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/keys"): {"name": "ci", "scopes": ["files:read"]},
+    ("POST", "/v1/signing-keys"): {"name": "app", "algorithm": "HS256"},
+    ("POST", "/v1/tokens"): {"sub": "user-1", "expires_in": 60, "cnx": {
+        "buckets": ["photos"], "prefix": "users/1/", "ops": ["read"]}},
     ("POST", "/v1/buckets"): {"name": "new-bucket"},
     ("PATCH", "/v1/buckets/{bucket}"): {"max_file_size": 1024},
     ("POST", "/v1/buckets/{bucket}/files:delete"): {"prefix": "nothing/"},
@@ -70,7 +77,10 @@ class World:
                              json={"path": "b.txt", "size": 3, "content_type": "text/plain"})
         link = client.post(f"/v1/files/{file.json()['id']}/links", json={"expires_in": 60},
                            headers=a.headers())
+        signing_key = client.post("/v1/signing-keys", json={"name": "app", "algorithm": "HS256"},
+                                  headers=a.headers())
         self.ids = {"bucket": "photos", "key_id": extra_key.json()["id"],
+                    "signing_key_id": signing_key.json()["id"],
                     "file_id": file.json()["id"], "upload_id": upload.json()["id"],
                     "link_id": link.json()["id"]}
 

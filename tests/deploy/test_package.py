@@ -129,5 +129,7 @@ def test_bytecode_is_shipped_on_request_for_a_read_only_task_root(tmp_path: Path
     compiled = archive.read(f"cloudnexus/__pycache__/app.{tag}.pyc")
     assert int.from_bytes(compiled[4:8], "little") == 0b01  # hash-based, unchecked
     assert f"fastapi/__pycache__/routing.{tag}.pyc" in archive.namelist()
-    assert out.stat().st_size < 20e6
-    assert sum(info.file_size for info in archive.infolist()) < 80e6
+    # .pyc beside every .py: more than the plain package's 20 MB bound (cryptography, for
+    # ES256 and EdDSA tokens, is the largest part), well within Lambda's 50 MB.
+    assert out.stat().st_size < 30e6
+    assert sum(info.file_size for info in archive.infolist()) < 100e6

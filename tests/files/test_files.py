@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import Tenant
 
 FILE_FIELDS = {"id", "bucket", "path", "size", "content_type", "sha256", "etag", "metadata",
-               "tags", "status", "created_at", "updated_at", "public_url"}
+               "tags", "status", "created_at", "updated_at", "public_url", "created_by"}
 
 
 @pytest.fixture
@@ -47,6 +48,7 @@ def test_direct_upload_round_trip_on_every_stack(stack_client: Any, stack_tenant
     assert file["sha256"] == hashlib.sha256(data).hexdigest()
     assert file["metadata"] == {"owner": "ci"} and file["tags"] == ["a", "b"]
     assert file["public_url"] is None
+    assert file["created_by"] == f"key:{uuid.UUID(stack_tenant.admin.split('_')[1])}"
     redirect = stack_client.get(f"/v1/files/{file['id']}/content", headers=headers,
                                 follow_redirects=False)
     assert redirect.status_code == 302
@@ -490,7 +492,7 @@ def test_an_overwrite_and_a_batch_delete_of_the_same_files_do_not_deadlock(
         file_id = new_id()
         files.record(db, bucket=docs, file_id=file_id, path=made[1]["path"], size=1,
                      content_type="text/plain", sha256=None, metadata={}, tags=[],
-                     storage_key=files.new_object_key(docs, file_id), overwrite=True,
+                     storage_key=files.new_object_key(docs, file_id), overwrite=True, created_by=None,
                      bytes_stored=bytes_still_arriving)
         db.commit()
     deleting.join(30)

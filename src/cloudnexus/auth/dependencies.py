@@ -1,4 +1,5 @@
-"""The principal of a request, and the scope each route needs: written once, used everywhere."""
+"""The principal of a request, and what each route needs of it: a key's scope, or a delegated
+token's operation and grant. Written once, used by every route."""
 
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any
@@ -6,15 +7,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from cloudnexus.auth.grants import Operation
 from cloudnexus.auth.principal import Principal
 from cloudnexus.auth.scopes import ADMIN, READ, WRITE, Scope
 from cloudnexus.deps import in_session, runtime_of
-from cloudnexus.errors import Forbidden
+from cloudnexus.errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-_bearer = HTTPBearer(auto_error=False, description="An API key: cnx_<key id>_<secret>")
+_bearer = HTTPBearer(auto_error=False, description="An API key (cnx_<key id>_<secret>) or a "
+                                                   "delegated token (a JWT)")
 
 
 async def get_principal(
@@ -23,6 +26,10 @@ async def get_principal(
 ) -> Principal:
     token = credentials.credentials if credentials else None
     runtime = runtime_of(request)
+    if token is not None and token.count(".") == 2:  # a JWT; API keys have no dots
+        from cloudnexus.delegation.verify import authenticate_token
+
+        return await authenticate_token(runtime, token)
     database = await runtime.async_database()
     if database is not None:  # PostgreSQL: on the event loop
         from cloudnexus.auth.lookup import authenticate
@@ -40,15 +47,40 @@ def _authenticate(db: "Session", token: str | None) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(scope: Scope) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+def require(scope: Scope, operation: Operation | None = None,
+            ) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    """A key needs `scope`; a delegated token needs `operation` (a route without one is not
+    for tokens at all). Which bucket and path a token covers is checked where the route's
+    resource is looked up (`check_covers`)."""
+
     async def check_scope(principal: PrincipalDep) -> Principal:  # async: no thread hop
-        if not principal.can(scope):
+        if principal.grant is not None:
+            if operation is None:
+                await api_key_only(principal)
+            elif not principal.grant.allows(operation):
+                raise Forbidden(f"This token does not grant '{operation}'")
+        elif not principal.can(scope):
             raise Forbidden(f"This key lacks the '{scope}' scope")
         return principal
 
     return check_scope
 
 
+def check_covers(principal: Principal, *, bucket: str, path: str | None = None,
+                 what: str = "File") -> None:
+    """404 for a bucket, or a path in it, outside a token's grant: as if it did not exist."""
+    if principal.grant is not None and not principal.grant.covers(bucket, path):
+        raise NotFound("Bucket not found" if path is None else f"{what} not found")
+
+
+async def api_key_only(principal: PrincipalDep) -> Principal:
+    """Any API key, whatever its scopes; no delegated token."""
+    if principal.grant is not None:
+        raise Forbidden("A delegated token cannot use this route; use an API key")
+    return principal
+
+
+AnyKey = Annotated[Principal, Depends(api_key_only)]
 Reader = Annotated[Principal, Depends(require(READ))]
 Writer = Annotated[Principal, Depends(require(WRITE))]
 Admin = Annotated[Principal, Depends(require(ADMIN))]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from cloudnexus.auth.grants import Grant
 from cloudnexus.auth.scopes import Scope, grants
 from cloudnexus.auth.tokens import ParsedKey, hash_secret, parse_key, secret_matches
 from cloudnexus.errors import Unauthorized
@@ -20,12 +21,22 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 @dataclass(frozen=True)
 class Principal:
+    """An API key (`grant` None: its scopes decide), or a delegated token: `key_id` is then
+    the signing key's, `subject` the end user, and `grant` what the token allows."""
+
     key_id: uuid.UUID
     workspace_id: uuid.UUID
     scopes: tuple[str, ...]
+    subject: str | None = None
+    grant: Grant | None = None
 
     def can(self, scope: Scope) -> bool:
         return grants(list(self.scopes), scope)
+
+    @property
+    def created_by(self) -> str:
+        """What files this principal makes record as their maker."""
+        return self.subject if self.subject is not None else f"key:{self.key_id}"
 
 
 class StoredKey(Protocol):

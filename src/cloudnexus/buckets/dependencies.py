@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Path
 
-from cloudnexus.auth.dependencies import PrincipalDep
+from cloudnexus.auth.dependencies import PrincipalDep, check_covers
 from cloudnexus.deps import SessionDep
 
 if TYPE_CHECKING:
@@ -18,6 +18,7 @@ def valid_bucket(
 ) -> "Bucket":
     from cloudnexus.buckets import service
 
+    check_covers(principal, bucket=bucket)
     return service.get(db, workspace_id=principal.workspace_id, name=bucket)
 
 

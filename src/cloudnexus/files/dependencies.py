@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Path, Request
 
-from cloudnexus.auth.dependencies import PrincipalDep
+from cloudnexus.auth.dependencies import PrincipalDep, check_covers
 from cloudnexus.buckets.reads import read_bucket
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.deps import (
@@ -30,6 +30,7 @@ def valid_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "File":
     from cloudnexus.files import service
 
     file = service.get(db, workspace_id=principal.workspace_id, file_id=parse_id(file_id, "File"))
+    check_covers(principal, bucket=file.bucket.name, path=file.path)
     # The lookup's read-only transaction ends here, in this worker thread: the connection goes
     # back to the pool now, and a route that needs nothing more closes its session without
     # another trip to a worker thread. (What a route writes next starts its own transaction.)
@@ -39,8 +40,10 @@ def valid_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "File":
 
 async def readable_file(file_id: str, principal: PrincipalDep, request: Request) -> ReadFile:
     """The file, for a route that only reads it (see files/reads.py)."""
-    return await read_file(runtime_of(request), workspace_id=principal.workspace_id,
+    file = await read_file(runtime_of(request), workspace_id=principal.workspace_id,
                            file_id=parse_id(file_id, "File"))
+    check_covers(principal, bucket=file.shown.bucket, path=file.shown.path)
+    return file
 
 
 def deletable_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "File":
@@ -49,8 +52,10 @@ def deletable_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "Fi
     from cloudnexus.files import service
     from cloudnexus.files.models import DELETING, MISSING, READY
 
-    return service.get(db, workspace_id=principal.workspace_id,
+    file = service.get(db, workspace_id=principal.workspace_id,
                        file_id=parse_id(file_id, "File"), statuses=(READY, DELETING, MISSING))
+    check_covers(principal, bucket=file.bucket.name, path=file.path)
+    return file
 
 
 ReadableFileDep = Annotated[ReadFile, Depends(readable_file)]
@@ -70,6 +75,7 @@ async def direct_upload(
     and the bucket takes it; the database is given back meanwhile (a slow client can stretch
     the body out). The bucket is read before the body (read_bucket: on PostgreSQL, on the
     event loop), its record only after."""
+    check_covers(principal, bucket=bucket)
     target = await read_bucket(runtime_of(request), workspace_id=principal.workspace_id,
                                name=bucket)
     file_id = uuid.uuid4()
@@ -79,6 +85,9 @@ async def direct_upload(
             check_upload(size=pipe.length, content_type=content_type,
                          max_file_size=target.max_file_size,
                          allowed_content_types=target.allowed_content_types)
+            if principal.grant is not None:  # its prefix is checked once the path is known
+                principal.grant.check_new_file(path=principal.grant.prefix, size=pipe.length,
+                                               content_type=content_type)
         except AppError:
             return None  # refused once it has arrived, with its error
         key = object_key(public=target.public, workspace_id=target.workspace_id,
@@ -88,6 +97,7 @@ async def direct_upload(
     async with database_released(request):
         upload = await read_form(request, settings.direct_upload_max_bytes, forwarder)
     upload.bucket_id, upload.file_id = target.id, file_id  # a forwarded part's key has them
+    upload.created_by, upload.grant = principal.created_by, principal.grant
     return upload
 
 

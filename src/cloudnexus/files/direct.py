@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
+from cloudnexus.auth.grants import Grant
 from cloudnexus.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from cloudnexus.files.forwarding import FORWARD_FROM, Forward, SpoolPipe
 from cloudnexus.files.paths import check_path
@@ -45,6 +46,8 @@ class DirectUpload:
     bucket_id: uuid.UUID | None = None  # set by the route's dependency, with the file's id
     file_id: uuid.UUID = field(default_factory=uuid.uuid4)  # the record's, and its object's
     forward: Forward | None = None  # the part's upload, when it was sent on as it arrived
+    created_by: str | None = None  # set by the route's dependency, with what its token allows
+    grant: Grant | None = None
 
 
 @functools.cache

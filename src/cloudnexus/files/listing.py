@@ -40,9 +40,10 @@ class ListQuery:
     order: str = "asc"
     limit: int = 100
     cursor: str | None = None
+    created_by: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("prefix", "q", "tag", "content_type"):
+        for name in ("prefix", "q", "tag", "content_type", "created_by"):
             value = getattr(self, name)
             if value is not None and not is_storable(value):
                 raise BadRequest(f"'{name}' may not contain NUL or lone surrogates")
@@ -50,7 +51,7 @@ class ListQuery:
     def fingerprint(self, bucket_id: uuid.UUID) -> str:
         """Ties a cursor to its bucket, filters and order."""
         parts = [str(bucket_id), self.prefix, self.q, self.tag, self.content_type, self.sort,
-                 self.order]
+                 self.order, *([self.created_by] if self.created_by is not None else [])]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
@@ -100,6 +101,8 @@ def _filters(db: Session, *, bucket: Bucket, query: ListQuery) -> tuple[
         conditions.append(has_tag(db, query.tag))
     if query.content_type:
         conditions.append(content_type_matches(query.content_type))
+    if query.created_by is not None:
+        conditions.append(File.created_by == query.created_by)
     after = decode_cursor(query, bucket.id)
     if after is not None:
         conditions.append(_after(tuple_(column, File.id), tuple_(*after), query))

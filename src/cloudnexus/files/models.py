@@ -22,6 +22,7 @@ class File(Base):
         UniqueConstraint("bucket_id", "path"),
         Index("ix_files_bucket_created", "bucket_id", "created_at", "id"),
         Index("ix_files_bucket_size", "bucket_id", "size", "id"),
+        Index("ix_files_bucket_created_by", "bucket_id", "created_by", "path"),
         # PostgreSQL only, made in the migrations: a trigram index on path_search for `q`,
         # a GIN index on tags for `tag`, and the table file_trigrams its triggers keep
         # (files/search.py).
@@ -47,6 +48,8 @@ class File(Base):
     tags: Mapped[list[str]] = mapped_column(JsonDocument)
     status: Mapped[str] = mapped_column(String(16), default=READY)
     storage_key: Mapped[str] = mapped_column(String(255))
+    # The token's `sub`, or `key:<api key id>`; null for files made before it was recorded.
+    created_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 RECORD = """
 SELECT f.id, b.name AS bucket, f.path, f.size, f.content_type, f.sha256, f.etag, f.metadata,
-       f.tags, f.status, f.created_at, f.updated_at, f.storage_key, b.public
+       f.tags, f.status, f.created_at, f.updated_at, f.created_by, f.storage_key, b.public
 FROM files f JOIN buckets b ON b.id = f.bucket_id
 WHERE f.id = %(id)s AND f.workspace_id = %(workspace_id)s AND f.status = %(status)s
 """

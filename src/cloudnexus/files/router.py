@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
-from cloudnexus.auth.dependencies import PrincipalDep, require
+from cloudnexus.auth.dependencies import PrincipalDep, check_covers, require
 from cloudnexus.auth.scopes import READ, WRITE
 from cloudnexus.buckets.dependencies import BucketDep
 from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
@@ -32,8 +32,11 @@ from cloudnexus.idempotency.route import IdempotentRoute
 from cloudnexus.schemas import error_responses
 
 router = APIRouter(tags=["files"], route_class=IdempotentRoute)
-reader = [Depends(require(READ))]
-writer = [Depends(require(WRITE))]
+lister = [Depends(require(READ, "list"))]
+reader = [Depends(require(READ, "read"))]
+writer = [Depends(require(WRITE, "write"))]
+deleter = [Depends(require(WRITE, "delete"))]
+batch_deleter = [Depends(require(WRITE))]  # not for delegated tokens
 
 DIRECT_UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {
     "schema": {"type": "object", "required": ["file"], "properties": {
@@ -57,30 +60,34 @@ async def upload_file(_: Idempotent, upload: DirectUploadDep, db: SessionDep,
     return FileOut.from_model(file, service.public_url(storage, file))
 
 
-@router.get("/v1/buckets/{bucket}/files", dependencies=reader,
+@router.get("/v1/buckets/{bucket}/files", dependencies=lister,
             responses=error_responses(400, 403, 404))
 def list_files(
-    bucket: BucketDep, db: SessionDep, storage: StorageDep,
+    bucket: BucketDep, principal: PrincipalDep, db: SessionDep, storage: StorageDep,
     prefix: str | None = None,
     q: Annotated[str | None, Query(description="Substring of the path, any case")] = None,
     tag: str | None = None,
     content_type: Annotated[str | None, Query(description="Exact, or like image/*")] = None,
     sort: SortField = "path", order: SortOrder = "asc",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
+    created_by: Annotated[str | None, Query(
+        description="Files made by this token subject, or by `key:<api key id>`")] = None,
 ) -> FilePage:
     """List a bucket's files, a page at a time (keyset pagination)."""
     from cloudnexus.files import service
     from cloudnexus.files.listing import ListQuery
     from cloudnexus.files.listing import list_files as page_of
 
+    if principal.grant is not None:
+        prefix = principal.grant.listing_prefix(prefix)
     query = ListQuery(prefix=prefix, q=q, tag=tag, content_type=content_type, sort=sort,
-                      order=order, limit=limit, cursor=cursor)
+                      order=order, limit=limit, cursor=cursor, created_by=created_by)
     files, next_cursor = page_of(db, bucket=bucket, query=query)
     items = [FileOut.from_model(file, service.public_url(storage, file)) for file in files]
     return FilePage(items=items, next_cursor=next_cursor)
 
 
-@router.post("/v1/buckets/{bucket}/files:delete", dependencies=writer,
+@router.post("/v1/buckets/{bucket}/files:delete", dependencies=batch_deleter,
              responses=error_responses(403, 404))
 def delete_files(body: BatchDelete, bucket: BucketDep, db: SessionDep,
                  storage: StorageDep) -> BatchDeleted:
@@ -117,12 +124,14 @@ async def download_file(file: ReadableFileDep, storage: StorageDep, settings: Se
 
 @router.patch("/v1/files/{file_id}", dependencies=writer,
               responses=error_responses(400, 403, 404, 409, 412))
-def update_file(body: FileUpdate, file: FileDep, db: SessionDep, storage: StorageDep,
-                response: Response,
+def update_file(body: FileUpdate, file: FileDep, principal: PrincipalDep, db: SessionDep,
+                storage: StorageDep, response: Response,
                 if_match: Annotated[str | None, Header()] = None) -> FileOut:
     """Change a file's path, metadata or tags; with If-Match, only if its etag still matches."""
     from cloudnexus.files import service
 
+    if principal.grant is not None and body.path is not None:
+        principal.grant.check_new_path(body.path)
     changed = service.update(db, file=file, changes=body.model_dump(include=body.model_fields_set),
                              if_match=if_match)
     response.headers["ETag"] = f'"{changed.etag}"'
@@ -137,14 +146,19 @@ def copy_file(body: FileCopy, file: FileDep, principal: PrincipalDep, db: Sessio
     from cloudnexus.buckets import service as buckets
     from cloudnexus.files import service
 
+    if body.bucket is not None:
+        check_covers(principal, bucket=body.bucket)
     target = file.bucket if body.bucket is None else buckets.get(
         db, workspace_id=principal.workspace_id, name=body.bucket)
+    if principal.grant is not None:
+        principal.grant.check_new_file(path=body.path, size=file.size,
+                                       content_type=file.content_type)
     copied = service.copy(db, storage, file=file, target=target, path=body.path,
-                          overwrite=body.overwrite)
+                          overwrite=body.overwrite, created_by=principal.created_by)
     return FileOut.from_model(copied, service.public_url(storage, copied))
 
 
-@router.delete("/v1/files/{file_id}", status_code=204, dependencies=writer,
+@router.delete("/v1/files/{file_id}", status_code=204, dependencies=deleter,
                responses=error_responses(403, 404))
 def delete_file(file: DeletableFileDep, db: SessionDep, storage: StorageDep) -> Response:
     """Delete a file: its bytes, then its record."""

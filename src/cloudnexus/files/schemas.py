@@ -103,6 +103,8 @@ class FileOut(Model):
     created_at: datetime
     updated_at: datetime
     public_url: str | None
+    created_by: str | None = Field(description="The delegated token's `sub`, or "
+                                               "`key:<api key id>`; null for older files")
 
     @classmethod
     def from_model(cls, file: File, public_url: str | None) -> FileOut:
@@ -111,6 +113,7 @@ class FileOut(Model):
             content_type=file.content_type, sha256=file.sha256, etag=file.etag,
             metadata=file.metadata_, tags=file.tags, status=file.status,
             created_at=file.created_at, updated_at=file.updated_at, public_url=public_url,
+            created_by=file.created_by,
         )
 
 

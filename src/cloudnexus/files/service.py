@@ -63,7 +63,8 @@ def _path_taken(bucket: Bucket, existing: File) -> Conflict:
 
 def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: int,
            content_type: str, sha256: str | None, metadata: dict[str, Any], tags: list[str],
-           storage_key: str, overwrite: bool, reserved_size: int | None = None,
+           storage_key: str, overwrite: bool, created_by: str | None,
+           reserved_size: int | None = None,
            bytes_stored: Callable[[], None] | None = None) -> tuple[File, str | None]:
     """Insert a ready file and count it (flushed, not committed).
 
@@ -93,7 +94,7 @@ def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: 
                 path=path, path_search=search_key(path), size=size,
                 content_type=content_type, sha256=sha256,
                 etag=new_etag(), metadata_=metadata, tags=tags, status=READY,
-                storage_key=storage_key, created_at=now, updated_at=now)
+                storage_key=storage_key, created_by=created_by, created_at=now, updated_at=now)
     db.add(file)
     save_unique(db, f"'{path}' was just taken in bucket '{bucket.name}'", commit=False)
     if bytes_stored is not None:
@@ -176,7 +177,7 @@ def etag_matches(header: str, etag: str) -> bool:
 
 
 def copy(db: Session, storage: Storage, *, file: File, target: Bucket, path: str,
-         overwrite: bool) -> File:
+         overwrite: bool, created_by: str) -> File:
     """Server-side copy into `target` (any bucket of the same workspace)."""
     check_path(path)
     check_upload(size=file.size, content_type=file.content_type,
@@ -192,7 +193,7 @@ def copy(db: Session, storage: Storage, *, file: File, target: Bucket, path: str
     return record_stored(db, storage, bucket=target, file_id=file_id, path=path,
                          size=file.size, content_type=file.content_type, sha256=file.sha256,
                          metadata=dict(file.metadata_), tags=list(file.tags), storage_key=key,
-                         overwrite=overwrite)
+                         overwrite=overwrite, created_by=created_by)
 
 
 def record_stored(db: Session, storage: Storage, **fields: Any) -> File:
@@ -227,6 +228,9 @@ def create_direct(db: Session, storage: Storage, *, upload: DirectUpload) -> Fil
 
 
 def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
+    if upload.grant is not None:
+        upload.grant.check_new_file(path=upload.path, size=upload.size,
+                                    content_type=upload.content_type)
     bucket = db.get(Bucket, upload.bucket_id)
     if bucket is None:  # deleted since the upload began
         raise NotFound("Bucket not found")
@@ -254,4 +258,5 @@ def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
     return record_stored(db, storage, bucket=bucket, file_id=upload.file_id, path=upload.path,
                          size=upload.size, content_type=upload.content_type,
                          sha256=upload.sha256, metadata=upload.metadata, tags=upload.tags,
-                         storage_key=key, overwrite=upload.overwrite, bytes_stored=bytes_stored)
+                         storage_key=key, overwrite=upload.overwrite,
+                         created_by=upload.created_by, bytes_stored=bytes_stored)

@@ -39,6 +39,7 @@ class Upload(Base):
     multipart_id: Mapped[str | None] = mapped_column(String(1024))
     storage_key: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    created_by: Mapped[str | None] = mapped_column(String(255))  # given to its file
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
 

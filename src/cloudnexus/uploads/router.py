@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from cloudnexus.auth.dependencies import require
+from cloudnexus.auth.dependencies import PrincipalDep, require
 from cloudnexus.auth.scopes import WRITE
 from cloudnexus.buckets.dependencies import BucketDep
 from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
@@ -31,20 +31,21 @@ PartNumberMarker = Annotated[int, Query(
                                  "previous response's `next_part_number_marker`)")]
 
 router = APIRouter(tags=["uploads"], route_class=IdempotentRoute, dependencies=[
-    Depends(require(WRITE))])
+    Depends(require(WRITE, "write"))])
 
 
 @router.post("/v1/buckets/{bucket}/uploads", status_code=201,
              responses=error_responses(400, 403, 404, 409, 413, 415),
              description="Start a presigned upload: one PUT (`url`, `headers`), or parts when "
                          f"the file is large. {_PART_WINDOW}")
-def create_upload(body: UploadCreate, bucket: BucketDep, db: SessionDep, storage: StorageDep,
-                  settings: SettingsDep, _: Idempotent) -> UploadOut:
+def create_upload(body: UploadCreate, bucket: BucketDep, principal: PrincipalDep, db: SessionDep,
+                  storage: StorageDep, settings: SettingsDep, _: Idempotent) -> UploadOut:
     """Start a presigned upload: one PUT, or parts when the file is large."""
     from cloudnexus.uploads import service
     from cloudnexus.uploads.describe import describe
 
-    upload = service.create(db, storage, settings, bucket=bucket, request=body)
+    upload = service.create(db, storage, settings, bucket=bucket, request=body,
+                            grant=principal.grant, created_by=principal.created_by)
     return describe(storage, settings, upload, just_created=True)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from cloudnexus.auth.grants import Grant
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.config import Settings
@@ -41,9 +42,12 @@ MULTIPART_LIFETIME = timedelta(hours=24)  # part URLs are renewed through GET /v
 
 
 def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
-           request: UploadCreate) -> Upload:
-    """Check the declaration against the bucket and quota, hold the quota, start the upload."""
+           request: UploadCreate, grant: Grant | None, created_by: str) -> Upload:
+    """Check the declaration against the token's grant, the bucket and the quota, hold the
+    quota, start the upload."""
     path = check_path(request.path)
+    if grant is not None:
+        grant.check_new_file(path=path, size=request.size, content_type=request.content_type)
     if request.size > MAX_OBJECT:
         raise PayloadTooLarge("Objects are at most 5 TiB")
     check_upload(size=request.size, content_type=request.content_type,
@@ -67,7 +71,7 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
         workspace_id=bucket.workspace_id, bucket_id=bucket.id, bucket=bucket, file_id=file_id,
         path=path, size=request.size, content_type=request.content_type, sha256=request.sha256,
         metadata_=request.metadata, tags=request.tags, overwrite=request.overwrite,
-        method=MULTIPART if multipart else SINGLE, status=PENDING,
+        method=MULTIPART if multipart else SINGLE, status=PENDING, created_by=created_by,
         storage_key=files.new_object_key(bucket, file_id),
         expires_at=utcnow() + (MULTIPART_LIFETIME if multipart
                                else timedelta(seconds=settings.presign_expires)),
@@ -130,7 +134,7 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
             size=upload.size, content_type=upload.content_type,
             sha256=upload.sha256 or stored.sha256, metadata=upload.metadata_, tags=upload.tags,
             storage_key=upload.storage_key, overwrite=upload.overwrite,
-            reserved_size=upload.size)
+            created_by=upload.created_by, reserved_size=upload.size)
         db.commit()
     except Conflict:
         db.rollback()

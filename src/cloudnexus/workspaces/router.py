@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from cloudnexus.auth.dependencies import PrincipalDep
+from cloudnexus.auth.dependencies import AnyKey
 from cloudnexus.deps import SessionDep
 from cloudnexus.schemas import error_responses
 from cloudnexus.workspaces.schemas import WorkspaceOut
@@ -10,8 +10,8 @@ from cloudnexus.workspaces.schemas import WorkspaceOut
 router = APIRouter(prefix="/v1/workspace", tags=["workspace"])
 
 
-@router.get("", responses=error_responses())
-def get_workspace(principal: PrincipalDep, db: SessionDep) -> WorkspaceOut:
+@router.get("", responses=error_responses(403))
+def get_workspace(principal: AnyKey, db: SessionDep) -> WorkspaceOut:
     """The workspace of the calling key, with its usage and quota."""
     from cloudnexus.workspaces import service
 

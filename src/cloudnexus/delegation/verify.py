@@ -1,0 +1,120 @@
+"""Delegated tokens checked with PyJWT: the algorithm pinned by the signing key its `kid`
+names (no `none`, no HMAC keyed with a public key), exp/nbf/iat with 60 s of leeway, at most
+24 h of life, and a `cnx` claim of the exact shape. Imported when a request carries a JWT."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import jwt
+from pydantic import TypeAdapter, ValidationError
+
+from cloudnexus.auth.principal import Principal
+from cloudnexus.delegation.models import HS256
+from cloudnexus.delegation.schemas import MAX_TOKEN_SECONDS, CnxClaim, Subject
+from cloudnexus.deps import in_session
+from cloudnexus.errors import Unauthorized
+from cloudnexus.runtime import Runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+LEEWAY_SECONDS = 60
+_CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+_SUBJECT = TypeAdapter(Subject)
+KEY = """
+SELECT id, workspace_id, algorithm, secret, public_key FROM signing_keys WHERE id = %(id)s
+"""
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    algorithm: str
+    secret: str | None
+    public_key: str | None
+
+
+def refused(why: str) -> Unauthorized:
+    return Unauthorized(f"Invalid token: {why}", headers=_CHALLENGE)
+
+
+async def authenticate_token(runtime: Runtime, token: str) -> Principal:
+    """The principal of a delegated token; 401 for anything but a valid one."""
+    key_id = _key_id(token)
+    database = await runtime.async_database()
+    if database is None:
+        key = await in_session(runtime, lambda db: _key_with_orm(db, key_id))
+    else:
+        row = await database.fetch_one(KEY, {"id": key_id})
+        key = KeyRow(**row) if row else None
+    return verify(token, key)
+
+
+def _key_with_orm(db: Session, key_id: uuid.UUID) -> KeyRow | None:
+    from cloudnexus.delegation.models import SigningKey
+
+    key = db.get(SigningKey, key_id)
+    db.rollback()  # only read: the connection goes back to the pool now
+    if key is None:
+        return None
+    return KeyRow(key.id, key.workspace_id, key.algorithm, key.secret, key.public_key)
+
+
+def _key_id(token: str) -> uuid.UUID:
+    try:
+        header = jwt.get_unverified_header(token)
+        return uuid.UUID(str(header["kid"]))
+    except (jwt.InvalidTokenError, KeyError, ValueError):
+        raise refused("its header names no signing key (kid)") from None
+
+
+def verify(token: str, key: KeyRow | None, now: datetime | None = None) -> Principal:
+    """Check `token` against the signing key its header named (None: unknown or deleted)."""
+    if key is None:
+        raise refused("unknown signing key")
+    moment = now or datetime.now(UTC)
+    try:
+        claims = jwt.decode(
+            token, _verifying_key(key.algorithm, key.secret, key.public_key),
+            algorithms=[key.algorithm], leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "sub"], "verify_aud": False, "verify_iss": False})
+    except jwt.ExpiredSignatureError:
+        raise refused("expired") from None
+    except jwt.ImmatureSignatureError:
+        raise refused("not valid yet (nbf or iat in the future)") from None
+    except jwt.InvalidTokenError as exc:
+        raise refused(str(exc) or type(exc).__name__) from None
+    _check_lifetime(claims, moment.timestamp())
+    try:
+        subject = _SUBJECT.validate_python(claims["sub"], strict=True)
+        grant = CnxClaim.model_validate(claims["cnx"]).grant()
+    except (KeyError, ValidationError):
+        raise refused("missing or malformed sub or cnx claim") from None
+    return Principal(key_id=key.id, workspace_id=key.workspace_id, scopes=(),
+                     subject=subject, grant=grant)
+
+
+def _check_lifetime(claims: dict[str, Any], now: float) -> None:
+    """At most 24 h: from `iat` when given, and from now in any case."""
+    expires, issued = claims["exp"], claims.get("iat")
+    if expires > now + MAX_TOKEN_SECONDS + LEEWAY_SECONDS:
+        raise refused("exp is more than 24 h ahead")
+    if isinstance(issued, int | float) and expires - issued > MAX_TOKEN_SECONDS:
+        raise refused("exp is more than 24 h after iat")
+
+
+@functools.lru_cache(maxsize=256)
+def _verifying_key(algorithm: str, secret: str | None, public_key: str | None) -> Any:
+    """The key PyJWT checks with, parsed once per key (rows are never changed, only deleted,
+    and the row is read on every request, so a deleted key stops at once)."""
+    if algorithm == HS256:
+        if secret is None:
+            raise refused("the signing key has no secret")
+        return secret.encode()
+    return jwt.get_algorithm_by_name(algorithm).prepare_key(public_key or "")
