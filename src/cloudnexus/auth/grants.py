@@ -38,9 +38,13 @@ class Grant:
             raise Forbidden(f"This token may only write paths that start with {self.prefix!r}")
 
     def check_new_file(self, *, path: str, size: int, content_type: str) -> None:
-        """A new file: inside the prefix (403), within the token's size (413) and its content
-        types (415), as a bucket's own rules are checked."""
+        """A new file: inside the prefix (403), within the token's limits."""
         self.check_new_path(path)
+        self.check_limits(size=size, content_type=content_type)
+
+    def check_limits(self, *, size: int, content_type: str) -> None:
+        """Within the token's size (413) and content types (415), as a bucket's own rules
+        are checked."""
         if self.max_file_size is not None and size > self.max_file_size:
             raise PayloadTooLarge(f"This token uploads files of at most {self.max_file_size} "
                                   "bytes")

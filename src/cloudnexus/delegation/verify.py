@@ -74,11 +74,10 @@ def _key_id(token: str) -> uuid.UUID:
         raise refused("its header names no signing key (kid)") from None
 
 
-def verify(token: str, key: KeyRow | None, now: datetime | None = None) -> Principal:
+def verify(token: str, key: KeyRow | None) -> Principal:
     """Check `token` against the signing key its header named (None: unknown or deleted)."""
     if key is None:
         raise refused("unknown signing key")
-    moment = now or datetime.now(UTC)
     try:
         claims = jwt.decode(
             token, _verifying_key(key.algorithm, key.secret, key.public_key),
@@ -90,7 +89,7 @@ def verify(token: str, key: KeyRow | None, now: datetime | None = None) -> Princ
         raise refused("not valid yet (nbf or iat in the future)") from None
     except jwt.InvalidTokenError as exc:
         raise refused(str(exc) or type(exc).__name__) from None
-    _check_lifetime(claims, moment.timestamp())
+    _check_lifetime(claims, datetime.now(UTC).timestamp())
     try:
         subject = _SUBJECT.validate_python(claims["sub"], strict=True)
         grant = CnxClaim.model_validate(claims["cnx"]).grant()

@@ -86,8 +86,7 @@ async def direct_upload(
                          max_file_size=target.max_file_size,
                          allowed_content_types=target.allowed_content_types)
             if principal.grant is not None:  # its prefix is checked once the path is known
-                principal.grant.check_new_file(path=principal.grant.prefix, size=pipe.length,
-                                               content_type=content_type)
+                principal.grant.check_limits(size=pipe.length, content_type=content_type)
         except AppError:
             return None  # refused once it has arrived, with its error
         key = object_key(public=target.public, workspace_id=target.workspace_id,
