@@ -28,7 +28,7 @@ async def get_principal(
         from cloudnexus.auth.lookup import authenticate
 
         return await authenticate(database, token=token)
-    return await in_session(runtime, lambda db: _authenticate(db, token))
+    return await in_session(request, lambda db: _authenticate(db, token))
 
 
 def _authenticate(db: "Session", token: str | None) -> Principal:
