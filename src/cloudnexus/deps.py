@@ -100,8 +100,9 @@ T = TypeVar("T")
 
 
 async def in_session(request: Request, work: Callable[["Session"], T]) -> T:
-    """`work` with a session of its own, in a worker thread, inside a database slot: for a
-    dependency that reads before the route's session is used (the key check on SQLite, or
+    """`work` with a session of its own that only reads (on SQLite, beside the writer), in a
+    worker thread, inside a database slot: for a dependency that reads before the route's
+    session is used (the key check on SQLite, or
     the bucket's settings before a direct upload's body).
 
     A request that already holds its slot (its session was made for an earlier dependency)
@@ -121,7 +122,7 @@ async def in_session(request: Request, work: Callable[["Session"], T]) -> T:
 
 
 def _in_new_session(runtime: Runtime, work: Callable[["Session"], T]) -> T:
-    with runtime.session_factory() as session:
+    with runtime.read_session_factory() as session:
         return work(session)
 
 
