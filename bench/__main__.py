@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bench import coldstart, listing, package, throughput, uploads, warm
+from bench import coldstart, embedded, listing, package, throughput, uploads, warm
 from bench.report import Row, save, show
 from bench.scratch import scratch_database
 
@@ -51,6 +51,7 @@ def main() -> None:
         rows += warm.run(url, endpoint, runs * 20)
         rows += throughput.run(url, seconds)
         rows += uploads.run(url, endpoint, runs)
+        rows += embedded.run(url, seconds)
         rows += listing.run(url, large=large, runs=runs * 2)
     rows += package.run()
     show(rows)
