@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint audit fuzz load bench bench-quick package deploy-lint venv clean
+.PHONY: run test lint audit fuzz load bench bench-embedded bench-quick package deploy-lint venv clean
 
 venv: $(STAMP)
 
@@ -33,8 +33,11 @@ audit: venv  ## pip-audit of the installed dependencies (needs PyPI's JSON API o
 fuzz: venv  ## the long form of the fuzzing: 150 examples per operation and per property
 	FUZZ_EXAMPLES=150 $(BIN)/python -m pytest -q tests/test_openapi_fuzz.py tests/test_properties.py
 
-load: venv  ## 50 clients of mixed work for 60 s on uvicorn + PostgreSQL + moto, then an audit
+load: venv  ## 50 clients of mixed work for 60 s on uvicorn + PostgreSQL + moto, then on the embedded default (SQLite + local folder), each audited
 	$(BIN)/python -m bench.load --clients 50 --seconds 60
+
+bench-embedded: venv  ## the embedded default's write throughput beside PostgreSQL's (16 clients); merged into bench/results.json
+	$(BIN)/python -m bench.embedded
 
 bench: venv  ## benchmarks with targets (PostgreSQL at 127.0.0.1:5432); writes bench/results.json
 	$(BIN)/python -m bench

@@ -1,6 +1,8 @@
-"""`python -m bench.load [--clients 50] [--seconds 60]`: mixed work on uvicorn + PostgreSQL + moto,
-then the books are checked: every completed upload listed and byte-identical, usage equal to
-the files, nothing orphaned after maintenance. Exits non-zero when any of it fails."""
+"""`python -m bench.load [--clients 50] [--seconds 60] [--database postgresql|embedded|both]`:
+mixed work on uvicorn + PostgreSQL + moto, then the same on the embedded default (SQLite and a
+local folder, nothing configured), each followed by a check of the books: every completed
+upload listed and byte-identical, usage equal to the files, nothing orphaned after
+maintenance. Prints both runs' figures side by side; exits non-zero when any of it fails."""
 
 from __future__ import annotations
 
@@ -11,14 +13,17 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
 
 from bench.coldstart import environment
+from bench.embedded import embedded_database, embedded_environment
 from bench.scratch import make_tenant, scratch_database
-from bench.serve import uvicorn
+from bench.serve import free_port, uvicorn
 
 BUCKET = "load"
 
@@ -125,7 +130,23 @@ async def _audit(client: httpx.AsyncClient, storage: httpx.AsyncClient,
     return problems
 
 
-async def _run(base: str, key: str, clients: int, seconds: float) -> tuple[Tally, list[str]]:
+@dataclass
+class Figures:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    files_kept: int
+
+    def line(self) -> str:
+        return (f"{self.requests} requests in {self.seconds:.1f} s: "
+                f"{self.requests / self.seconds:.0f} req/s, p50 {self.p50_ms:.1f} ms, "
+                f"p99 {self.p99_ms:.1f} ms, {self.errors} errors, {self.files_kept} files kept")
+
+
+async def _run(base: str, key: str, clients: int,
+               seconds: float) -> tuple[Tally, Figures, list[str]]:
     tally = Tally()
     headers = {"Authorization": f"Bearer {key}"}
     # Idle connections are dropped before uvicorn's 5 s keep-alive ends: at 5 s on both sides,
@@ -139,12 +160,25 @@ async def _run(base: str, key: str, clients: int, seconds: float) -> tuple[Tally
         await asyncio.gather(*(_worker(client, storage, tally, started + seconds)
                                for _ in range(clients)))
         elapsed = time.monotonic() - started
-        print(f"{len(tally.latencies)} requests in {elapsed:.1f} s: "
-              f"{len(tally.latencies) / elapsed:.0f} req/s, "
-              f"p50 {statistics.median(tally.latencies) * 1000:.1f} ms, "
-              f"p99 {statistics.quantiles(tally.latencies, n=100)[98] * 1000:.1f} ms, "
-              f"{len(tally.errors)} errors, {len(tally.files)} files kept")
-        return tally, await _audit(client, storage, tally)
+        figures = Figures(len(tally.latencies), elapsed,
+                          statistics.median(tally.latencies) * 1000,
+                          statistics.quantiles(tally.latencies, n=100)[98] * 1000,
+                          len(tally.errors), len(tally.files))
+        print(figures.line())
+        return tally, figures, await _audit(client, storage, tally)
+
+
+@contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """os.environ as exactly `env` for a while (the settings read it), then as it was."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _orphans_after_maintenance(env: dict[str, str]) -> list[str]:
@@ -152,29 +186,56 @@ def _orphans_after_maintenance(env: dict[str, str]) -> list[str]:
     from cloudnexus.config import load_settings
     from cloudnexus.runtime import Runtime
 
-    os.environ.update(env)
-    runtime = Runtime(load_settings())
-    report = maintenance.run(runtime, orphan_grace=timedelta(0))
-    runtime.close()
+    with _environment(env):
+        runtime = Runtime(load_settings())
+        report = maintenance.run(runtime, orphan_grace=timedelta(0))
+        runtime.close()
     print("maintenance:", report.as_dict())
     return [f"maintenance found {report.orphans_removed} orphans and "
             f"{report.missing_marked} records without bytes"] if (
         report.orphans_removed or report.missing_marked) else []
 
 
+def _load(url: str, env: dict[str, str], clients: int, seconds: float,
+          port: int | None = None) -> tuple[Figures, list[str]]:
+    key = make_tenant(url, with_file=False).key
+    with uvicorn("main:app", env, port) as (base, _):
+        tally, figures, problems = asyncio.run(_run(base, key, clients, seconds))
+    return figures, tally.errors[:20] + problems + _orphans_after_maintenance(env)
+
+
+def _on_postgresql(clients: int, seconds: float) -> tuple[Figures, list[str]]:
+    from bench.serve import moto_server
+
+    print("PostgreSQL + S3 (moto):")
+    with moto_server() as endpoint, scratch_database() as url:
+        return _load(url, environment(url, endpoint), clients, seconds)
+
+
+def _on_embedded_default(clients: int, seconds: float) -> tuple[Figures, list[str]]:
+    print("embedded default (SQLite + local folder):")
+    with embedded_database() as (folder, url):
+        port = free_port()
+        return _load(url, embedded_environment(folder, port), clients, seconds, port)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--database", choices=("postgresql", "embedded", "both"),
+                        default="both")
     args = parser.parse_args()
-    from bench.serve import moto_server
-
-    with moto_server() as endpoint, scratch_database() as url:
-        env = environment(url, endpoint)
-        key = make_tenant(url, with_file=False).key
-        with uvicorn("main:app", env) as (base, _):
-            tally, problems = asyncio.run(_run(base, key, args.clients, args.seconds))
-        problems = tally.errors[:20] + problems + _orphans_after_maintenance(env)
+    runs = {"postgresql": _on_postgresql, "embedded": _on_embedded_default}
+    chosen = list(runs) if args.database == "both" else [args.database]
+    figures: dict[str, Figures] = {}
+    problems: list[str] = []
+    for name in chosen:
+        figures[name], found = runs[name](args.clients, args.seconds)
+        problems += [f"{name}: {problem}" for problem in found]
+    print(f"{args.clients} clients for {args.seconds:g} s:")
+    for name, figure in figures.items():
+        print(f"  {name:>10}: {figure.line()}")
     for problem in problems:
         print("PROBLEM:", problem)
     print("load: OK" if not problems else f"load: {len(problems)} problems")

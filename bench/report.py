@@ -69,3 +69,11 @@ def show(rows: list[Row]) -> None:
 
 def save(rows: list[Row]) -> None:
     RESULTS.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+
+
+def merge(rows: list[Row]) -> None:
+    """Write `rows` into bench/results.json in place of those of the same names, keeping the
+    rest (a run of one benchmark alone)."""
+    names = {row.name for row in rows}
+    kept = [row for row in json.loads(RESULTS.read_text()) if row["name"] not in names]
+    RESULTS.write_text(json.dumps(kept + [asdict(row) for row in rows], indent=2) + "\n")

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -22,10 +22,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def uvicorn(app: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
-    """Serve `module:attribute` on loopback; yields the base URL and the server's pid. The
-    server's own log goes to $BENCH_SERVER_LOG when set."""
-    port = _free_port()
+def uvicorn(app: str, env: dict[str, str], port: int | None = None) -> Iterator[tuple[str, int]]:
+    """Serve `module:attribute` on loopback (on `port`, else a free one); yields the base URL
+    and the server's pid. The server's own log goes to $BENCH_SERVER_LOG when set."""
+    port = port or free_port()
     log = open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "w")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
@@ -62,7 +62,7 @@ def moto_server() -> Iterator[str]:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

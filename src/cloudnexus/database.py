@@ -6,14 +6,16 @@ Imported on the first request that needs the database, never at cold start.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, create_engine, event
+from sqlalchemy import JSON, Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError
@@ -27,7 +29,7 @@ from cloudnexus.connections import (
     CONNECT_TIMEOUT_SECONDS,
     POOL_RECYCLE_SECONDS,
 )
-from cloudnexus.errors import Conflict
+from cloudnexus.errors import Conflict, ServiceUnavailable
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -82,8 +84,10 @@ def create_db_engine(settings: Settings) -> Engine:
             json_deserializer=load_json, hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take the write lock up front instead.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        writer = _OneWriter()
+        event.listen(engine, "begin", writer.begin)
+        event.listen(engine, "commit", writer.end)
+        event.listen(engine, "rollback", writer.end)
         return engine
     engine = create_engine(
         url,
@@ -125,6 +129,60 @@ def _pinger(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
             raise DisconnectionError(str(error)) from error
 
     return ping_after_idle
+
+
+# The execution option of an engine whose transactions only read (see reading_engine).
+READS_ONLY = "cloudnexus_reads_only"
+WRITER_WAIT_SECONDS = 30  # as long as SQLite's own busy timeout, for writers of other processes
+
+
+def reading_engine(engine: Engine) -> Engine:
+    """The same engine and pool, for transactions that never write: on SQLite they begin
+    deferred, and read their snapshot beside the writer (WAL) instead of waiting for it."""
+    return engine.execution_options(**{READS_ONLY: True})
+
+
+def writes_take_turns(db: Session) -> bool:
+    """Whether this session's database writes one transaction at a time (SQLite), so that a
+    writing transaction should hold no wait on anything else (storage, a client)."""
+    return db.get_bind().dialect.name == "sqlite"
+
+
+class _OneWriter:
+    """SQLite's transactions, as its one writer allows them.
+
+    A writing transaction begins IMMEDIATE: one that began deferred, read, and then wrote
+    would be refused at once ("database is locked", without the busy handler) whenever
+    another had written since its read. And the writers of this process take their turn on
+    a lock here first, handed on the moment a transaction ends, rather than in SQLite's busy
+    handler, which polls with sleeps of up to 100 ms (most of the tail of a burst of
+    uploads). Writers of other processes (the CLI, maintenance) still meet in the busy
+    handler. A reading transaction (reading_engine) takes neither."""
+
+    def __init__(self) -> None:
+        self._turn = threading.Lock()
+        # The connection whose transaction has the turn, and what gives it back: called when
+        # the transaction ends, or when the connection is collected without ending it.
+        self._holders: weakref.WeakKeyDictionary[Connection, Callable[[], object]] = (
+            weakref.WeakKeyDictionary())
+
+    def begin(self, connection: Connection) -> None:
+        if connection.get_execution_options().get(READS_ONLY):
+            connection.exec_driver_sql("BEGIN")
+            return
+        if not self._turn.acquire(timeout=WRITER_WAIT_SECONDS):
+            raise ServiceUnavailable("The database is busy; retry shortly")
+        self._holders[connection] = weakref.finalize(connection, self._turn.release)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self.end(connection)
+            raise
+
+    def end(self, connection: Connection) -> None:
+        give_back = self._holders.pop(connection, None)
+        if give_back is not None:
+            give_back()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:

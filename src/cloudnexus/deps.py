@@ -99,9 +99,20 @@ async def get_session(request: Request) -> AsyncIterator["Session"]:
 T = TypeVar("T")
 
 
-async def in_session(runtime: Runtime, work: Callable[["Session"], T]) -> T:
-    """`work` with a session of its own, in a worker thread, inside a database slot: for a
-    dependency that reads before the route's session exists (the key check on SQLite)."""
+async def in_session(request: Request, work: Callable[["Session"], T]) -> T:
+    """`work` with a session of its own that only reads (on SQLite, beside the writer), in a
+    worker thread, inside a database slot: for a dependency that reads before the route's
+    session is used (the key check on SQLite, or
+    the bucket's settings before a direct upload's body).
+
+    A request that already holds its slot (its session was made for an earlier dependency)
+    does this work under that slot, not in a second one: waiting for another slot while
+    holding one, with every request of a burst doing the same, left every slot held by a
+    request that waited for one more, until the wait ran out (503)."""
+    runtime = runtime_of(request)
+    own_slot: _Slot | None = getattr(request.state, "db_slot", None)
+    if own_slot is not None and own_slot.held:
+        return await run_in_threadpool(_in_new_session, runtime, work)
     slot = _Slot(runtime.database_slots())
     await slot.take()
     try:
@@ -111,7 +122,7 @@ async def in_session(runtime: Runtime, work: Callable[["Session"], T]) -> T:
 
 
 def _in_new_session(runtime: Runtime, work: Callable[["Session"], T]) -> T:
-    with runtime.session_factory() as session:
+    with runtime.read_session_factory() as session:
         return work(session)
 
 

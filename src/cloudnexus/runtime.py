@@ -30,6 +30,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._session_factory: sessionmaker[Session] | None = None
+        self._read_session_factory: sessionmaker[Session] | None = None
         self._storage: Storage | None = None
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary())
@@ -88,14 +89,28 @@ class Runtime:
 
     @property
     def session_factory(self) -> sessionmaker[Session]:
-        if self._session_factory is None:
+        return self._session_factories()[0]
+
+    @property
+    def read_session_factory(self) -> sessionmaker[Session]:
+        """Sessions whose transactions only read (see database.reading_engine)."""
+        return self._session_factories()[1]
+
+    def _session_factories(self) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+        if self._session_factory is None or self._read_session_factory is None:
             with self._lock:
-                if self._session_factory is None:
-                    from cloudnexus.database import create_db_engine, create_session_factory
+                if self._session_factory is None or self._read_session_factory is None:
+                    from cloudnexus.database import (
+                        create_db_engine,
+                        create_session_factory,
+                        reading_engine,
+                    )
 
                     self._engine = create_db_engine(self.settings)
+                    self._read_session_factory = create_session_factory(
+                        reading_engine(self._engine))
                     self._session_factory = create_session_factory(self._engine)
-        return self._session_factory
+        return self._session_factory, self._read_session_factory
 
     @property
     def engine(self) -> Engine:

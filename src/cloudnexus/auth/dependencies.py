@@ -29,13 +29,13 @@ async def get_principal(
     if token is not None and token.count(".") == 2:  # a JWT; API keys have no dots
         from cloudnexus.delegation.verify import authenticate_token
 
-        return await authenticate_token(runtime, token)
+        return await authenticate_token(request, token)
     database = await runtime.async_database()
     if database is not None:  # PostgreSQL: on the event loop
         from cloudnexus.auth.lookup import authenticate
 
         return await authenticate(database, token=token)
-    return await in_session(runtime, lambda db: _authenticate(db, token))
+    return await in_session(request, lambda db: _authenticate(db, token))
 
 
 def _authenticate(db: "Session", token: str | None) -> Principal:

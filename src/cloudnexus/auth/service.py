@@ -22,6 +22,9 @@ def authenticate(db: Session, *, token: str | None) -> Principal:
     now = utcnow()
     principal, record_use = verify(db.get(ApiKey, parsed.key_id), parsed.secret, now)
     if record_use:
+        # The read ends first: the write is a transaction of its own, which on SQLite waits
+        # its turn (a read's transaction that went on to write would be refused outright).
+        db.commit()
         db.execute(
             update(ApiKey)
             .where(ApiKey.id == principal.key_id)

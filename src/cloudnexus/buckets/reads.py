@@ -8,10 +8,11 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from starlette.requests import Request
+
 from cloudnexus.buckets.schemas import is_bucket_name
-from cloudnexus.deps import in_session
+from cloudnexus.deps import in_session, runtime_of
 from cloudnexus.errors import NotFound
-from cloudnexus.runtime import Runtime
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -31,14 +32,15 @@ class BucketSettings:
     allowed_content_types: list[str] | None
 
 
-async def read_bucket(runtime: Runtime, *, workspace_id: uuid.UUID,
+async def read_bucket(request: Request, *, workspace_id: uuid.UUID,
                       name: str) -> BucketSettings:
     """The workspace's bucket of that name; 404 otherwise."""
     if not is_bucket_name(name):
         raise NotFound("Bucket not found")
+    runtime = runtime_of(request)
     database = await runtime.async_database()
     if database is None:
-        return await in_session(runtime, lambda db: _read_with_orm(
+        return await in_session(request, lambda db: _read_with_orm(
             db, workspace_id=workspace_id, name=name))
     row = await database.fetch_one(SETTINGS, {"workspace_id": workspace_id, "name": name})
     if row is None:

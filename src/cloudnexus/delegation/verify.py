@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 from pydantic import TypeAdapter, ValidationError
+from starlette.requests import Request
 
 from cloudnexus.auth.principal import Principal
 from cloudnexus.delegation.models import HS256
 from cloudnexus.delegation.schemas import MAX_TOKEN_SECONDS, CnxClaim, Subject
-from cloudnexus.deps import in_session
+from cloudnexus.deps import in_session, runtime_of
 from cloudnexus.errors import Unauthorized
-from cloudnexus.runtime import Runtime
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -44,12 +44,12 @@ def refused(why: str) -> Unauthorized:
     return Unauthorized(f"Invalid token: {why}", headers=_CHALLENGE)
 
 
-async def authenticate_token(runtime: Runtime, token: str) -> Principal:
+async def authenticate_token(request: Request, token: str) -> Principal:
     """The principal of a delegated token; 401 for anything but a valid one."""
     key_id = _key_id(token)
-    database = await runtime.async_database()
+    database = await runtime_of(request).async_database()
     if database is None:
-        key = await in_session(runtime, lambda db: _key_with_orm(db, key_id))
+        key = await in_session(request, lambda db: _key_with_orm(db, key_id))
     else:
         row = await database.fetch_one(KEY, {"id": key_id})
         key = KeyRow(**row) if row else None

@@ -14,7 +14,6 @@ from cloudnexus.deps import (
     StorageDep,
     database_released,
     parse_id,
-    runtime_of,
 )
 from cloudnexus.errors import AppError
 from cloudnexus.files.direct import DirectUpload, read_form
@@ -40,7 +39,7 @@ def valid_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "File":
 
 async def readable_file(file_id: str, principal: PrincipalDep, request: Request) -> ReadFile:
     """The file, for a route that only reads it (see files/reads.py)."""
-    file = await read_file(runtime_of(request), workspace_id=principal.workspace_id,
+    file = await read_file(request, workspace_id=principal.workspace_id,
                            file_id=parse_id(file_id, "File"))
     check_covers(principal, bucket=file.shown.bucket, path=file.shown.path)
     return file
@@ -76,7 +75,7 @@ async def direct_upload(
     the body out). The bucket is read before the body (read_bucket: on PostgreSQL, on the
     event loop), its record only after."""
     check_covers(principal, bucket=bucket)
-    target = await read_bucket(runtime_of(request), workspace_id=principal.workspace_id,
+    target = await read_bucket(request, workspace_id=principal.workspace_id,
                                name=bucket)
     file_id = uuid.uuid4()
 

@@ -8,11 +8,12 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cloudnexus.deps import in_session
+from starlette.requests import Request
+
+from cloudnexus.deps import in_session, runtime_of
 from cloudnexus.errors import NotFound
 from cloudnexus.files.schemas import FileOut
 from cloudnexus.files.status import READY
-from cloudnexus.runtime import Runtime
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -36,11 +37,12 @@ class ReadFile:
     public: bool
 
 
-async def read_file(runtime: Runtime, *, workspace_id: uuid.UUID, file_id: uuid.UUID) -> ReadFile:
+async def read_file(request: Request, *, workspace_id: uuid.UUID, file_id: uuid.UUID) -> ReadFile:
     """A ready file of the workspace; 404 otherwise."""
+    runtime = runtime_of(request)
     database = await runtime.async_database()
     if database is None:
-        return await in_session(runtime, lambda db: _read_with_orm(
+        return await in_session(request, lambda db: _read_with_orm(
             db, workspace_id=workspace_id, file_id=file_id))
     row = await database.fetch_one(RECORD, {"id": file_id, "workspace_id": workspace_id,
                                             "status": READY})

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.rules import check_upload
-from cloudnexus.database import new_id, save_unique, utcnow
+from cloudnexus.database import new_id, save_unique, utcnow, writes_take_turns
 from cloudnexus.errors import Conflict, NotFound, PreconditionFailed
 from cloudnexus.files.direct import DirectUpload
 from cloudnexus.files.models import DELETING, MISSING, READY, File
@@ -234,6 +234,11 @@ def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
     bucket = db.get(Bucket, upload.bucket_id)
     if bucket is None:  # deleted since the upload began
         raise NotFound("Bucket not found")
+    takes_turns = writes_take_turns(db)
+    if takes_turns:
+        # One writer at a time: its turn is not spent waiting on storage. The bucket's read
+        # ends here, and the rows are written once the bytes are stored.
+        db.commit()
     key, forward = new_object_key(bucket, upload.file_id), upload.forward
     if forward is not None and forward.key != key:
         # The bucket's visibility changed (it may while empty) since the part went on under
@@ -255,8 +260,11 @@ def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
         if forward is not None and not forward.wait():
             store_spool()
 
+    if takes_turns:
+        bytes_stored()
     return record_stored(db, storage, bucket=bucket, file_id=upload.file_id, path=upload.path,
                          size=upload.size, content_type=upload.content_type,
                          sha256=upload.sha256, metadata=upload.metadata, tags=upload.tags,
                          storage_key=key, overwrite=upload.overwrite,
-                         created_by=upload.created_by, bytes_stored=bytes_stored)
+                         created_by=upload.created_by,
+                         bytes_stored=None if takes_turns else bytes_stored)

@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloudnexus.database import utcnow
@@ -28,7 +29,11 @@ def create(db: Session, *, file: File, expires_in: int,
                      expires_at=utcnow() + timedelta(seconds=expires_in),
                      max_downloads=max_downloads, downloads=0)
     db.add(link)
-    db.commit()
+    try:
+        db.commit()
+    except IntegrityError:  # the file was deleted since it was read: its key is gone
+        db.rollback()
+        raise NotFound("File not found") from None
     return link, token
 
 
