@@ -86,6 +86,7 @@ class _Source:
                 spooled = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
                 while chunk := handle.read(CHUNK):
                     spooled.write(chunk)
+                spooled.seek(0)
                 self._spooled = handle = spooled
             start = handle.tell()
             self.size = handle.seek(0, os.SEEK_END) - start
