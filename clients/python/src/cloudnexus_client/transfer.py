@@ -42,6 +42,8 @@ T = TypeVar("T")
 CHUNK = 1024 * 1024
 DEFAULT_DIRECT_LIMIT = 4 * 1024 * 1024  # the server's default DIRECT_UPLOAD_MAX_BYTES
 DEFAULT_CONCURRENCY = 4
+# From this size on, parts even below the server's MULTIPART_THRESHOLD: they go in parallel.
+PARALLEL_PARTS_FROM = 32 * 1024 * 1024
 PARTIAL_SUFFIX = ".cnxpart"
 Progress = Callable[[int, int], None]
 UploadSource = str | os.PathLike[str] | bytes | IO[bytes]
@@ -247,7 +249,7 @@ class Transfers:
                     # The server's limit is lower than ours: learn it and go presigned.
                     self.direct_limit = max(0, opened.size - 1)
             return self._presigned(bucket, path, opened, common, progress, resume=resume,
-                                   multipart=multipart,
+                                   multipart=multipart or opened.size >= PARALLEL_PARTS_FROM,
                                    concurrency=concurrency or self.concurrency)
         finally:
             opened.close()
