@@ -69,3 +69,11 @@ def show(rows: list[Row]) -> None:
 
 def save(rows: list[Row]) -> None:
     RESULTS.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+
+
+def merge(rows: list[Row]) -> None:
+    """Put these rows into bench/results.json by name, keeping every other row there."""
+    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    fresh = {row.name: asdict(row) for row in rows}
+    kept = [row if row["name"] not in fresh else fresh.pop(row["name"]) for row in existing]
+    RESULTS.write_text(json.dumps(kept + list(fresh.values()), indent=2) + "\n")
