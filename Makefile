@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -10,10 +10,10 @@ PORT ?= 8000
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e clients/python  # the server, and cnx
 	rm -f $(VENV)/.installed-* && touch $@
 
 run: venv  ## serve on the embedded default (SQLite + ./.cloudnexus/) at http://$(HOST):$(PORT)
@@ -22,9 +22,10 @@ run: venv  ## serve on the embedded default (SQLite + ./.cloudnexus/) at http://
 test: venv  ## the whole test suite (needs PostgreSQL at 127.0.0.1:5432, as on the dev and CI machines)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-lint: venv  ## ruff and mypy on the package and the tests; bandit (medium and high) on the package
-	$(BIN)/ruff check src tests main.py bench
+lint: venv  ## ruff and mypy on the package, the clients and the tests; bandit (medium and high) on the package
+	$(BIN)/ruff check src tests main.py bench clients/python
 	$(BIN)/mypy src main.py
+	$(BIN)/mypy --strict clients/python/src
 	$(BIN)/bandit -q -r src main.py -ll
 
 audit: venv  ## pip-audit of the installed dependencies (needs PyPI's JSON API or OSV: not in CI here)

@@ -72,8 +72,8 @@ def save(rows: list[Row]) -> None:
 
 
 def merge(rows: list[Row]) -> None:
-    """Write `rows` into bench/results.json in place of those of the same names, keeping the
-    rest (a run of one benchmark alone)."""
-    names = {row.name for row in rows}
-    kept = [row for row in json.loads(RESULTS.read_text()) if row["name"] not in names]
-    RESULTS.write_text(json.dumps(kept + [asdict(row) for row in rows], indent=2) + "\n")
+    """Put these rows into bench/results.json by name, keeping every other row there."""
+    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    fresh = {row.name: asdict(row) for row in rows}
+    kept = [row if row["name"] not in fresh else fresh.pop(row["name"]) for row in existing]
+    RESULTS.write_text(json.dumps(kept + list(fresh.values()), indent=2) + "\n")

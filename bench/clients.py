@@ -1,0 +1,192 @@
+"""`python -m bench.clients [--quick]`: the Python clients beside their references.
+
+- `cnx cp` of a 1 GiB file to the S3-server shape (uvicorn + PostgreSQL + moto) against
+  boto3's own `upload_file` of the same file to the same moto server (ratio of throughputs);
+- the peak RSS of that `cnx` process;
+- `import cloudnexus_client` in a fresh interpreter;
+- `cnx cp -r` of 1,000 small files against the same through the SDK in one process with the
+  same parallelism (ratio of files per second).
+
+Needs PostgreSQL at 127.0.0.1:5432; starts moto and uvicorn on loopback. Merges its rows into
+bench/results.json (other rows kept). --quick: 64 MiB and 200 files, nothing saved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench.coldstart import environment
+from bench.report import Row, limit_row, merge, ratio_row, show
+from bench.scratch import make_tenant, scratch_database
+from bench.serve import moto_server, peak_rss_mb, uvicorn
+
+MiB = 1024 * 1024
+PARALLEL = 4  # cnx's default --parallel and the SDK's default concurrency
+CNX = [sys.executable, "-m", "cloudnexus_client.cli"]
+STORAGE_BUCKET = "cloudnexus-bench"
+
+
+def _big_file(folder: Path, size: int) -> Path:
+    path = folder / "big.bin"
+    with path.open("wb") as out:
+        for _ in range(size // (16 * MiB)):
+            out.write(os.urandom(16 * MiB))
+        out.write(os.urandom(size % (16 * MiB)))
+    return path
+
+
+def _run_cnx(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and standard output of one `cnx` run.
+
+    The peak is the child's own VmHWM, sampled while it runs: getrusage's ru_maxrss of a
+    child keeps the high-water mark of this (large: moto's objects) process it forked from.
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen([*CNX, *args], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    peaks = [0.0]
+    sampler = threading.Thread(target=_sample_peak, args=(process, peaks), daemon=True)
+    sampler.start()
+    stdout, stderr = process.communicate(timeout=1800)
+    elapsed = time.perf_counter() - started
+    sampler.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"cnx {' '.join(args)} failed: {stderr.decode()[-2000:]}")
+    return elapsed, peaks[0], stdout.decode()
+
+
+def _sample_peak(process: subprocess.Popen[bytes], peaks: list[float]) -> None:
+    while process.poll() is None:
+        with contextlib.suppress(OSError, RuntimeError):
+            peaks[0] = max(peaks[0], peak_rss_mb(process.pid))
+        time.sleep(0.02)
+
+
+def _s3(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="bench", aws_secret_access_key="bench")
+
+
+def _empty_storage(s3: Any) -> None:
+    """moto keeps objects in memory: drop each run's gigabyte before the next."""
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=STORAGE_BUCKET):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=STORAGE_BUCKET, Key=item["Key"])
+
+
+def _large_upload(env: dict[str, str], s3: Any, source: Path,
+                  runs: int) -> tuple[float, float, float]:
+    """Median MB/s of cnx and of boto3, in turns, and cnx's highest peak RSS."""
+    size_mb = source.stat().st_size / 1e6
+    cnx_rates, boto_rates, peaks = [], [], []
+    for run in range(runs):
+        elapsed, peak, _ = _run_cnx(["cp", str(source), f"cnx://bench/big-{run}.bin",
+                                     "--no-progress", "--json"], env)
+        cnx_rates.append(size_mb / elapsed)
+        peaks.append(peak)
+        _empty_storage(s3)
+        started = time.perf_counter()
+        s3.upload_file(str(source), STORAGE_BUCKET, f"reference/big-{run}.bin")
+        boto_rates.append(size_mb / (time.perf_counter() - started))
+        _empty_storage(s3)
+    return statistics.median(cnx_rates), statistics.median(boto_rates), max(peaks)
+
+
+def _import_seconds(runs: int) -> float:
+    code = ("import time; started = time.perf_counter(); import cloudnexus_client; "
+            "print(time.perf_counter() - started)")
+    timings = [float(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                    text=True, check=True).stdout) for _ in range(runs)]
+    return statistics.median(timings)
+
+
+def _small_files(folder: Path, count: int) -> Path:
+    root = folder / "small"
+    for index in range(count):
+        path = root / f"d{index % 10}" / f"f{index}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(1024))
+    return root
+
+
+def _many_files(env: dict[str, str], base: str, key: str, root: Path,
+                runs: int) -> tuple[float, float]:
+    """Median files per second of `cnx cp -r` and of the SDK in one process, in turns."""
+    from cloudnexus_client import Client
+
+    files = sorted(path for path in root.rglob("*") if path.is_file())
+    cnx_rates, sdk_rates = [], []
+    for _ in range(runs):
+        prefix = uuid.uuid4().hex[:8]
+        elapsed, _, stdout = _run_cnx(["cp", "-r", str(root), f"cnx://bench/{prefix}/",
+                                       "--parallel", str(PARALLEL), "--json"], env)
+        if json.loads(stdout.splitlines()[-1])["uploaded"] != len(files):
+            raise RuntimeError("cnx cp -r did not upload every file")
+        cnx_rates.append(len(files) / elapsed)
+        prefix = uuid.uuid4().hex[:8]
+        started = time.perf_counter()
+        with Client(base, key=key, concurrency=PARALLEL) as cx, \
+                ThreadPoolExecutor(PARALLEL) as pool:
+            list(pool.map(lambda path, under=prefix: cx.files.upload(
+                "bench", f"{under}/{path.relative_to(root).as_posix()}", path,
+                overwrite=True), files))
+        sdk_rates.append(len(files) / (time.perf_counter() - started))
+    return statistics.median(cnx_rates), statistics.median(sdk_rates)
+
+
+def run(*, size: int, count: int, runs: int) -> list[Row]:
+    with moto_server() as endpoint, scratch_database() as url, \
+            tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        tenant = make_tenant(url, with_file=False)
+        s3 = _s3(endpoint)
+        server_env = environment(url, endpoint)
+        with uvicorn("main:app", server_env) as (base, _):
+            client_env = {**os.environ, "CLOUDNEXUS_URL": base, "CLOUDNEXUS_KEY": tenant.key,
+                          "XDG_CACHE_HOME": str(folder / "cache")}
+            source = _big_file(folder, size)
+            cnx_rate, boto_rate, peak = _large_upload(client_env, s3, source, runs)
+            source.unlink()
+            cnx_files, sdk_files = _many_files(client_env, base, tenant.key,
+                                               _small_files(folder, count), runs)
+    label = f"{size // MiB} MiB" if size < 1024 * MiB else f"{size // (1024 * MiB)} GiB"
+    return [
+        ratio_row(f"cnx cp of {label} to S3 (moto) vs boto3 upload_file", cnx_rate, boto_rate,
+                  "MB/s", at_least=0.8),
+        limit_row(f"peak RSS of cnx cp of {label}", peak, "MB", 100),
+        limit_row("import cloudnexus_client", _import_seconds(7), "s", 0.3),
+        ratio_row(f"cnx cp -r of {count:,} small files vs the SDK in one process", cnx_files,
+                  sdk_files, "files/s", at_least=0.8),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--size-mib", type=int, default=1024, help="The large file's size.")
+    args = parser.parse_args()
+    size, count, runs = (64 * MiB, 200, 1) if args.quick else (args.size_mib * MiB, 1000, 3)
+    rows = run(size=size, count=count, runs=runs)
+    show(rows)
+    if not args.quick:
+        merge(rows)
+        print("merged into bench/results.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from cloudnexus_client.cli import main
+
+main()

@@ -1,0 +1,217 @@
+"""The Python SDK against really running servers (embedded default, and PostgreSQL + S3)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cloudnexus_client import (
+    ApiError,
+    AsyncClient,
+    BadRequest,
+    Client,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationError,
+)
+
+from tests.clients.conftest import DIRECT_LIMIT, PART_SIZE, MiB, Server, random_bytes
+
+
+@pytest.mark.parametrize(("size", "way"), [
+    (1000, "direct"), (3 * MiB, "put"), (PART_SIZE + 3 * MiB, "multipart")])
+def test_upload_picks_the_way_by_size_and_reports_progress(
+        cx: Client, bucket: str, tmp_path: Path, size: int, way: str) -> None:
+    data = random_bytes(size)
+    source = tmp_path / "source.bin"
+    source.write_bytes(data)
+    calls: list[tuple[int, int]] = []
+    outcome = cx.files.upload_with_outcome(bucket, "dir/data.bin", source,
+                                           progress=lambda done, total: calls.append((done, total)))
+    assert outcome.way == way
+    assert outcome.file.size == size
+    assert outcome.file.sha256 == hashlib.sha256(data).hexdigest()
+    assert calls[-1] == (size, size)
+    assert all(total == size for _, total in calls)
+    if way != "direct":  # streamed: progress moves as chunks go out, not only at the end
+        assert len(calls) > 1
+    target = tmp_path / "copy.bin"
+    cx.files.download(outcome.file.id, target)
+    assert target.read_bytes() == data
+
+
+def test_upload_takes_bytes_and_file_objects(cx: Client, bucket: str) -> None:
+    data = random_bytes(DIRECT_LIMIT * 2)
+    from_bytes = cx.files.upload(bucket, "a.bin", data)
+    from_object = cx.files.upload(bucket, "b.bin", io.BytesIO(data))
+    assert from_bytes.sha256 == from_object.sha256 == hashlib.sha256(data).hexdigest()
+    out = io.BytesIO()
+    cx.files.download(from_object.id, out)
+    assert out.getvalue() == data
+
+
+def test_download_resumes_with_range(cx: Client, bucket: str, tmp_path: Path) -> None:
+    data = random_bytes(300_000)
+    file = cx.files.upload(bucket, "big.bin", data)
+    target = tmp_path / "big.bin"
+    (tmp_path / "big.bin.cnxpart").write_bytes(data[:100_000])
+    outcome = cx.files.download_with_outcome(file.id, target)
+    assert outcome.resumed
+    assert outcome.received == len(data) - 100_000
+    assert target.read_bytes() == data
+    assert not (tmp_path / "big.bin.cnxpart").exists()
+
+
+def test_listing_follows_cursors_with_filters(cx: Client, bucket: str) -> None:
+    for index in range(5):
+        cx.files.upload(bucket, f"2026/{index}.txt", b"x" * (index + 1), tags=["t"])
+    cx.files.upload(bucket, "other.txt", b"y")
+    by_size = list(cx.files.list(bucket, prefix="2026/", sort="size", order="desc", page_size=2))
+    assert [file.path for file in by_size] == [f"2026/{index}.txt" for index in range(4, -1, -1)]
+    assert len(list(cx.files.list(bucket, q="OTHER"))) == 1
+    assert len(list(cx.files.list(bucket, tag="t", page_size=1))) == 5
+    assert cx.files.find(bucket, "2026/3.txt") is not None
+    assert cx.files.find(bucket, "2026/3") is None
+
+
+def test_every_other_route(cx: Client, bucket: str) -> None:
+    assert cx.health().status == "ok"
+    assert cx.workspace().name == "acme"
+    key = cx.keys.create("ci", ["files:read"])
+    assert key.key and key.key.startswith("cnx_")
+    assert key.id in [item.id for item in cx.keys.list()]
+    cx.keys.revoke(key.id)
+    with pytest.raises(Unauthorized):
+        Client(cx.url, key=key.key, retries=0).workspace()
+    assert cx.buckets.get(bucket).usage is not None
+    assert cx.buckets.update(bucket, max_file_size=10_000).max_file_size == 10_000
+    file = cx.files.upload(bucket, "a/one.txt", b"one", metadata={"k": 1})
+    moved = cx.files.update(file.id, path="a/two.txt", if_match=file.etag)
+    assert moved.path == "a/two.txt" and moved.metadata == {"k": 1}
+    copied = cx.files.copy(file.id, "b/three.txt")
+    assert copied.sha256 == file.sha256
+    link = cx.links.create(file.id, expires_in=60, max_downloads=2)
+    assert link.url and link.max_downloads == 2
+    assert [item.id for item in cx.links.list(file.id)] == [link.id]
+    cx.links.revoke(link.id)
+    upload = cx.uploads.create(bucket, "aborted.bin", size=10, content_type="text/plain")
+    assert cx.uploads.get(upload.id).status == "pending"
+    cx.uploads.abort(upload.id)
+    assert cx.files.delete_many(bucket, ids=[copied.id]) == 1
+    assert cx.files.delete_many(bucket, prefix="a/") == 1
+    cx.files.upload(bucket, "last.txt", b"z")
+    with pytest.raises(Conflict):
+        cx.buckets.delete(bucket)
+    cx.buckets.delete(bucket, force=True)
+    with pytest.raises(NotFound):
+        cx.buckets.get(bucket)
+
+
+def test_errors_are_typed_from_the_contract(cx: Client, bucket: str) -> None:
+    with pytest.raises(NotFound) as missing:
+        cx.files.get(str(uuid.uuid4()))
+    assert (missing.value.status, missing.value.code) == (404, "not_found")
+    assert missing.value.request_id and missing.value.message
+    with pytest.raises(Conflict):
+        cx.buckets.create(bucket)
+    with pytest.raises(ValidationError) as invalid:
+        cx.buckets.create("No_Such Name")
+    assert invalid.value.details
+    with pytest.raises(BadRequest):
+        cx.files.upload(bucket, "../escape.txt", b"x")
+    file = cx.files.upload(bucket, "x.txt", b"x")
+    with pytest.raises(PreconditionFailed):
+        cx.files.update(file.id, path="y.txt", if_match='"stale"')
+    images = f"i-{uuid.uuid4().hex[:10]}"
+    cx.buckets.create(images, allowed_content_types=["image/*"], max_file_size=100)
+    with pytest.raises(UnsupportedMediaType):
+        cx.files.upload(images, "notes.txt", b"text")
+    with pytest.raises(PayloadTooLarge):
+        cx.files.upload(images, "big.png", b"x" * (DIRECT_LIMIT + 10))
+    with pytest.raises(Unauthorized):
+        Client(cx.url, key="cnx_nope_nope", retries=0).buckets.list()
+    assert issubclass(NotFound, ApiError)
+
+
+def test_a_503_is_retried_until_the_database_is_back(s3_server: Server,
+                                                     client_home: Path) -> None:
+    """The server's PostgreSQL goes away (its proxy cut), comes back during the backoff."""
+    retries: list[Any] = []
+    cx = Client(s3_server.url, key=s3_server.key,
+                on_retry=lambda attempt, delay, cause: retries.append(cause))
+    proxy = s3_server.proxies["database"]
+    name = f"r-{uuid.uuid4().hex[:10]}"
+    proxy.stop()
+    restore = threading.Timer(1.0, proxy.start)
+    restore.start()
+    try:
+        bucket = cx.buckets.create(name)
+    finally:
+        restore.join()
+        if not proxy.running:
+            proxy.start()
+    assert bucket.name == name
+    assert any(getattr(cause, "status_code", None) == 503 for cause in retries)
+    assert [b.name for b in cx.buckets.list()].count(name) == 1  # the retries made one
+    cx.close()
+
+
+def test_storage_cut_during_an_upload_is_retried(s3_server: Server, client_home: Path,
+                                                 tmp_path: Path) -> None:
+    """moto goes away while the parts go out; each part is retried until it is back."""
+    retries: list[Any] = []
+    cx = Client(s3_server.url, key=s3_server.key,
+                on_retry=lambda attempt, delay, cause: retries.append(cause))
+    name = f"s-{uuid.uuid4().hex[:10]}"
+    cx.buckets.create(name)
+    data = random_bytes(PART_SIZE + MiB)
+    proxy = s3_server.proxies["storage"]
+    cut = False
+
+    def progress(done: int, total: int) -> None:
+        nonlocal cut
+        if not cut and done > MiB:
+            cut = True
+            proxy.stop()
+            threading.Timer(1.0, proxy.start).start()
+
+    try:
+        file = cx.files.upload(name, "cut.bin", data, progress=progress)
+    finally:
+        if not proxy.running:
+            proxy.start()
+    assert cut and retries
+    assert file.sha256 == hashlib.sha256(data).hexdigest()
+    cx.close()
+
+
+def test_async_client_has_the_same_methods(server: Server, client_home: Path,
+                                           tmp_path: Path) -> None:
+    async def session() -> None:
+        async with AsyncClient(server.url, key=server.key) as cx:
+            name = f"a-{uuid.uuid4().hex[:10]}"
+            await cx.buckets.create(name)
+            data = random_bytes(DIRECT_LIMIT + 5)
+            file = await cx.files.upload(name, "x/async.bin", data)
+            await cx.files.upload(name, "x/small.txt", b"small")
+            paths = [f.path async for f in cx.files.list(name, prefix="x/", page_size=1)]
+            assert paths == ["x/async.bin", "x/small.txt"]
+            assert (await cx.files.get(file.id)).sha256 == hashlib.sha256(data).hexdigest()
+            await cx.files.download(file.id, tmp_path / "async.bin")
+            assert (tmp_path / "async.bin").read_bytes() == data
+            with pytest.raises(NotFound):
+                await cx.files.get(str(uuid.uuid4()))
+            assert (await cx.workspace()).name == "acme"
+            await cx.buckets.delete(name, force=True)
+
+    asyncio.run(session())
