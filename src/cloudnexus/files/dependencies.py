@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Path, Request
 
 from cloudnexus.auth.dependencies import PrincipalDep
-from cloudnexus.buckets.reads import read_bucket
+from cloudnexus.buckets.reads import BucketSettings, read_bucket
 from cloudnexus.buckets.rules import check_upload
+from cloudnexus.config import Settings
 from cloudnexus.deps import (
     SessionDep,
     SettingsDep,
@@ -24,6 +25,7 @@ from cloudnexus.storage.keys import object_key
 
 if TYPE_CHECKING:
     from cloudnexus.files.models import File
+    from cloudnexus.storage.base import Storage
 
 
 def valid_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "File":
@@ -70,8 +72,17 @@ async def direct_upload(
     and the bucket takes it; the database is given back meanwhile (a slow client can stretch
     the body out). The bucket is read before the body (read_bucket: on PostgreSQL, on the
     event loop), its record only after."""
-    target = await read_bucket(runtime_of(request), workspace_id=principal.workspace_id,
-                               name=bucket)
+    async with database_released(request):
+        # Read with the request's own slot given back: holding it while waiting for a second
+        # one (SQLite's read takes a slot) deadlocked a burst of uploads until the slot wait
+        # ran out, and every request queued behind them.
+        target = await read_bucket(runtime_of(request), workspace_id=principal.workspace_id,
+                                   name=bucket)
+        return await _read_upload(request, target, storage, settings)
+
+
+async def _read_upload(request: Request, target: BucketSettings, storage: "Storage",
+                       settings: Settings) -> DirectUpload:
     file_id = uuid.uuid4()
 
     def forwarder(content_type: str, pipe: SpoolPipe) -> Forward | None:
@@ -85,8 +96,7 @@ async def direct_upload(
                          bucket_id=target.id, file_id=file_id)
         return Forward.start(storage, key, pipe, content_type)
 
-    async with database_released(request):
-        upload = await read_form(request, settings.direct_upload_max_bytes, forwarder)
+    upload = await read_form(request, settings.direct_upload_max_bytes, forwarder)
     upload.bucket_id, upload.file_id = target.id, file_id  # a forwarded part's key has them
     return upload
 
