@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -292,3 +293,34 @@ def test_clients_that_stall_past_the_timeouts_are_closed(serve_factory: Any) -> 
     [stalled] = _access_lines(served, 499)
     assert stalled["path"] == "/v1/buckets/photos/files" and stalled["level"] == "INFO"
     assert [entry for entry in served.log_entries() if entry["level"] == "ERROR"] == []
+
+
+def _reserved(served: Served) -> tuple[int, int]:
+    with sqlite3.connect(served.data_dir / "cloudnexus.db") as database:
+        row = database.execute("SELECT reserved_bytes, reserved_files FROM workspaces").fetchone()
+    return int(row[0]), int(row[1])
+
+
+def test_a_hang_up_mid_presigned_put_keeps_only_its_reservation(serve_factory: Any) -> None:
+    served = serve_factory()
+    size = 2 * MiB
+    with served.client() as client:
+        upload = client.post("/v1/buckets/photos/uploads", json={
+            "path": "big.bin", "size": size, "content_type": "application/octet-stream"}).json()
+        target = httpx.URL(upload["url"])
+        head = f"PUT {target.raw_path.decode()} HTTP/1.1\r\nHost: x\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in upload["headers"].items())
+        with served.connect() as sock:
+            sock.sendall(head.encode() + b"\r\n" + b"x" * (size // 2))
+            time.sleep(0.3)
+        for _ in range(50):
+            if _access_lines(served, 499):
+                break
+            time.sleep(0.1)
+        [hang_up] = _access_lines(served, 499)
+        assert hang_up["level"] == "INFO" and hang_up["method"] == "PUT"
+        assert [entry for entry in served.log_entries() if entry["level"] == "ERROR"] == []
+        assert [path for path in (served.data_dir / "objects").rglob("*") if path.is_file()] == []
+        assert _reserved(served) == (size, 1)  # the upload is still open: its PUT may be retried
+        assert client.delete(f"/v1/uploads/{upload['id']}").status_code == 204
+    assert _reserved(served) == (0, 0)
