@@ -251,6 +251,20 @@ def test_binary_upload_and_download_through_the_contract_routes(main: ModuleType
     assert body_of(downloaded) == payload
 
 
+def test_a_json_body_over_the_bound_is_refused_under_lambda_too(main: ModuleType) -> None:
+    """API Gateway lets 10 MB through (Lambda 6 MB); the app's own bound is 1 MiB."""
+    from cloudnexus.middleware import JSON_BODY_MAX_BYTES
+
+    tenant = Tenant(main.app.state.runtime, "acme")
+    padded = b'{"name": "roomy"' + b" " * JSON_BODY_MAX_BYTES + b"}"
+    refused = main.handler(v2("POST", "/v1/buckets", body=padded, headers={
+        **tenant.headers(), "content-type": "application/json"}), context())
+    assert refused["statusCode"] == 413, refused
+    assert json.loads(body_of(refused))["error"]["code"] == "payload_too_large"
+    listed = main.handler(v2("GET", "/v1/buckets", headers=tenant.headers()), context())
+    assert json.loads(body_of(listed))["items"] == []
+
+
 def test_errors_keep_the_contract_shape_through_the_handler(main: ModuleType) -> None:
     unauthorized = main.handler(v2("GET", "/v1/workspace"), context())
     assert unauthorized["statusCode"] == 401

@@ -19,6 +19,7 @@ from cloudnexus.links.router import public_router as share_router
 from cloudnexus.links.router import router as links_router
 from cloudnexus.logs import configure_logging
 from cloudnexus.middleware import (
+    BodyLimitMiddleware,
     CORSMiddleware,
     RequestContextMiddleware,
     UnexpectedErrorMiddleware,
@@ -79,6 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
     # Added innermost first: errors are rendered inside CORS (so browsers can read them),
     # and the request id wraps everything (so every response carries it).
     app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(BodyLimitMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

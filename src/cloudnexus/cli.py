@@ -13,6 +13,7 @@ from rich.table import Table
 
 from cloudnexus.admin_cli import key_app, workspace_app
 from cloudnexus.config import ConfigError, Settings, load_settings
+from cloudnexus.serving import BODY_TIMEOUT_SECONDS, HEAD_MAX_BYTES, HEAD_TIMEOUT_SECONDS
 
 app = typer.Typer(help="CloudNexus: file storage and metadata API.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -36,9 +37,20 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+    head_max_bytes: Annotated[int, typer.Option(
+        min=1024, help="Longest request line and headers, in bytes; longer ones get 431.")
+    ] = HEAD_MAX_BYTES,
+    head_timeout: Annotated[float, typer.Option(
+        min=0.1, help="Seconds a client has to send a request's head; then it is closed.")
+    ] = HEAD_TIMEOUT_SECONDS,
+    body_timeout: Annotated[float, typer.Option(
+        min=0.1, help="Seconds a body may pause between two pieces; then it is closed.")
+    ] = BODY_TIMEOUT_SECONDS,
 ) -> None:
     """Run the API on uvicorn; with nothing configured, on SQLite and a folder in ./.cloudnexus/."""
     import uvicorn
+
+    from cloudnexus.serving import ClientLimits, protocol_with
 
     if "PUBLIC_URL" not in os.environ:
         os.environ["PUBLIC_URL"] = f"http://{reachable_host(host)}:{port}"
@@ -49,8 +61,11 @@ def serve(
     if settings.uses_local_storage:
         console.print(f"local storage: {(settings.data_dir / 'objects').resolve()}",
                       highlight=False)
+    limits = ClientLimits(head_max_bytes=head_max_bytes, head_timeout=head_timeout,
+                          body_timeout=body_timeout)
     uvicorn.run("cloudnexus.asgi:app", host=host, port=port, reload=reload,
-                access_log=False, log_config=None, proxy_headers=True)
+                access_log=False, log_config=None, proxy_headers=True,
+                http=protocol_with(limits))  # type: ignore[arg-type]
 
 
 def reachable_host(host: str) -> str:

@@ -70,6 +70,10 @@ class PayloadTooLarge(AppError):
     status, code, message = 413, "payload_too_large", "Payload too large"
 
 
+class HeadersTooLarge(AppError):
+    status, code, message = 431, "headers_too_large", "The request's headers are too large"
+
+
 class UnsupportedMediaType(AppError):
     status, code, message = 415, "unsupported_media_type", "Content type not allowed"
 

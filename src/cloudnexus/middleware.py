@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request id and access log (outermost), unexpected errors (innermost)."""
+"""Pure ASGI middleware: request id and access log (outermost), a cap on bodies, unexpected
+errors (innermost)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,21 @@ from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware as StarletteCORSMiddleware
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cloudnexus.errors import BadRequest, render, render_unexpected
+from cloudnexus.errors import BadRequest, PayloadTooLarge, render, render_unexpected
 from cloudnexus.logs import aws_request_id_var, request_id_var
+from cloudnexus.storage.signing import STORAGE_PATH
 
 access_logger = logging.getLogger("cloudnexus.access")
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that hung up before the answer
+# Every body but an upload's is JSON: metadata is at most 8 KiB, and the largest is a
+# multipart complete listing 10,000 parts (about 650 KB with S3's etags).
+JSON_BODY_MAX_BYTES = 1024 * 1024
+_DIRECT_UPLOAD_PATH = re.compile(r"/v1/buckets/[^/]+/files")
 
 
 def request_id_for(scope: Scope) -> tuple[str, str | None]:
@@ -63,6 +71,8 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except ClientDisconnect:
+            status = CLIENT_CLOSED_REQUEST  # not an error: nothing is left to answer
         finally:
             path = loggable_path(scope["path"])
             access_logger.info(
@@ -102,10 +112,59 @@ class UnexpectedErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            raise  # a hang-up, logged as such by RequestContextMiddleware
         except Exception as exc:
             if started:
                 raise
             await render_unexpected(exc)(scope, receive, send)
+
+
+def has_own_body_limit(scope: Scope) -> bool:
+    """A direct upload and the local backend's PUTs check their own, larger limits."""
+    method, path = scope["method"], scope["path"]
+    return ((method == "POST" and _DIRECT_UPLOAD_PATH.fullmatch(path) is not None)
+            or (method == "PUT" and path.startswith(STORAGE_PATH + "/")))
+
+
+class BodyLimitMiddleware:
+    """Refuses a body over JSON_BODY_MAX_BYTES with 413: at once when its Content-Length says
+    so, else as soon as it passes the limit. The body is read here, so the app is handed at
+    most the limit; what the client still sends is never read."""
+
+    def __init__(self, app: ASGIApp, limit: int = JSON_BODY_MAX_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or has_own_body_limit(scope):
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        whole: list[Message] = [{"type": "http.request", "body": bytes(body), "more_body": False}]
+
+        async def replay() -> Message:
+            return whole.pop() if whole else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = PayloadTooLarge(f"Request bodies take at most {self.limit} bytes (files go "
+                                "to POST /v1/buckets/{bucket}/files or /uploads)")
+        await render(error)(scope, receive, send)
 
 
 class CORSMiddleware(StarletteCORSMiddleware):

@@ -84,13 +84,14 @@ _ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer: 400 (a body that is not
-    JSON, a malformed header), 401, 422 and 503 always.
+    JSON, a malformed header), 401, 413 (a body over the middleware's bound), 422 and 503
+    always.
 
     The body is named by reference (`error_schemas` puts it in the document): as a response
     model it would cost a Pydantic field per status per route, 157 of them, at import."""
     return {
         status: {"description": _DESCRIPTIONS[status], "content": _ERROR_CONTENT}
-        for status in sorted({400, 401, 422, 503, *statuses})
+        for status in sorted({400, 401, 413, 422, 503, *statuses})
     }
 
 
