@@ -150,7 +150,7 @@ def _many_files(env: dict[str, str], base: str, key: str, root: Path,
 
 
 def run(*, size: int, count: int, runs: int) -> list[Row]:
-    with moto_server() as endpoint, scratch_database() as url, \
+    with moto_server(own_process=True) as endpoint, scratch_database() as url, \
             tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         tenant = make_tenant(url, with_file=False)

@@ -1,6 +1,7 @@
 """CloudNexus's Python SDK: `Client` and `AsyncClient` over httpx, with typed errors."""
 
-from cloudnexus_client.aio import AsyncClient
+from typing import TYPE_CHECKING, Any
+
 from cloudnexus_client.client import Client
 from cloudnexus_client.errors import (
     ApiError,
@@ -29,3 +30,15 @@ __all__ = [
     "ValidationError", "Workspace",
 ]
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from cloudnexus_client.aio import AsyncClient
+
+
+def __getattr__(name: str) -> Any:
+    """AsyncClient on first use: asyncio is a third of the import time of a sync program."""
+    if name == "AsyncClient":
+        from cloudnexus_client.aio import AsyncClient
+
+        return AsyncClient
+    raise AttributeError(f"module 'cloudnexus_client' has no attribute {name!r}")

@@ -11,7 +11,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TypeVar
@@ -354,6 +353,8 @@ class Transfers:
                 etags[number] = response.headers.get("ETag", "")
 
         missing = [number for number in range(1, count + 1) if number not in etags]
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             futures = [pool.submit(send_part, number) for number in missing]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
