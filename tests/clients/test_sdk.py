@@ -17,6 +17,7 @@ from cloudnexus_client import (
     BadRequest,
     Client,
     Conflict,
+    Forbidden,
     NotFound,
     PayloadTooLarge,
     PreconditionFailed,
@@ -117,6 +118,48 @@ def test_every_other_route(cx: Client, bucket: str) -> None:
         cx.buckets.get(bucket)
 
 
+def test_a_token_minted_by_the_sdk_acts_only_inside_its_prefix(
+        cx: Client, bucket: str, tmp_path: Path) -> None:
+    """An admin adds a signing key and mints a token; a second client holding only the
+    token uploads (each way) and lists inside its folder, and is refused outside it."""
+    signing_key = cx.signing_keys.create("backend")
+    assert signing_key.algorithm == "HS256" and signing_key.secret
+    listed = [key for key in cx.signing_keys.list() if key.id == signing_key.id]
+    assert listed and listed[0].secret is None  # shown once only
+    other = f"o-{uuid.uuid4().hex[:10]}"
+    cx.buckets.create(other)
+    minted = cx.tokens.create("user-42", expires_in=600, buckets=[bucket], prefix="users/42/",
+                              ops=["list", "read", "write"])
+    assert minted.token.count(".") == 2 and minted.expires_at is not None
+    big = random_bytes(3 * MiB)
+    with Client(cx.url, token=minted.token, retries=0) as end_user:
+        small = end_user.files.upload(bucket, "users/42/notes.txt", b"mine")
+        assert small.created_by == "user-42"
+        outcome = end_user.files.upload_with_outcome(bucket, "users/42/big.bin", big)
+        assert outcome.way == "put" and outcome.file.sha256 == hashlib.sha256(big).hexdigest()
+        paths = [file.path for file in end_user.files.list(bucket)]
+        assert paths == ["users/42/big.bin", "users/42/notes.txt"]
+        end_user.files.download(small.id, tmp_path / "notes.txt")
+        assert (tmp_path / "notes.txt").read_bytes() == b"mine"
+        with pytest.raises(Forbidden):
+            end_user.files.upload(bucket, "users/43/theirs.txt", b"not mine")
+        with pytest.raises(Forbidden):  # outside the folder: listing is refused
+            list(end_user.files.list(bucket, prefix="users/"))
+        with pytest.raises(NotFound):  # a bucket outside the grant does not exist for it
+            end_user.files.upload(other, "users/42/x.txt", b"x")
+        with pytest.raises(Forbidden):  # nor may a token mint tokens or make buckets
+            end_user.tokens.create("x", expires_in=60, buckets=[bucket], prefix="",
+                                   ops=["read"])
+        with pytest.raises(Forbidden):  # no "delete" in its ops
+            end_user.files.delete(small.id)
+    mine = [file.path for file in cx.files.list(bucket, created_by="user-42")]
+    assert mine == ["users/42/big.bin", "users/42/notes.txt"]
+    cx.signing_keys.delete(signing_key.id)
+    assert signing_key.id not in [key.id for key in cx.signing_keys.list()]
+    with pytest.raises(Unauthorized):  # every token it signed stops working at once
+        Client(cx.url, token=minted.token, retries=0).files.get(small.id)
+
+
 def test_errors_are_typed_from_the_contract(cx: Client, bucket: str) -> None:
     with pytest.raises(NotFound) as missing:
         cx.files.get(str(uuid.uuid4()))
@@ -212,6 +255,13 @@ def test_async_client_has_the_same_methods(server: Server, client_home: Path,
             with pytest.raises(NotFound):
                 await cx.files.get(str(uuid.uuid4()))
             assert (await cx.workspace()).name == "acme"
+            signing_key = await cx.signing_keys.create("async")
+            minted = await cx.tokens.create("async-user", expires_in=60, buckets=[name],
+                                            prefix="x/", ops=["list"])
+            async with AsyncClient(server.url, token=minted.token) as end_user:
+                assert [f.path async for f in end_user.files.list(name)] == paths
+            assert signing_key.id in [key.id for key in await cx.signing_keys.list()]
+            await cx.signing_keys.delete(signing_key.id)
             await cx.buckets.delete(name, force=True)
 
     asyncio.run(session())

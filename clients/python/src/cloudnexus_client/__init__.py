@@ -19,13 +19,24 @@ from cloudnexus_client.errors import (
     UploadMismatch,
     ValidationError,
 )
-from cloudnexus_client.models import Bucket, File, Health, Key, Link, Upload, Workspace
+from cloudnexus_client.models import (
+    Bucket,
+    File,
+    Health,
+    Key,
+    Link,
+    SigningKey,
+    Token,
+    Upload,
+    Workspace,
+)
 from cloudnexus_client.transfer import DownloadOutcome, UploadOutcome
 
 __all__ = [
     "ApiError", "AsyncClient", "BadRequest", "Bucket", "Client", "Conflict", "DownloadOutcome",
     "File", "Forbidden", "Health", "Key", "Link", "NotFound", "PayloadTooLarge",
-    "PreconditionFailed", "QuotaExceeded", "ServiceUnavailable", "TransferError",
+    "PreconditionFailed", "QuotaExceeded", "ServiceUnavailable", "SigningKey", "Token",
+    "TransferError",
     "Unauthorized", "UnsupportedMediaType", "Upload", "UploadMismatch", "UploadOutcome",
     "ValidationError", "Workspace",
 ]
