@@ -206,12 +206,15 @@ def get_upload(upload_id: str, *, part_number_marker: int | None = None) -> Oper
                      _json_of(Upload.from_json))
 
 
-def complete_upload(upload_id: str,
-                    parts: Sequence[tuple[int, str]] | None = None) -> Operation[File]:
-    """Complete an upload (multipart: with every part's number and etag)."""
+def complete_upload(upload_id: str, parts: Sequence[tuple[int, str]] | None = None, *,
+                    sha256: str | None = None) -> Operation[File]:
+    """Complete an upload (multipart: with every part's number and etag); `sha256`, for an
+    upload created without one, is checked as if it had been declared."""
     body: dict[str, Any] = {}
     if parts is not None:
         body["parts"] = [{"part_number": number, "etag": etag} for number, etag in sorted(parts)]
+    if sha256 is not None:
+        body["sha256"] = sha256
     return Operation(Call("POST", f"/v1/uploads/{_segment(upload_id)}/complete", json=body),
                      _json_of(File.from_json))
 
