@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cloudnexus_client import (
     ApiError,
@@ -21,12 +22,15 @@ from cloudnexus_client import (
     NotFound,
     PayloadTooLarge,
     PreconditionFailed,
+    QuotaExceeded,
+    ServiceUnavailable,
     Unauthorized,
     UnsupportedMediaType,
+    UploadMismatch,
     ValidationError,
 )
 
-from tests.clients.conftest import DIRECT_LIMIT, PART_SIZE, MiB, Server, random_bytes
+from tests.clients.conftest import DIRECT_LIMIT, PART_SIZE, MiB, Server, admin, random_bytes
 
 
 @pytest.mark.parametrize(("size", "way"), [
@@ -184,6 +188,47 @@ def test_errors_are_typed_from_the_contract(cx: Client, bucket: str) -> None:
     with pytest.raises(Unauthorized):
         Client(cx.url, key="cnx_nope_nope", retries=0).buckets.list()
     assert issubclass(NotFound, ApiError)
+
+
+def test_quota_and_mismatch_errors_are_typed(server: Server, cx: Client, bucket: str) -> None:
+    data = b"0123456789"
+    declared = hashlib.sha256(b"other bytes").hexdigest()
+    upload = cx.uploads.create(bucket, "m.bin", size=len(data), content_type="text/plain",
+                               sha256=declared, multipart=True)
+    sent = httpx.put(upload.parts[0].url, content=data)
+    assert sent.status_code == 200, sent.text
+    with pytest.raises(UploadMismatch) as mismatch:
+        cx.uploads.complete(upload.id, [(1, sent.headers["ETag"])])
+    assert (mismatch.value.status, mismatch.value.code) == (422, "upload_mismatch")
+    assert {"field": "sha256", "declared": declared,
+            "stored": hashlib.sha256(data).hexdigest()} in mismatch.value.details
+    workspace = f"tight-{uuid.uuid4().hex[:8]}"
+    admin(server.environment, "workspace", "create", workspace)
+    admin(server.environment, "workspace", "set-quota", workspace, "--max-files", "1")
+    key = admin(server.environment, "key", "create", "--workspace", workspace, "--scope", "admin")
+    with Client(server.url, key=key) as tight:
+        tight.buckets.create("only")
+        tight.files.upload("only", "one.txt", b"1")
+        with pytest.raises(QuotaExceeded) as over:
+            tight.files.upload("only", "two.txt", b"2")
+    assert (over.value.status, over.value.code) == (403, "quota_exceeded")
+    assert isinstance(over.value, Forbidden)
+
+
+def test_a_503_past_the_retries_is_service_unavailable(s3_server: Server,
+                                                       client_home: Path) -> None:
+    proxy = s3_server.proxies["database"]
+    cx = Client(s3_server.url, key=s3_server.key, retries=1)
+    proxy.stop()
+    try:
+        with pytest.raises(ServiceUnavailable) as unavailable:
+            cx.buckets.list()
+    finally:
+        proxy.start()
+    assert (unavailable.value.status, unavailable.value.code) == (503, "service_unavailable")
+    assert unavailable.value.request_id
+    assert cx.buckets.list() is not None  # back
+    cx.close()
 
 
 def test_a_503_is_retried_until_the_database_is_back(s3_server: Server,
