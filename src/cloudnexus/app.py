@@ -53,7 +53,7 @@ def _document_errors(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = FastAPI(
         lifespan=_lifespan,
         title="CloudNexus",
