@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from cloudnexus.cli import app as cli
+from tests.conftest import free_port, new_postgres_database
 
 runner = CliRunner()
 
@@ -87,3 +89,27 @@ def test_serve_points_presigned_urls_at_a_reachable_host(host: str, shown: str) 
     from cloudnexus.cli import reachable_host
 
     assert reachable_host(host) == shown
+
+
+@pytest.mark.parametrize("command", [
+    ["workspace", "create", "acme"], ["workspace", "list"], ["key", "list", "--workspace", "acme"],
+    ["maintenance", "--dry-run"]])
+def test_an_unmigrated_database_is_one_line_naming_migrate(
+        command: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    with new_postgres_database(f"cloudnexus_cli_{uuid.uuid4().hex[:12]}") as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        result = runner.invoke(cli, command)
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "error: the database has no CloudNexus schema yet: run `cloudnexus migrate`")
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://u:s3cret@127.0.0.1:{free_port()}/db")
+    for command in (["workspace", "list"], ["migrate"]):
+        result = runner.invoke(cli, command)
+        assert result.exit_code == 1
+        [line] = result.output.strip().splitlines()
+        assert line.startswith("error: cannot reach the database (postgresql+psycopg://u:***@")
+        assert "s3cret" not in result.output

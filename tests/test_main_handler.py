@@ -312,7 +312,7 @@ def test_migrate_event_applies_the_migrations(no_mangum: ModuleType) -> None:
     from cloudnexus.migrations import head_revision
 
     result = no_mangum.handler({"cloudnexus": "migrate"}, context())
-    assert result == {"migrated": head_revision(no_mangum.app.state.runtime.engine)}
+    assert result == {"migrated": head_revision()}
 
 
 @pytest.mark.parametrize("unknown", [

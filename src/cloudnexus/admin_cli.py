@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,6 +16,7 @@ from rich.table import Table
 from cloudnexus.errors import AppError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
 workspace_app = typer.Typer(help="Create and list workspaces, set their quotas.",
@@ -27,6 +28,29 @@ SCOPES = ("files:read", "files:write", "admin")
 UNLIMITED = "unlimited"
 
 
+def fail(message: str) -> NoReturn:
+    """End the command with one line on standard error and exit status 1."""
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def check_database_or_exit(engine: Engine, *, migrated: bool = True) -> None:
+    """One line, not a traceback, when the database cannot be reached or (when `migrated`
+    is asked for) its schema is not this code's."""
+    from sqlalchemy.exc import OperationalError
+
+    from cloudnexus.migrations import schema_problem
+
+    try:
+        with engine.connect() as connection:
+            problem = schema_problem(connection) if migrated else None
+    except OperationalError as exc:
+        reason = (str(exc.orig).strip().splitlines() or ["no answer"])[0]
+        fail(f"cannot reach the database ({engine.url.render_as_string()}): {reason}")
+    if problem is not None:
+        fail(problem)
+
+
 @contextmanager
 def session() -> Iterator[Session]:
     """A database session from the environment's settings; AppErrors end the command."""
@@ -35,11 +59,11 @@ def session() -> Iterator[Session]:
 
     engine = create_db_engine(settings_or_exit())
     try:
+        check_database_or_exit(engine)
         with create_session_factory(engine)() as db:
             yield db
     except AppError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
-        raise typer.Exit(1) from None
+        fail(exc.message)
     finally:
         engine.dispose()
 

@@ -78,11 +78,13 @@ def reachable_host(host: str) -> str:
 
 
 def _migrate(settings: Settings) -> None:
+    from cloudnexus.admin_cli import check_database_or_exit
     from cloudnexus.database import create_db_engine
     from cloudnexus.migrations import upgrade
 
     engine = create_db_engine(settings)
     try:
+        check_database_or_exit(engine, migrated=False)
         upgrade(engine)
     finally:
         engine.dispose()
@@ -147,11 +149,13 @@ def maintenance(
     import json
     from datetime import timedelta
 
+    from cloudnexus.admin_cli import check_database_or_exit
     from cloudnexus.maintenance import run
     from cloudnexus.runtime import Runtime
 
     runtime = Runtime(settings_or_exit())
     try:
+        check_database_or_exit(runtime.engine)
         report = run(runtime, dry_run=dry_run, orphan_grace=timedelta(minutes=grace_minutes))
     finally:
         runtime.close()
