@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from contextlib import ExitStack
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest

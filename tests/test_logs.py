@@ -214,5 +214,5 @@ def test_without_log_format_a_terminal_gets_text_and_a_pipe_gets_json(
 
 
 def test_a_bad_log_format_stops_start_up_naming_it() -> None:
-    with pytest.raises(ConfigError, match="^LOG_FORMAT: "):
+    with pytest.raises(ConfigError, match=r"^LOG_FORMAT: "):
         load_settings(log_format="yaml")
