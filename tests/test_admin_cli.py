@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -113,3 +117,17 @@ def test_an_unreachable_database_is_one_line_without_the_password(
         [line] = result.output.strip().splitlines()
         assert line.startswith("error: cannot reach the database (postgresql+psycopg://u:***@")
         assert "s3cret" not in result.output
+
+
+def test_serve_on_a_taken_port_is_one_line_naming_the_option(tmp_path: Any) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "cloudnexus", "serve", "--port", str(port)],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={**os.environ, "DATA_DIR": str(tmp_path), "NO_COLOR": "1"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"error: 127.0.0.1:{port} is already in use: choose "
+                                     "another port with --port (make run PORT=8001)")
