@@ -40,6 +40,11 @@ def test_workspace_create_list_and_quota(run: Any) -> None:
     assert "max_bytes=5000, max_files=unlimited" in lifted.output
     assert "acme" in run("workspace", "list").output
     assert run("workspace", "set-quota", "acme", "--max-bytes", "lots").exit_code == 2
+    assert "max_bytes=130000000," in run("workspace", "set-quota", "acme",
+                                         "--max-bytes", "130MB").output
+    assert "max_bytes=2147483648," in run("workspace", "set-quota", "acme",
+                                          "--max-bytes", "2GiB").output
+    assert run("workspace", "set-quota", "acme", "--max-files", "2k").exit_code == 2
     assert run("workspace", "set-quota", "nobody", "--max-bytes", "1").exit_code == 1
 
 

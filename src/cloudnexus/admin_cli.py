@@ -76,6 +76,19 @@ def parse_limit(value: str | None) -> int | None:
     return int(value)
 
 
+def parse_byte_limit(value: str | None) -> int | None:
+    """A number of bytes, a size such as 130MB or 2GiB (pydantic's ByteSize), or unlimited."""
+    if value is None or value.lower() == UNLIMITED:
+        return None
+    from pydantic import ByteSize, TypeAdapter, ValidationError
+
+    try:
+        return int(TypeAdapter(ByteSize).validate_python(value))
+    except ValidationError:
+        raise typer.BadParameter(f"'{value}' is not a size (5000, 130MB, 2GiB) or "
+                                 f"'{UNLIMITED}'") from None
+
+
 def show_limit(value: int | None) -> str:
     return UNLIMITED if value is None else str(value)
 
@@ -102,15 +115,17 @@ def parse_expiry(value: str | None) -> datetime | None:
 
 
 Limit = Annotated[str | None, typer.Option(help=f"A number, or '{UNLIMITED}'.")]
+ByteLimit = Annotated[str | None, typer.Option(
+    help=f"Bytes: a number or a size such as 130MB, 2GiB; or '{UNLIMITED}'.")]
 
 
 @workspace_app.command("create")
-def workspace_create(name: str, max_bytes: Limit = None, max_files: Limit = None) -> None:
+def workspace_create(name: str, max_bytes: ByteLimit = None, max_files: Limit = None) -> None:
     """Create a workspace."""
     from cloudnexus.workspaces import service
 
     with session() as db:
-        workspace = service.create(db, name=name, max_bytes=parse_limit(max_bytes),
+        workspace = service.create(db, name=name, max_bytes=parse_byte_limit(max_bytes),
                                    max_files=parse_limit(max_files))
         console.print(f"workspace {workspace.name} created: {workspace.id}", highlight=False)
 
@@ -130,12 +145,14 @@ def workspace_list() -> None:
 
 
 @workspace_app.command("set-quota")
-def workspace_set_quota(name: str, max_bytes: Limit = None, max_files: Limit = None) -> None:
+def workspace_set_quota(name: str, max_bytes: ByteLimit = None,
+                        max_files: Limit = None) -> None:
     """Set a workspace's limits; an option left out keeps its limit."""
     from cloudnexus.workspaces import service
 
-    changes = {field: parse_limit(value) for field, value in
-               (("max_bytes", max_bytes), ("max_files", max_files)) if value is not None}
+    changes = {field: parse(value) for field, value, parse in
+               (("max_bytes", max_bytes, parse_byte_limit), ("max_files", max_files, parse_limit))
+               if value is not None}
     with session() as db:
         workspace = service.set_quota(db, workspace=service.get_by_name(db, name=name),
                                       **changes)
