@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -136,3 +137,34 @@ def test_serve_on_a_taken_port_is_one_line_naming_the_option(tmp_path: Any) -> N
     assert result.returncode == 1
     assert result.stderr.strip() == (f"error: 127.0.0.1:{port} is already in use: choose "
                                      "another port with --port (make run PORT=8001)")
+
+
+def test_key_list_shows_whole_ids_and_revoke_takes_a_unique_start(
+        run: Any, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    run("workspace", "create", "acme")
+    for name in ("one", "two", "three"):
+        run("key", "create", "--workspace", "acme", "--scope", "files:read", "--name", name)
+    listed = [json.loads(line) for line in
+              run("key", "list", "--workspace", "acme", "--json").stdout.splitlines()]
+    assert sorted(entry["name"] for entry in listed) == ["one", "three", "two"]
+    assert set(listed[0]) == {"id", "name", "scopes", "created_at", "expires_at",
+                              "last_used_at", "revoked_at"}
+    table = run("key", "list", "--workspace", "acme").stdout
+    assert all(entry["id"] in table for entry in listed)  # whole, at 80 columns
+    ids = [entry["id"] for entry in listed]
+    shortest_unique = next(
+        ids[0][:n] for n in range(1, 37) if sum(i.startswith(ids[0][:n]) for i in ids) == 1)
+    revoked = run("key", "revoke", shortest_unique, "--workspace", "acme")
+    assert revoked.exit_code == 0 and f"key {ids[0]} revoked" in revoked.output
+    again = [json.loads(line) for line in
+             run("key", "list", "--workspace", "acme", "--json").stdout.splitlines()]
+    assert [e["revoked_at"] is not None for e in again] == [i == ids[0] for i in ids]
+    assert "no key of workspace acme" in run("key", "revoke", "zz", "--workspace", "acme").output
+    assert "give more of it" in run("key", "revoke", "", "--workspace", "acme").output
+
+
+def test_workspace_list_json(run: Any) -> None:
+    run("workspace", "create", "acme", "--max-bytes", "1KiB")
+    [entry] = [json.loads(line) for line in run("workspace", "list", "--json").stdout.splitlines()]
+    assert (entry["name"], entry["max_bytes"], entry["files"]) == ("acme", 1024, 0)
