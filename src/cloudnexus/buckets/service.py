@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.schemas import is_bucket_name
 from cloudnexus.database import save_unique
-from cloudnexus.errors import Conflict, NotFound
+from cloudnexus.errors import Conflict, bucket_not_found
 from cloudnexus.storage.base import Storage
 from cloudnexus.uploads.models import ABORTED
 from cloudnexus.workspaces import usage
@@ -30,12 +30,12 @@ def create(db: Session, *, workspace_id: uuid.UUID, name: str, public: bool = Fa
 
 def get(db: Session, *, workspace_id: uuid.UUID, name: str) -> Bucket:
     if not is_bucket_name(name):
-        raise NotFound("Bucket not found")
+        raise bucket_not_found(name)
     bucket = db.scalar(
         select(Bucket).where(Bucket.workspace_id == workspace_id, Bucket.name == name)
     )
     if bucket is None:
-        raise NotFound("Bucket not found")
+        raise bucket_not_found(name)
     return bucket
 
 
