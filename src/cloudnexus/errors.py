@@ -68,6 +68,10 @@ class Conflict(AppError):
     status, code, message = 409, "conflict", "Conflict"
 
 
+class Gone(AppError):
+    status, code, message = 410, "gone", "Gone"
+
+
 class PreconditionFailed(AppError):
     status, code, message = 412, "precondition_failed", "If-Match does not match the current etag"
 
