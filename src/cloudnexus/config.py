@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     public_url: AnyHttpUrl | None = None  # where the local backend's presigned URLs point
     db_pool_size: int | None = Field(None, ge=1, le=100)  # default: 1 in Lambda, 10 elsewhere
     docs_enabled: bool = True
+    public_buckets: bool = True  # false where storage refuses public reads (PublicUploads off)
     log_format: LogFormat | None = None  # default: text on a terminal, JSON elsewhere
     api_base_path: str = Field("/", pattern=r"^/[A-Za-z0-9._~/-]*$")  # a named stage, e.g. /prod
 
