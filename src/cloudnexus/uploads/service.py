@@ -21,6 +21,7 @@ from cloudnexus.errors import (
     PayloadTooLarge,
     UploadMismatch,
     ValidationFailed,
+    bucket_not_found,
 )
 from cloudnexus.files import service as files
 from cloudnexus.files.models import File
@@ -70,7 +71,7 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
     public = db.scalar(select(Bucket.public).where(Bucket.id == bucket.id)
                        .with_for_update(read=True))
     if public is None:
-        raise NotFound("Bucket not found")  # deleted meanwhile
+        raise bucket_not_found(bucket.name)  # deleted meanwhile
     set_committed_value(bucket, "public", public)
     file_id = new_id()
     upload = Upload(
