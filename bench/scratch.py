@@ -45,7 +45,7 @@ def seed_files(db: Any, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID, rows: 
 def scratch_database() -> Iterator[str]:
     """A new, migrated database; dropped afterwards."""
     from cloudnexus.config import load_settings
-    from cloudnexus.database import create_db_engine
+    from cloudnexus.db.engine import create_db_engine
     from cloudnexus.migrations import upgrade
 
     name = f"cloudnexus_bench_{uuid.uuid4().hex[:8]}"
@@ -76,7 +76,7 @@ def make_tenant(url: str, *, public: bool = False, with_file: bool = True) -> Te
     from cloudnexus.auth import service as keys
     from cloudnexus.buckets import service as buckets
     from cloudnexus.config import load_settings
-    from cloudnexus.database import create_db_engine, create_session_factory
+    from cloudnexus.db.engine import create_db_engine, create_session_factory
     from cloudnexus.files import service as files
     from cloudnexus.workspaces import service as workspaces
 

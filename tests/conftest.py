@@ -71,7 +71,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _migrate(url: str) -> None:
-    from cloudnexus.database import create_db_engine
+    from cloudnexus.db.engine import create_db_engine
     from cloudnexus.migrations import upgrade
 
     engine = create_db_engine(load_settings(database_url=url))

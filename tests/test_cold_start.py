@@ -70,7 +70,7 @@ print(json.dumps([response.status_code, before,
 def test_a_cold_first_read_on_postgresql_loads_no_orm_and_no_aws_sdk(
         tmp_path: Path, postgres_url: str) -> None:
     """A fresh process's first GET /v1/files/{id} through main.handler: the key check and the
-    read run on psycopg alone (database_async), so SQLAlchemy is not imported, nor boto3."""
+    read run on psycopg alone (cloudnexus.db.aio), so SQLAlchemy is not imported, nor boto3."""
     from tests.conftest import Tenant
 
     for application in running_app(make_app_settings(tmp_path, postgres_url)):
@@ -113,7 +113,7 @@ def test_every_model_is_loaded_with_the_session_factory() -> None:
     """cloudnexus.models, which the session factory imports, names every models module."""
     modules = {f"cloudnexus.{path.parent.name}.models"
                for path in (ROOT / "src/cloudnexus").glob("*/models.py")}
-    code = ("import json, sys; from cloudnexus.database import create_session_factory; "
+    code = ("import json, sys; from cloudnexus.db.engine import create_session_factory; "
             "create_session_factory(None); "
             "print(json.dumps(sorted(m for m in sys.modules if m.endswith('.models'))))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

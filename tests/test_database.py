@@ -12,7 +12,8 @@ from sqlalchemy.exc import DBAPIError
 
 from cloudnexus.buckets import service as buckets
 from cloudnexus.config import load_settings
-from cloudnexus.database import create_db_engine, create_session_factory, load_json
+from cloudnexus.db.columns import load_json
+from cloudnexus.db.engine import create_db_engine, create_session_factory
 from cloudnexus.files import service as files
 from cloudnexus.files.models import File
 from cloudnexus.workspaces import service as workspaces

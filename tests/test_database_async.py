@@ -1,4 +1,4 @@
-"""PostgreSQL on the event loop (database_async): connections are reused within a loop, and
+"""PostgreSQL on the event loop (cloudnexus.db.aio): connections are reused within a loop, and
 those of a loop that ended without a shutdown are closed, not left open on the server."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from cloudnexus.app import create_app
-from cloudnexus.connections import APPLICATION_NAME
+from cloudnexus.db.connections import APPLICATION_NAME
 
 UNKNOWN_KEY = {"Authorization": f"Bearer cnx_{'a' * 32}_x"}  # 401: the key check alone
 

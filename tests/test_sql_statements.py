@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from cloudnexus.database_async import AsyncDatabase
+from cloudnexus.db.aio import AsyncDatabase
 from tests.conftest import Tenant
 
 

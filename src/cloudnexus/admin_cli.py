@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cloudnexus.cli_common import err_console, settings_or_exit
 from cloudnexus.errors import AppError
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ workspace_app = typer.Typer(help="Create and list workspaces, set their quotas."
                             no_args_is_help=True)
 key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 console = Console()
-err_console = Console(stderr=True)
 SCOPES = ("files:read", "files:write", "admin")
 UNLIMITED = "unlimited"
 
@@ -30,8 +30,7 @@ UNLIMITED = "unlimited"
 @contextmanager
 def session() -> Iterator[Session]:
     """A database session from the environment's settings; AppErrors end the command."""
-    from cloudnexus.cli import settings_or_exit
-    from cloudnexus.database import create_db_engine, create_session_factory
+    from cloudnexus.db.engine import create_db_engine, create_session_factory
 
     engine = create_db_engine(settings_or_exit())
     try:

@@ -13,7 +13,8 @@ from urllib.parse import quote, urlsplit
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-MiB = 1024 * 1024
+from cloudnexus.limits import MIN_PART_BYTES, MiB
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -43,7 +44,7 @@ class Settings(BaseSettings):
     s3_endpoint_url: AnyHttpUrl | None = None
     data_dir: Path = Path(".cloudnexus")
     direct_upload_max_bytes: int = Field(4 * MiB, ge=1)
-    multipart_threshold: int = Field(64 * MiB, ge=5 * MiB)
+    multipart_threshold: int = Field(64 * MiB, ge=MIN_PART_BYTES)
     presign_expires: int = Field(900, ge=1, le=604800)
 
     # Ours.

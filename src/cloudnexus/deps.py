@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from cloudnexus.config import Settings
-from cloudnexus.connections import take_slot
+from cloudnexus.db.connections import take_slot
 from cloudnexus.errors import NotFound, as_unavailable
 from cloudnexus.runtime import Runtime
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
-    from cloudnexus.database_async import AsyncDatabase
+    from cloudnexus.db.aio import AsyncDatabase
     from cloudnexus.storage.base import Storage
 
 
@@ -73,7 +73,7 @@ class Runtime:
         return database
 
     def _new_async_database(self) -> AsyncDatabase:
-        from cloudnexus.database_async import AsyncDatabase
+        from cloudnexus.db.aio import AsyncDatabase
 
         return AsyncDatabase(self.settings.postgres_url(), size=self.settings.pool_size)
 
@@ -100,7 +100,7 @@ class Runtime:
         if self._session_factory is None or self._read_session_factory is None:
             with self._lock:
                 if self._session_factory is None or self._read_session_factory is None:
-                    from cloudnexus.database import (
+                    from cloudnexus.db.engine import (
                         create_db_engine,
                         create_session_factory,
                         reading_engine,

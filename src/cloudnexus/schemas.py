@@ -15,7 +15,6 @@ warnings.filterwarnings("ignore", message="The 'alias' attribute",
                         category=UnsupportedFieldAttributeWarning)
 
 MAX_BIGINT = 2**63 - 1  # the largest count or size a BIGINT column holds
-MAX_OBJECT_BYTES = 5 * 1024**4  # S3's largest object: 5 TiB
 
 
 def is_storable(text: str) -> bool:

@@ -467,7 +467,7 @@ def test_an_overwrite_and_a_batch_delete_of_the_same_files_do_not_deadlock(
     import uuid
 
     from cloudnexus.buckets import service as buckets
-    from cloudnexus.database import new_id
+    from cloudnexus.db.columns import new_id
     from cloudnexus.files import deletion
     from cloudnexus.files import service as files
 

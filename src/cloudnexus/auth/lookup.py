@@ -1,4 +1,4 @@
-"""The key check on PostgreSQL, on the event loop without the ORM (see database_async); the
+"""The key check on PostgreSQL, on the event loop without the ORM (see db.aio); the
 same checks as `service.authenticate`, which serves SQLite."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cloudnexus.auth.principal import LAST_USED_RESOLUTION, Principal, parse_token, verify
-from cloudnexus.database_async import AsyncDatabase
+from cloudnexus.db.aio import AsyncDatabase
 
 KEY = """
 SELECT id, workspace_id, secret_hash, scopes, expires_at, last_used_at, revoked_at

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from cloudnexus.auth.models import ApiKey
 from cloudnexus.auth.principal import LAST_USED_RESOLUTION, Principal, parse_token, verify
 from cloudnexus.auth.tokens import format_key, hash_secret, new_secret
-from cloudnexus.database import utcnow
+from cloudnexus.db.columns import utcnow
 from cloudnexus.errors import NotFound
 
 

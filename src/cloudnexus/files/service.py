@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.rules import check_upload
-from cloudnexus.database import new_id, save_unique, utcnow, writes_take_turns
+from cloudnexus.db.columns import new_id, utcnow
+from cloudnexus.db.engine import save_unique, writes_take_turns
 from cloudnexus.errors import Conflict, NotFound, PreconditionFailed
 from cloudnexus.files.direct import DirectUpload
 from cloudnexus.files.models import DELETING, MISSING, READY, File

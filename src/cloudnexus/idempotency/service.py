@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloudnexus.database import utcnow
+from cloudnexus.db.columns import utcnow
 from cloudnexus.errors import Conflict
 from cloudnexus.idempotency.models import IdempotencyRecord
 

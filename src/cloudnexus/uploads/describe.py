@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cloudnexus.config import Settings
-from cloudnexus.database import utcnow
+from cloudnexus.db.columns import utcnow
 from cloudnexus.storage.base import ObjectNotFound, Storage, UploadedPart
 from cloudnexus.uploads.models import PENDING, SINGLE, Upload
 from cloudnexus.uploads.parts import part_count, part_length

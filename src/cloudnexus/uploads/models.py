@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudnexus.buckets.models import Bucket
-from cloudnexus.database import Base, JsonDocument, new_id, utcnow
+from cloudnexus.db.columns import Base, JsonDocument, new_id, utcnow
 
 PENDING, COMPLETED, ABORTED, EXPIRED = "pending", "completed", "aborted", "expired"
 FAILED = "failed"  # a multipart upload whose assembled object failed the check: its parts are gone

@@ -14,11 +14,12 @@ from cloudnexus.auth.grants import Grant
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.config import Settings
-from cloudnexus.database import new_id, utcnow
+from cloudnexus.db.columns import new_id, utcnow
 from cloudnexus.errors import Conflict, NotFound, PayloadTooLarge, UploadMismatch
 from cloudnexus.files import service as files
 from cloudnexus.files.models import File
 from cloudnexus.files.paths import check_path
+from cloudnexus.limits import MAX_OBJECT_BYTES
 from cloudnexus.storage.base import ObjectInfo, Storage
 from cloudnexus.uploads import checks
 from cloudnexus.uploads.models import (
@@ -30,7 +31,7 @@ from cloudnexus.uploads.models import (
     SINGLE,
     Upload,
 )
-from cloudnexus.uploads.parts import MAX_OBJECT, part_size_for
+from cloudnexus.uploads.parts import part_size_for
 from cloudnexus.uploads.schemas import (
     CompletedPart,
     UploadCreate,
@@ -48,7 +49,7 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
     path = check_path(request.path)
     if grant is not None:
         grant.check_new_file(path=path, size=request.size, content_type=request.content_type)
-    if request.size > MAX_OBJECT:
+    if request.size > MAX_OBJECT_BYTES:
         raise PayloadTooLarge("Objects are at most 5 TiB")
     check_upload(size=request.size, content_type=request.content_type,
                  max_file_size=bucket.max_file_size,

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloudnexus.database import save_unique
+from cloudnexus.db.engine import save_unique
 from cloudnexus.errors import NotFound, ValidationFailed
 from cloudnexus.workspaces.models import Workspace
 

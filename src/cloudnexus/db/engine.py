@@ -1,77 +1,31 @@
-"""The engine (Lambda-friendly pool), the declarative Base, the column types both databases share.
+"""The engine (one Lambda-friendly pool per process) and its sessions and transactions.
 
 Imported on the first request that needs the database, never at cold start.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Connection, DateTime, Engine, create_engine, event
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Session, sessionmaker
 
-from cloudnexus import connections
 from cloudnexus.config import Settings
-from cloudnexus.connections import (
+from cloudnexus.db import connections
+from cloudnexus.db.columns import load_json
+from cloudnexus.db.connections import (
     APPLICATION_NAME,
     CONNECT_TIMEOUT_SECONDS,
     POOL_RECYCLE_SECONDS,
 )
 from cloudnexus.errors import Conflict, ServiceUnavailable
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on PostgreSQL and on SQLite (which keeps no zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime")
-        return value.astimezone(UTC) if value is not None else None
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-
-JsonDocument = JSON().with_variant(JSONB(), "postgresql")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> uuid.UUID:
-    return uuid.uuid4()
-
-
-class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JsonDocument}
-
-
-def load_json(text: str | bytes) -> Any:
-    """json.loads, less its work for the empty object and list: most files' metadata and tags,
-    two per row of a listing page (13% of a page of 100 here)."""
-    if text in ("{}", b"{}"):
-        return {}
-    if text in ("[]", b"[]"):
-        return []
-    return json.loads(text)
 
 
 def create_db_engine(settings: Settings) -> Engine:

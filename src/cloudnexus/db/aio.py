@@ -23,8 +23,8 @@ from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
-from cloudnexus import connections
-from cloudnexus.connections import (
+from cloudnexus.db import connections
+from cloudnexus.db.connections import (
     APPLICATION_NAME,
     CONNECT_TIMEOUT_SECONDS,
     POOL_RECYCLE_SECONDS,
@@ -103,7 +103,7 @@ class AsyncDatabase:
 
 
 async def _answers(connection: AsyncConnection[Any]) -> bool:
-    """Ping a connection that sat idle (as the ORM's pool does; see database.py): a Lambda
+    """Ping a connection that sat idle (as the ORM's pool does; see db.engine): a Lambda
     that slept, or a database that restarted meanwhile, would otherwise fail the request."""
     try:
         await connection.execute("")
