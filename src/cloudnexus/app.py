@@ -47,9 +47,10 @@ def _document_errors(app: FastAPI) -> None:
         if app.openapi_schema is None:
             build().setdefault("components", {}).setdefault("schemas", {}).update(
                 error_schemas())  # build() keeps what it returns as app.openapi_schema
+        # build() has just set it (FastAPI types the attribute as possibly None).
         return app.openapi_schema  # type: ignore[return-value]
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 def create_app(settings: Settings) -> FastAPI:

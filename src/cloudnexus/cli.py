@@ -56,6 +56,7 @@ def serve(
                           body_timeout=body_timeout)
     uvicorn.run("cloudnexus.asgi:app", host=host, port=port, reload=reload,
                 access_log=False, log_config=None, proxy_headers=True,
+                # uvicorn takes a protocol factory too; its annotation names only classes
                 http=protocol_with(limits))  # type: ignore[arg-type]
 
 

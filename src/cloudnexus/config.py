@@ -140,7 +140,7 @@ def read_secret_password(secret_arn: str, region: str) -> str:
     """Read the password from Secrets Manager, once per container."""
     import boto3  # only deployments with DB_SECRET_ARN pay for it
 
-    value = boto3.client("secretsmanager", region_name=region).get_secret_value(
+    value: str = boto3.client("secretsmanager", region_name=region).get_secret_value(
         SecretId=secret_arn
     )["SecretString"]
     try:

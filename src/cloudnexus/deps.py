@@ -166,7 +166,7 @@ class DeferredStorage:
 
 
 async def get_storage(request: Request) -> "Storage":
-    return DeferredStorage(runtime_of(request))  # type: ignore[return-value]
+    return DeferredStorage(runtime_of(request))
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -114,8 +114,8 @@ class Runtime:
 
     @property
     def engine(self) -> Engine:
-        engine = self.session_factory.kw["bind"]
-        return engine  # type: ignore[no-any-return]
+        engine: Engine = self.session_factory.kw["bind"]
+        return engine
 
     @property
     def storage(self) -> Storage:

@@ -190,6 +190,7 @@ class _HashingParser(MultiPartParser):
             return
         # A file of its own, written unbuffered, for the upload to read from another thread.
         spool = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 - closed with the form
+        # Starlette's list is typed for its SpooledTemporaryFiles; it only closes them.
         self._files_to_close_on_error.append(spool)  # type: ignore[arg-type]
         upload.file.close()
         upload.file = spool

@@ -102,6 +102,7 @@ class Forward:
 
     def __init__(self, storage: Storage, key: str, pipe: SpoolPipe, content_type: str) -> None:
         self.key, self.pipe = key, pipe
+        # A SpoolPipe has the reads put() makes of a BinaryIO, not the whole of its type.
         self._put = _threads().submit(storage.put, key, pipe,  # type: ignore[arg-type]
                                       content_type=content_type, size=pipe.length)
         self._put.add_done_callback(_ended)

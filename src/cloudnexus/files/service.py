@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.db.columns import new_id, utcnow
-from cloudnexus.db.engine import save_unique, writes_take_turns
+from cloudnexus.db.engine import rows_matched, save_unique, writes_take_turns
 from cloudnexus.errors import Conflict, NotFound, PreconditionFailed
 from cloudnexus.files.direct import DirectUpload
 from cloudnexus.files.models import DELETING, MISSING, READY, File
@@ -164,7 +164,7 @@ def update(db: Session, *, file: File, changes: dict[str, Any], if_match: str | 
         .values(**values, etag=new_etag(), updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_matched(result) != 1:
         db.rollback()
         raise PreconditionFailed("The file changed meanwhile; fetch it and retry")
     save_unique(db, "That path was just taken")

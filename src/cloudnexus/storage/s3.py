@@ -93,7 +93,8 @@ def _sha256_hex(response: dict[str, Any]) -> str | None:
     multipart = "-" in (checksum or "") or "-" in response.get("ETag", "")
     if checksum and (kind == "FULL_OBJECT" or (kind is None and not multipart)):
         return base64.b64decode(checksum).hex()
-    return response.get("Metadata", {}).get("sha256")
+    sha256: str | None = response.get("Metadata", {}).get("sha256")
+    return sha256
 
 
 class S3Storage:

@@ -15,6 +15,7 @@ from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.config import Settings
 from cloudnexus.db.columns import new_id, utcnow
+from cloudnexus.db.engine import rows_matched
 from cloudnexus.errors import Conflict, NotFound, PayloadTooLarge, UploadMismatch
 from cloudnexus.files import service as files
 from cloudnexus.files.models import File
@@ -206,7 +207,7 @@ def _leave_pending(db: Session, upload: Upload, status: str) -> bool:
     False when another transaction moved it first."""
     moved = db.execute(update(Upload).where(Upload.id == upload.id, Upload.status == PENDING)
                        .values(status=status).execution_options(synchronize_session=False))
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_matched(moved) != 1:
         return False
     set_committed_value(upload, "status", status)
     return True
