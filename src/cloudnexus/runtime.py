@@ -1,13 +1,12 @@
 """The per-process resources: created lazily on first use, then reused across requests."""
 
-from __future__ import annotations
-
 import asyncio
 import threading
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from cloudnexus.config import Settings
 
@@ -54,7 +53,7 @@ class Runtime:
                 slots = self._slots[loop] = asyncio.Semaphore(self.settings.pool_size)
         return slots
 
-    async def async_database(self) -> AsyncDatabase | None:
+    async def async_database(self) -> "AsyncDatabase | None":
         """PostgreSQL on this event loop, for the key check and file reads (None on SQLite).
 
         One per event loop, as asyncio connections require; those of loops that ended are
@@ -72,7 +71,7 @@ class Runtime:
                 database = self._async_databases.setdefault(loop, database)
         return database
 
-    def _new_async_database(self) -> AsyncDatabase:
+    def _new_async_database(self) -> "AsyncDatabase":
         from cloudnexus.db.aio import AsyncDatabase
 
         return AsyncDatabase(self.settings.postgres_url(), size=self.settings.pool_size)
@@ -88,15 +87,15 @@ class Runtime:
             await database.close()
 
     @property
-    def session_factory(self) -> sessionmaker[Session]:
+    def session_factory(self) -> "sessionmaker[Session]":
         return self._session_factories()[0]
 
     @property
-    def read_session_factory(self) -> sessionmaker[Session]:
+    def read_session_factory(self) -> "sessionmaker[Session]":
         """Sessions whose transactions only read (see database.reading_engine)."""
         return self._session_factories()[1]
 
-    def _session_factories(self) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+    def _session_factories(self) -> "tuple[sessionmaker[Session], sessionmaker[Session]]":
         if self._session_factory is None or self._read_session_factory is None:
             with self._lock:
                 if self._session_factory is None or self._read_session_factory is None:
@@ -113,12 +112,12 @@ class Runtime:
         return self._session_factory, self._read_session_factory
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> "Engine":
         engine: Engine = self.session_factory.kw["bind"]
         return engine
 
     @property
-    def storage(self) -> Storage:
+    def storage(self) -> "Storage":
         if self._storage is None:
             with self._lock:
                 if self._storage is None:
@@ -133,3 +132,38 @@ class Runtime:
         for database in self._async_databases.values():
             database.abandon()
         self._async_databases.clear()
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+# The dependencies are `async def`: FastAPI runs a plain `def` dependency in a worker thread,
+# and each such hop costs more than the work itself. Each reads the runtime off the request
+# rather than through a dependency on get_runtime: FastAPI analyses every sub-dependency
+# again for each route at import, and resolves it again on each request, so one level less
+# is measurably faster at both.
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
+
+
+async def get_settings(request: Request) -> Settings:
+    return runtime_of(request).settings
+
+
+class DeferredStorage:
+    """The runtime's storage, made on first use: a route that may not touch storage (a file
+    read in a private bucket) does not pay for importing boto3 and making a client."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runtime.storage, name)
+
+
+async def get_storage(request: Request) -> "Storage":
+    return DeferredStorage(runtime_of(request))

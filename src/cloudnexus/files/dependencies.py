@@ -8,17 +8,13 @@ from fastapi import Depends, Path, Request
 from cloudnexus.auth.dependencies import PrincipalDep, check_covers
 from cloudnexus.buckets.reads import read_bucket
 from cloudnexus.buckets.rules import check_upload
-from cloudnexus.deps import (
-    SessionDep,
-    SettingsDep,
-    StorageDep,
-    database_released,
-    parse_id,
-)
+from cloudnexus.db.sessions import database_released
+from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
 from cloudnexus.errors import AppError
 from cloudnexus.files.direct import DirectUpload, read_form
 from cloudnexus.files.forwarding import Forward, SpoolPipe
 from cloudnexus.files.reads import ReadFile, read_file
+from cloudnexus.schemas import parse_id
 from cloudnexus.storage.keys import object_key
 
 if TYPE_CHECKING:
