@@ -60,7 +60,7 @@ def test_import_main_loads_no_database_or_aws_library(tmp_path: Path) -> None:
     """A fresh interpreter's `import main` loads none of the libraries banned at module level,
     nor any of the package's modules that may import them (the lazy layer)."""
     lazy = sorted(lazy_modules())
-    assert {"cloudnexus.db.engine", "cloudnexus.files.service", "cloudnexus.storage.s3",
+    assert {"cloudnexus.db.pool", "cloudnexus.files.service", "cloudnexus.storage.s3",
             "cloudnexus.delegation.verify"} <= set(lazy)
     assert {"sqlalchemy", "psycopg", "boto3", "botocore", "jwt", "cryptography"} <= set(HEAVY)
     code = (f"import json, sys, main; print(json.dumps([m for m in {[*HEAVY, *lazy]!r} "
@@ -103,7 +103,7 @@ print(json.dumps([response.status_code, before,
 def test_a_cold_first_read_on_postgresql_loads_no_orm_and_no_aws_sdk(
         tmp_path: Path, postgres_url: str) -> None:
     """A fresh process's first GET /v1/files/{id} through main.handler: the key check and the
-    read run on psycopg alone (cloudnexus.db.aio), so SQLAlchemy is not imported, nor boto3."""
+    read run on psycopg alone (cloudnexus.db.pool), so SQLAlchemy is not imported, nor boto3."""
     from tests.conftest import Tenant
 
     for application in running_app(make_app_settings(tmp_path, postgres_url)):

@@ -130,7 +130,7 @@ def test_unreachable_storage_is_503_naming_storage(make_settings: Callable[..., 
 
 
 @pytest.mark.parametrize("path, answer", [
-    ("/v1/workspace", 401),  # the key check: the event loop's connections (cloudnexus.db.aio)
+    ("/v1/workspace", 401),  # the key check: the read API (cloudnexus.db.reads)
     ("/health", 200),  # the ORM's pool
 ])
 @pytest.mark.parametrize("pinged", [True, False])

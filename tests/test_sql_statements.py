@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from cloudnexus.db.aio import AsyncDatabase
+from cloudnexus.db.pool import Pool
 from tests.conftest import Tenant
 
 
 @contextmanager
 def counted_statements(runtime: Any) -> Iterator[list[str]]:
-    """Every statement the app sends: through the ORM's engine, and on the event loop."""
+    """Every statement the app sends: through the ORM's engine, and through the read API's
+    psycopg calls (db.pool)."""
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -25,14 +26,13 @@ def counted_statements(runtime: Any) -> Iterator[list[str]]:
     event.listen(runtime.engine, "before_cursor_execute", record)
     with pytest.MonkeyPatch.context() as patch:
         for name in ("fetch_one", "execute"):
-            sends = getattr(AsyncDatabase, name)
+            sends = getattr(Pool, name)
 
-            async def counted(self: AsyncDatabase, sql: str, params: Any,
-                              sends: Any = sends) -> Any:
+            def counted(self: Pool, sql: str, params: Any, sends: Any = sends) -> Any:
                 statements.append(sql)
-                return await sends(self, sql, params)
+                return sends(self, sql, params)
 
-            patch.setattr(AsyncDatabase, name, counted)
+            patch.setattr(Pool, name, counted)
         try:
             yield statements
         finally:

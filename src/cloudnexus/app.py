@@ -32,10 +32,10 @@ from cloudnexus.workspaces.router import router as workspace_router
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Nothing to start (resources are made on first use); at shutdown, close the event loop's
+    """Nothing to start (resources are made on first use); at shutdown, close the idle
     database connections. (Lambda runs no lifespan: its container ends with them.)"""
     yield
-    await app.state.runtime.close_async_database()
+    app.state.runtime.close_connections()
 
 
 def _document_errors(app: FastAPI) -> None:

@@ -5,7 +5,6 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cloudnexus.config import Settings
@@ -14,7 +13,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
-    from cloudnexus.db.aio import AsyncDatabase
+    from cloudnexus.db.pool import Pool
     from cloudnexus.storage.base import Storage
 
 
@@ -33,7 +32,7 @@ class Runtime:
         self._storage: Storage | None = None
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary())
-        self._async_databases: dict[asyncio.AbstractEventLoop, AsyncDatabase] = {}
+        self._pool: Pool | None = None
 
     @property
     def database_ready(self) -> bool:
@@ -53,38 +52,21 @@ class Runtime:
                 slots = self._slots[loop] = asyncio.Semaphore(self.settings.pool_size)
         return slots
 
-    async def async_database(self) -> "AsyncDatabase | None":
-        """PostgreSQL on this event loop, for the key check and file reads (None on SQLite).
-
-        One per event loop, as asyncio connections require; those of loops that ended are
-        closed when another loop first asks.
-        """
+    @property
+    def postgres_pool(self) -> "Pool | None":
+        """The process's one pool of PostgreSQL connections (None on SQLite): the engine and
+        the read API (db.reads) both draw on it. Made on first use, in a worker thread (its
+        import, and the password from Secrets Manager, stay off the event loop)."""
         if not self.settings.uses_postgresql:
             return None
-        loop = asyncio.get_running_loop()
-        database = self._async_databases.get(loop)
-        if database is None:
-            # psycopg's import, and the password (Secrets Manager), stay off the event loop.
-            database = await run_in_threadpool(self._new_async_database)
+        if self._pool is None:
             with self._lock:
-                self._abandon_ended_loops()
-                database = self._async_databases.setdefault(loop, database)
-        return database
+                if self._pool is None:
+                    from cloudnexus.db.pool import Pool
 
-    def _new_async_database(self) -> "AsyncDatabase":
-        from cloudnexus.db.aio import AsyncDatabase
-
-        return AsyncDatabase(self.settings.postgres_url(), size=self.settings.pool_size)
-
-    def _abandon_ended_loops(self) -> None:
-        for loop in [loop for loop in self._async_databases if loop.is_closed()]:
-            self._async_databases.pop(loop).abandon()
-
-    async def close_async_database(self) -> None:
-        """Close this event loop's connections (at the app's shutdown)."""
-        database = self._async_databases.pop(asyncio.get_running_loop(), None)
-        if database is not None:
-            await database.close()
+                    self._pool = Pool(self.settings.postgres_url(),
+                                      size=self.settings.pool_size)
+        return self._pool
 
     @property
     def session_factory(self) -> "sessionmaker[Session]":
@@ -92,11 +74,12 @@ class Runtime:
 
     @property
     def read_session_factory(self) -> "sessionmaker[Session]":
-        """Sessions whose transactions only read (see database.reading_engine)."""
+        """Sessions whose transactions only read (see db.engine.reading_engine)."""
         return self._session_factories()[1]
 
     def _session_factories(self) -> "tuple[sessionmaker[Session], sessionmaker[Session]]":
         if self._session_factory is None or self._read_session_factory is None:
+            pool = self.postgres_pool  # before the lock, which making the pool takes too
             with self._lock:
                 if self._session_factory is None or self._read_session_factory is None:
                     from cloudnexus.db.engine import (
@@ -105,7 +88,7 @@ class Runtime:
                         reading_engine,
                     )
 
-                    self._engine = create_db_engine(self.settings)
+                    self._engine = create_db_engine(self.settings, pool)
                     self._read_session_factory = create_session_factory(
                         reading_engine(self._engine))
                     self._session_factory = create_session_factory(self._engine)
@@ -126,13 +109,16 @@ class Runtime:
                     self._storage = create_storage(self.settings)
         return self._storage
 
+    def close_connections(self) -> None:
+        """Close the idle database connections (at the app's shutdown); more are made if a
+        request comes after all."""
+        if self._pool is not None:
+            self._pool.close()
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
-        for database in self._async_databases.values():
-            database.abandon()
-        self._async_databases.clear()
-
+        self.close_connections()
 
 def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime

@@ -6,29 +6,28 @@ Imported on the first request that needs the database, never at cold start.
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event
-from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DisconnectionError, IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from cloudnexus.config import Settings
-from cloudnexus.db import connections
 from cloudnexus.db.columns import load_json
-from cloudnexus.db.connections import (
-    APPLICATION_NAME,
-    CONNECT_TIMEOUT_SECONDS,
-    POOL_RECYCLE_SECONDS,
-)
 from cloudnexus.errors import Conflict, ServiceUnavailable
 
+if TYPE_CHECKING:
+    from cloudnexus.db.pool import Pool
 
-def create_db_engine(settings: Settings) -> Engine:
+
+def create_db_engine(settings: Settings, pool: Pool | None = None) -> Engine:
+    """The engine; on PostgreSQL it takes its connections from `pool` (the process's one
+    pool, db.pool), or from a pool of its own (a command, a test)."""
     url = make_url(settings.sqlalchemy_url())
     if url.get_backend_name() == "sqlite":
         if url.database:
@@ -43,46 +42,22 @@ def create_db_engine(settings: Settings) -> Engine:
         event.listen(engine, "commit", writer.end)
         event.listen(engine, "rollback", writer.end)
         return engine
-    engine = create_engine(
+    if pool is None:
+        from cloudnexus.db.pool import Pool  # psycopg: not for SQLite
+
+        pool = Pool(settings.postgres_url(), size=settings.pool_size)
+    return create_engine(
         url,
-        pool_size=settings.pool_size,
-        max_overflow=0,
-        pool_recycle=POOL_RECYCLE_SECONDS,
-        pool_timeout=10,
+        # The pool is db.pool's, shared with the read API: each checkout takes one of its
+        # connections, each checkin gives it back (PooledConnection.close).
+        poolclass=NullPool,
+        creator=pool.take,
         json_deserializer=load_json,
         # An error's message leaves out the statement's values (key hashes, paths, metadata):
         # it goes to the logs with the traceback of an unexpected error. (PostgreSQL's own
         # DETAIL line may still name a conflicting key; unique violations are 409s, caught.)
         hide_parameters=True,
-        # prepare_threshold=None: prepared statements would pin connections behind RDS Proxy.
-        connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-                      "application_name": APPLICATION_NAME},
     )
-    event.listen(engine, "checkin", _note_idle)
-    event.listen(engine, "checkout", _pinger(engine.dialect))
-    return engine
-
-
-def _note_idle(_: Any, record: Any) -> None:
-    record.info["idle_since"] = time.monotonic()
-
-
-def _pinger(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
-    """SQLAlchemy's pool_pre_ping, only for a connection that has sat idle: one in steady use
-    was just seen working, so a ping per request would be a round trip for nothing. A Lambda
-    that slept, or a database that restarted while the pool was quiet, is pinged."""
-
-    def ping_after_idle(dbapi_connection: Any, record: Any, _: Any) -> None:
-        idle_since = record.info.get("idle_since")
-        if idle_since is None or \
-                time.monotonic() - idle_since < connections.PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            dialect.do_ping(dbapi_connection)
-        except Exception as error:  # any failure: the pool replaces the connection
-            raise DisconnectionError(str(error)) from error
-
-    return ping_after_idle
 
 
 # The execution option of an engine whose transactions only read (see reading_engine).

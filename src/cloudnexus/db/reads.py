@@ -1,11 +1,11 @@
 """The read API: one statement, written once, run on whichever database is configured.
 
-On PostgreSQL it runs on the event loop with psycopg alone (db.aio): no worker thread and no
-ORM, which would cost a read more than its query does, and SQLAlchemy's import is most of a
-cold start's first read. On SQLite it runs through SQLAlchemy in a worker thread, inside the
-request's database slot (db.sessions.in_session), typed by the tables' own column types.
-This is the one place that tells the two apart; the key check, a file's record, a bucket's
-settings and a signing key are read through it.
+It runs in a worker thread inside the request's database slot (db.sessions.in_slot). On
+PostgreSQL it takes a connection of the process's one pool (db.pool) and runs with psycopg
+alone: no ORM, which would cost a read more than its query does, and no SQLAlchemy, whose
+import is most of a cold start's first read. On SQLite it runs through the ORM's engine,
+typed by the tables' own column types. This is the one place that tells the two apart; the
+key check, a file's record, a bucket's settings and a signing key are read through it.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any, LiteralString
 
 from starlette.requests import Request
 
-from cloudnexus.db.sessions import in_session
-from cloudnexus.runtime import runtime_of
+from cloudnexus.db.sessions import in_session, in_slot
+from cloudnexus.runtime import Runtime, runtime_of
 
 if TYPE_CHECKING:
     from sqlalchemy import TextualSelect
     from sqlalchemy.orm import Session
+
+    from cloudnexus.db.pool import Pool
 
 Row = dict[str, Any]
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
@@ -47,19 +49,26 @@ class Query:
 
 async def read_one(request: Request, query: Query, **params: Any) -> Row | None:
     """The statement's first row, as a dict, or None."""
-    database = await runtime_of(request).async_database()
-    if database is not None:
-        return await database.fetch_one(query.for_psycopg, params)
+    runtime = runtime_of(request)
+    if runtime.settings.uses_postgresql:
+        return await in_slot(request, lambda: _pool(runtime).fetch_one(query.for_psycopg, params))
     return await in_session(request, lambda db: _first(db, query, params))
 
 
 async def write(request: Request, query: Query, **params: Any) -> None:
     """Run a statement that writes, in a transaction of its own."""
-    database = await runtime_of(request).async_database()
-    if database is not None:
-        await database.execute(query.for_psycopg, params)
+    runtime = runtime_of(request)
+    if runtime.settings.uses_postgresql:
+        await in_slot(request, lambda: _pool(runtime).execute(query.for_psycopg, params))
         return
     await in_session(request, lambda db: _write(db, query, params), writes=True)
+
+
+def _pool(runtime: Runtime) -> Pool:
+    pool = runtime.postgres_pool
+    if pool is None:
+        raise RuntimeError("not on PostgreSQL")
+    return pool
 
 
 def _first(db: Session, query: Query, params: Mapping[str, Any]) -> Row | None:

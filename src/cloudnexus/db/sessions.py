@@ -60,27 +60,32 @@ async def get_session(request: Request) -> AsyncIterator["Session"]:
         slot.give_back()
 
 
-async def in_session(request: Request, work: Callable[["Session"], T], *,
-                     writes: bool = False) -> T:
-    """`work` with a session of its own, in a worker thread, inside a database slot: for a
-    dependency that reads before the route's session is used (the key check on SQLite, or
-    the bucket's settings before a direct upload's body). Unless it `writes`, its
-    transactions only read (on SQLite, beside the writer).
+async def in_slot(request: Request, work: Callable[[], T]) -> T:
+    """`work` in a worker thread, inside a database slot: for a dependency that reads before
+    the route's session is used (the key check, or the bucket's settings before a direct
+    upload's body).
 
     A request that already holds its slot (its session was made for an earlier dependency)
     does this work under that slot, not in a second one: waiting for another slot while
     holding one, with every request of a burst doing the same, left every slot held by a
     request that waited for one more, until the wait ran out (503)."""
-    runtime = runtime_of(request)
     own_slot: _Slot | None = getattr(request.state, "db_slot", None)
     if own_slot is not None and own_slot.held:
-        return await run_in_threadpool(_in_new_session, runtime, work, writes)
-    slot = _Slot(runtime.database_slots())
+        return await run_in_threadpool(work)
+    slot = _Slot(runtime_of(request).database_slots())
     await slot.take()
     try:
-        return await run_in_threadpool(_in_new_session, runtime, work, writes)
+        return await run_in_threadpool(work)
     finally:
         slot.give_back()
+
+
+async def in_session(request: Request, work: Callable[["Session"], T], *,
+                     writes: bool = False) -> T:
+    """`work` with a session of its own (see in_slot). Unless it `writes`, its transactions
+    only read (on SQLite, beside the writer)."""
+    runtime = runtime_of(request)
+    return await in_slot(request, lambda: _in_new_session(runtime, work, writes))
 
 
 def _in_new_session(runtime: Runtime, work: Callable[["Session"], T], writes: bool) -> T:
