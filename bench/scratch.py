@@ -87,10 +87,11 @@ def make_tenant(url: str, *, public: bool = False, with_file: bool = True) -> Te
         bucket = buckets.create(db, workspace_id=workspace.id, name="bench", public=public)
         file_id = uuid.uuid4()
         if with_file:
-            files.record(db, bucket=bucket, file_id=file_id, path="hello.txt", size=5,
-                         content_type="text/plain", sha256=None, metadata={}, tags=[],
-                         storage_key=files.new_object_key(bucket, file_id), overwrite=False,
-                         created_by=None)
+            files.record(db, files.NewFile(
+                bucket=bucket, file_id=file_id, path="hello.txt", size=5,
+                content_type="text/plain", sha256=None, metadata={}, tags=[],
+                storage_key=files.new_object_key(bucket, file_id), overwrite=False,
+                created_by=None))
         db.commit()
     engine.dispose()
     return Tenant(key=key, bucket=bucket.name, file_id=str(file_id))

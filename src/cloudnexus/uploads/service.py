@@ -131,12 +131,12 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
         # While the upload's row is held (an abort waits), before the record that makes the
         # file visible: a public bucket's object is readable from here on.
         storage.mark_ready(upload.storage_key)
-        file, replaced_key = files.record(
-            db, bucket=upload.bucket, file_id=upload.file_id, path=upload.path,
-            size=upload.size, content_type=upload.content_type,
-            sha256=upload.sha256 or stored.sha256, metadata=upload.metadata_, tags=upload.tags,
-            storage_key=upload.storage_key, overwrite=upload.overwrite,
-            created_by=upload.created_by, reserved_size=upload.size)
+        file, replaced_key = files.record(db, files.NewFile(
+            bucket=upload.bucket, file_id=upload.file_id, path=upload.path, size=upload.size,
+            content_type=upload.content_type, sha256=upload.sha256 or stored.sha256,
+            metadata=upload.metadata_, tags=upload.tags, storage_key=upload.storage_key,
+            overwrite=upload.overwrite, created_by=upload.created_by,
+            reserved_size=upload.size))
         db.commit()
     except Conflict:
         db.rollback()
