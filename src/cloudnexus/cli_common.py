@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import typer
 from rich.console import Console
 
@@ -17,3 +19,9 @@ def settings_or_exit(**overrides: object) -> Settings:
     except ConfigError as exc:
         err_console.print(f"[red]configuration error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
+
+
+def fail(message: str) -> NoReturn:
+    """End the command with one line on standard error and exit status 1."""
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)

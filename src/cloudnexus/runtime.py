@@ -33,6 +33,7 @@ class Runtime:
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary())
         self._pool: Pool | None = None
+        self.schema_ready = False  # set by the health check once it has seen the schema ready
 
     @property
     def database_ready(self) -> bool:

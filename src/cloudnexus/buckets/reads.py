@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from cloudnexus.buckets.schemas import is_bucket_name
 from cloudnexus.db.reads import Query, read_one
-from cloudnexus.errors import NotFound
+from cloudnexus.errors import bucket_not_found
 
 SETTINGS = Query("""
 SELECT id, workspace_id, public, max_file_size, allowed_content_types
@@ -31,8 +31,8 @@ async def read_bucket(request: Request, *, workspace_id: uuid.UUID,
                       name: str) -> BucketSettings:
     """The workspace's bucket of that name; 404 otherwise."""
     if not is_bucket_name(name):
-        raise NotFound("Bucket not found")
+        raise bucket_not_found(name)
     row = await read_one(request, SETTINGS, workspace_id=workspace_id, name=name)
     if row is None:
-        raise NotFound("Bucket not found")
+        raise bucket_not_found(name)
     return BucketSettings(**row)
