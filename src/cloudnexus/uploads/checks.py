@@ -6,11 +6,12 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
 from cloudnexus.errors import UploadMismatch
+from cloudnexus.limits import MiB
 from cloudnexus.storage.base import ObjectInfo, ObjectNotFound, Storage, StorageError, UploadedPart
 from cloudnexus.uploads.models import SINGLE, Upload
 from cloudnexus.uploads.schemas import CompletedPart
 
-READ_BACK_CHUNK = 4 * 1024 * 1024
+READ_BACK_CHUNK = 4 * MiB
 
 
 def assemble(storage: Storage, upload: Upload, parts: list[CompletedPart] | None) -> None:
