@@ -3,6 +3,7 @@ reused across requests and event loops, and closed at shutdown, not left open on
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +33,18 @@ def open_connections(postgres_url: str) -> Iterator[Any]:
     engine.dispose()
 
 
+def gone(pids: set[int], open_connections: Any, seconds: float = 5) -> bool:
+    """Whether these server processes have left pg_stat_activity: a backend leaves it a
+    moment after its client closed the connection, so a loaded machine is given a few
+    seconds."""
+    deadline = time.monotonic() + seconds
+    while pids & open_connections():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 @pytest.fixture
 def app(make_settings: Any, postgres_url: str) -> Iterator[Any]:
     application = create_app(make_settings(database_url=postgres_url, log_level="WARNING"))
@@ -46,7 +59,7 @@ def test_one_event_loop_reuses_one_connection(app: Any, open_connections: Any) -
             assert client.get("/v1/workspace", headers=UNKNOWN_KEY).status_code == 401
         ours = open_connections() - before
         assert len(ours) == 1
-    assert not ours & open_connections()  # closed at the app's shutdown
+    assert gone(ours, open_connections)  # closed at the app's shutdown
 
 
 def test_connections_of_event_loops_that_ended_are_closed(app: Any,
@@ -60,7 +73,7 @@ def test_connections_of_event_loops_that_ended_are_closed(app: Any,
     ours = open_connections() - before
     assert len(ours) <= 1
     app.state.runtime.close()
-    assert not ours & open_connections()
+    assert gone(ours, open_connections)
 
 
 def test_the_key_check_and_the_orm_share_one_connection(app: Any, open_connections: Any) -> None:
