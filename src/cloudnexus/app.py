@@ -14,6 +14,7 @@ from cloudnexus.buckets.router import router as buckets_router
 from cloudnexus.config import Settings
 from cloudnexus.delegation.router import router as delegation_router
 from cloudnexus.errors import install_error_handlers
+from cloudnexus.events.router import router as events_router
 from cloudnexus.files.router import router as files_router
 from cloudnexus.links.router import public_router as share_router
 from cloudnexus.links.router import router as links_router
@@ -68,7 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     _document_errors(app)
     routers = [health.router, workspace_router, keys_router, delegation_router, buckets_router,
-               files_router, uploads_router, links_router, share_router]
+               files_router, uploads_router, links_router, share_router, events_router]
     if settings.docs_enabled:
         from cloudnexus.apidocs.router import router as docs_router
 

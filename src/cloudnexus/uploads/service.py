@@ -23,6 +23,7 @@ from cloudnexus.errors import (
     UploadMismatch,
     bucket_not_found,
 )
+from cloudnexus.events import outbox, types
 from cloudnexus.files import service as files
 from cloudnexus.files.models import File
 from cloudnexus.files.paths import check_path
@@ -32,6 +33,7 @@ from cloudnexus.uploads import checks
 from cloudnexus.uploads.models import (
     ABORTED,
     COMPLETED,
+    EXPIRED,
     FAILED,
     MULTIPART,
     PENDING,
@@ -42,6 +44,7 @@ from cloudnexus.uploads.parts import part_size_for
 from cloudnexus.uploads.schemas import (
     CompletedPart,
     UploadCreate,
+    UploadOut,
 )
 from cloudnexus.workspaces import usage
 
@@ -201,11 +204,24 @@ def finish(db: Session, storage: Storage, *, upload: Upload, status: str) -> boo
         if upload.multipart_id:
             storage.abort_multipart(upload.storage_key, upload.multipart_id)
         storage.delete(upload.storage_key)
+        if status in (FAILED, EXPIRED):
+            _emit_failed(db, upload)
     except BaseException:
         db.rollback()
         raise
     db.commit()
     return True
+
+
+def _emit_failed(db: Session, upload: Upload) -> None:
+    """upload.failed, in the transaction that failed or expired it: the upload as
+    GET /v1/uploads/{id} shows it (no URLs: they sign nothing any more), and its bucket."""
+    shown = UploadOut(id=upload.id, file_id=upload.file_id, method=upload.method,  # type: ignore[arg-type]
+                      status=upload.status, path=upload.path, size=upload.size,
+                      content_type=upload.content_type, expires_at=upload.expires_at)
+    data = {"upload": {**shown.model_dump(mode="json", exclude_none=True),
+                       "bucket": upload.bucket.name}}
+    outbox.emit(db, workspace_id=upload.workspace_id, type_=types.UPLOAD_FAILED, data=data)
 
 
 def _leave_pending(db: Session, upload: Upload, status: str) -> bool:
