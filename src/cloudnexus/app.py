@@ -33,10 +33,20 @@ from cloudnexus.workspaces.router import router as workspace_router
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Nothing to start (resources are made on first use); at shutdown, close the idle
-    database connections. (Lambda runs no lifespan: its container ends with them.)"""
+    """Resources are made on first use; with WEBHOOK_DISPATCH (`cloudnexus serve`) the
+    webhook deliveries start here. At shutdown, close the idle database connections.
+    (Lambda runs no lifespan: its container ends with them.)"""
+    runtime = app.state.runtime
+    dispatcher = None
+    if runtime.settings.webhook_dispatch:
+        from cloudnexus.events.dispatcher import Dispatcher
+
+        dispatcher = Dispatcher(runtime.session_factory, runtime.settings)
+        dispatcher.start()
     yield
-    app.state.runtime.close_connections()
+    if dispatcher is not None:
+        dispatcher.stop()
+    runtime.close_connections()
 
 
 def _document_errors(app: FastAPI) -> None:

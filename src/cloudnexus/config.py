@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     event_retention_days: int = Field(7, ge=1, le=3650)
     webhook_allow_http: bool = False
     webhook_allow_private: bool = False
+    webhook_timeout: float = Field(10, gt=0, le=60)  # seconds a receiver has to answer
+    webhook_dispatch: bool = False  # deliver from this process (`cloudnexus serve` sets it)
 
     # Ours.
     public_url: AnyHttpUrl | None = None  # where the local backend's presigned URLs point
