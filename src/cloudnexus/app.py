@@ -86,8 +86,10 @@ def create_app(settings: Settings) -> FastAPI:
         routers.append(docs_router)
     if settings.uses_local_storage:
         from cloudnexus.storage.local_router import router as local_storage_router
+        from cloudnexus.uploads.arrivals import object_arrived
 
         routers.append(local_storage_router)
+        app.state.object_arrived = object_arrived  # its PUT completes single uploads
     for router in routers:
         # The routes as the routers built them (prefix, tags and dependencies applied):
         # include_router would analyse each route a second time, on the first request.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 import uuid
@@ -182,3 +183,22 @@ def test_retention(app: Any, client: Any, tenant: Tenant) -> None:
         db.commit()
     assert maintenance.run(app.state.runtime).events_forgotten == 1
     assert [e["data"]["bucket"]["name"] for e in events(client, tenant, 1)] == ["new"]
+
+
+def test_a_presigned_upload_completes_itself(client: Any, tenant: Tenant) -> None:
+    """The local backend's PUT completes the upload, with complete's checks; a later complete
+    answers the same File; the file.created event is written once."""
+    client.post("/v1/buckets", json={"name": "docs"}, headers=tenant.headers())
+    started = client.post("/v1/buckets/docs/uploads", headers=tenant.headers(), json={
+        "path": "self.txt", "size": 5, "content_type": "text/plain",
+        "sha256": hashlib.sha256(b"hello").hexdigest()}).json()
+    assert client.put(started["url"], content=b"hello",
+                      headers=started["headers"]).status_code == 200
+    shown = client.get(f"/v1/uploads/{started['id']}", headers=tenant.headers()).json()
+    assert shown["status"] == "completed"
+    file = client.get(f"/v1/files/{started['file_id']}", headers=tenant.headers())
+    assert file.status_code == 200 and file.json()["status"] == "ready"
+    later = client.post(f"/v1/uploads/{started['id']}/complete", headers=tenant.headers())
+    assert later.status_code == 200 and later.json() == file.json()
+    created = events(client, tenant, 1, type="file.created")
+    assert [event["data"]["file"]["id"] for event in created] == [started["file_id"]]

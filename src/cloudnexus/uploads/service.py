@@ -17,6 +17,7 @@ from cloudnexus.config import Settings
 from cloudnexus.db.columns import new_id, utcnow
 from cloudnexus.db.engine import rows_matched
 from cloudnexus.errors import (
+    AppError,
     Conflict,
     NotFound,
     PayloadTooLarge,
@@ -153,6 +154,24 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
         raise
     files.delete_quietly(storage, replaced_key)
     return file
+
+
+def complete_arrived(db: Session, storage: Storage, *, storage_key: str) -> File | None:
+    """Complete the pending single-PUT upload stored under `storage_key`, as its client's
+    complete would (a later complete answers the same File); None when there is none, or
+    when a check refused it (then the upload is failed or left as complete leaves it)."""
+    query = select(Upload).where(Upload.status == PENDING, Upload.method == SINGLE,
+                                 Upload.storage_key == storage_key)
+    upload = db.scalar(query.with_for_update(of=Upload))
+    if upload is None:
+        return None
+    try:
+        return complete(db, storage, upload=upload, parts=None)
+    except AppError as refused:
+        db.rollback()
+        logger.info("an upload did not complete itself", extra={
+            "upload_id": str(upload.id), "error": refused.message})
+        return None
 
 
 def _already_over(db: Session, upload: Upload) -> File:
