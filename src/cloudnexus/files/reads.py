@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from cloudnexus.auth.principal import Principal
 from cloudnexus.db.reads import Query, read_one
 from cloudnexus.errors import NotFound
 from cloudnexus.files.schemas import FileOut
 from cloudnexus.files.status import READY
+from cloudnexus.uploads.status import PENDING
 
 RECORD = Query("""
 SELECT f.id, b.name AS bucket, f.path, f.size, f.content_type, f.sha256, f.etag, f.metadata,
@@ -19,6 +21,13 @@ SELECT f.id, b.name AS bucket, f.path, f.size, f.content_type, f.sha256, f.etag,
 FROM files f JOIN buckets b ON b.id = f.bucket_id
 WHERE f.id = :id AND f.workspace_id = :workspace_id AND f.status = :status
 """, tables=("files", "buckets"))
+
+
+PENDING_UPLOAD = Query("""
+SELECT u.id, u.path, b.name AS bucket
+FROM uploads u JOIN buckets b ON b.id = u.bucket_id
+WHERE u.file_id = :file_id AND u.workspace_id = :workspace_id AND u.status = :status
+""", tables=("uploads", "buckets"))
 
 
 @dataclass(frozen=True)
@@ -39,3 +48,16 @@ async def read_file(request: Request, *, workspace_id: uuid.UUID, file_id: uuid.
         raise NotFound("File not found")
     storage_key, public = row.pop("storage_key"), row.pop("public")
     return ReadFile(FileOut(**row, public_url=None), storage_key, public)
+
+
+async def not_ready(request: Request, *, principal: Principal, file_id: uuid.UUID) -> NotFound:
+    """The 404 of a file that is not there: when it is a presigned upload's file still waiting
+    for its complete (and the caller may see that upload), it says so and names the upload."""
+    row = await read_one(request, PENDING_UPLOAD, file_id=file_id,
+                         workspace_id=principal.workspace_id, status=PENDING)
+    if row is None or (principal.grant is not None
+                       and not principal.grant.covers(row["bucket"], row["path"])):
+        return NotFound("File not found")
+    upload = row["id"]
+    return NotFound(f"File {file_id} is not ready: its upload {upload} is pending; send its "
+                    f"bytes, then POST /v1/uploads/{upload}/complete")
