@@ -32,15 +32,7 @@ def uvicorn(app: str, env: dict[str, str], port: int | None = None) -> Iterator[
          "--workers", "1", "--log-level", "warning", "--no-access-log"],
         cwd=ROOT, env={**os.environ, **env}, stdout=log)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"uvicorn {app} did not start") from None
-                time.sleep(0.1)
+        _wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
@@ -57,19 +49,48 @@ def peak_rss_mb(pid: int) -> float:
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's S3 server on loopback with the bench bucket; yields its endpoint."""
+def moto_server(*, own_process: bool = False) -> Iterator[str]:
+    """moto's S3 server on loopback with the bench bucket; yields its endpoint.
+
+    `own_process`: in a child process, as a real store is, so that a reference measured from
+    this process (boto3's transfer manager) does not share an interpreter with the store."""
     import boto3
     from moto.server import ThreadedMotoServer
 
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
     endpoint = f"http://127.0.0.1:{port}"
+    child: subprocess.Popen[bytes] | None = None
+    server: ThreadedMotoServer | None = None
+    if own_process:
+        child = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                                  "-p", str(port)], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+    else:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
     try:
+        _wait_for_port(port, child)
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                      aws_access_key_id="bench", aws_secret_access_key="bench").create_bucket(
             Bucket="cloudnexus-bench")
         yield endpoint
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
+        if child is not None:
+            child.terminate()
+            child.wait(timeout=30)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes] | None,
+                   seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if (process is not None and process.poll() is not None) \
+                    or time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on port {port}") from None
+            time.sleep(0.1)

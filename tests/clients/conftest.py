@@ -53,7 +53,8 @@ class Server:
         return {"XDG_CACHE_HOME": str(home / "cache"), "XDG_CONFIG_HOME": str(home / "config")}
 
 
-def _admin(environment: dict[str, str], *args: str) -> str:
+def admin(environment: dict[str, str], *args: str) -> str:
+    """Run the server's admin command line (`cloudnexus ...`); its last line of output."""
     result = subprocess.run([sys.executable, "-m", "cloudnexus", *args], env=environment,
                             capture_output=True, text=True, timeout=60, check=True)
     return result.stdout.strip().splitlines()[-1]
@@ -66,7 +67,7 @@ def _serve(name: str, environment: dict[str, str], data_dir: Path) -> Iterator[S
                    "MULTIPART_THRESHOLD": str(MULTIPART_THRESHOLD), "LOG_LEVEL": "WARNING",
                    "PUBLIC_URL": f"http://127.0.0.1:{port}"}
     if "DATABASE_URL" in environment:
-        _admin(environment, "migrate")
+        admin(environment, "migrate")
     process = subprocess.Popen(
         [sys.executable, "-m", "cloudnexus", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -85,8 +86,8 @@ def _serve(name: str, environment: dict[str, str], data_dir: Path) -> Iterator[S
             time.sleep(0.2)
         else:
             raise RuntimeError("the server did not answer /health within 60 s")
-        _admin(environment, "workspace", "create", "acme")
-        key = _admin(environment, "key", "create", "--workspace", "acme", "--scope", "admin")
+        admin(environment, "workspace", "create", "acme")
+        key = admin(environment, "key", "create", "--workspace", "acme", "--scope", "admin")
         yield Server(name, url, key, environment)
     finally:
         process.terminate()

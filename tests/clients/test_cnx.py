@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pty
 import stat
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -148,6 +150,64 @@ def test_output_off_a_terminal_has_no_escape_codes(server: Server, remote_bucket
     assert b"\x1b" not in result.stdout + result.stderr
     assert result.stdout.decode() == f"upload: {tmp_path / 'f.bin'} to cnx://{remote_bucket}/f.bin\n"
     assert result.stderr == b""
+
+
+def _on_a_terminal(server: Server, *args: str, env: dict[str, str]) -> tuple[int, bytes]:
+    """Run `cnx` with standard output and error on a pseudo-terminal: its status and all it
+    drew there."""
+    main, side = pty.openpty()
+    environment = {**os.environ, "CLOUDNEXUS_URL": server.url, "CLOUDNEXUS_KEY": server.key,
+                   "TERM": "xterm-256color", "COLUMNS": "120", **env}
+    process = subprocess.Popen([*CNX, *args], stdin=subprocess.DEVNULL, stdout=side,
+                               stderr=side, env=environment)
+    os.close(side)
+    drawn = bytearray()
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # EIO: the child closed its side
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(main)
+    return process.wait(timeout=120), bytes(drawn)
+
+
+def test_a_terminal_gets_progress_bars_and_the_same_results(
+        server: Server, remote_bucket: str, tmp_path: Path, client_home: Path) -> None:
+    env = server.client_env(client_home)
+    (tmp_path / "f.bin").write_bytes(random_bytes(3 * MiB))
+    status, drawn = _on_a_terminal(server, "cp", str(tmp_path / "f.bin"),
+                                   f"cnx://{remote_bucket}/f.bin", env=env)
+    assert status == 0, drawn
+    assert b"\x1b[" in drawn and b"total" in drawn  # rich's bars, in total and per file
+    assert b"MB" in drawn and b"f.bin" in drawn
+    assert f"upload: {tmp_path / 'f.bin'} to cnx://{remote_bucket}/f.bin".encode() in drawn
+    status, plain = _on_a_terminal(server, "cp", str(tmp_path / "f.bin"),
+                                   f"cnx://{remote_bucket}/g.bin", "--no-progress", env=env)
+    assert status == 0 and b"\x1b" not in plain and b"total" not in plain
+
+
+def test_cnx_retries_a_503_until_the_database_is_back(s3_server: Server,
+                                                      client_home: Path) -> None:
+    """The server's PostgreSQL is cut while `cnx mb` runs and restored during its backoff:
+    the command waits it out and makes the bucket once."""
+    env = s3_server.client_env(client_home)
+    name = f"r-{uuid.uuid4().hex[:10]}"
+    proxy = s3_server.proxies["database"]
+    proxy.stop()
+    restore = threading.Timer(1.5, proxy.start)
+    restore.start()
+    try:
+        result = s3_server.cnx("mb", name, env=env)
+    finally:
+        restore.join()
+        if not proxy.running:
+            proxy.start()
+    assert result.returncode == 0, result.stderr
+    names = s3_server.cnx("buckets", env=env).stdout.decode().split()
+    assert names.count(name) == 1
 
 
 def test_stdin_and_stdout(server: Server, remote_bucket: str, client_home: Path) -> None:

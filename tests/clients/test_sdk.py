@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cloudnexus_client import (
     ApiError,
@@ -17,15 +18,19 @@ from cloudnexus_client import (
     BadRequest,
     Client,
     Conflict,
+    Forbidden,
     NotFound,
     PayloadTooLarge,
     PreconditionFailed,
+    QuotaExceeded,
+    ServiceUnavailable,
     Unauthorized,
     UnsupportedMediaType,
+    UploadMismatch,
     ValidationError,
 )
 
-from tests.clients.conftest import DIRECT_LIMIT, PART_SIZE, MiB, Server, random_bytes
+from tests.clients.conftest import DIRECT_LIMIT, PART_SIZE, MiB, Server, admin, random_bytes
 
 
 @pytest.mark.parametrize(("size", "way"), [
@@ -117,6 +122,48 @@ def test_every_other_route(cx: Client, bucket: str) -> None:
         cx.buckets.get(bucket)
 
 
+def test_a_token_minted_by_the_sdk_acts_only_inside_its_prefix(
+        cx: Client, bucket: str, tmp_path: Path) -> None:
+    """An admin adds a signing key and mints a token; a second client holding only the
+    token uploads (each way) and lists inside its folder, and is refused outside it."""
+    signing_key = cx.signing_keys.create("backend")
+    assert signing_key.algorithm == "HS256" and signing_key.secret
+    listed = [key for key in cx.signing_keys.list() if key.id == signing_key.id]
+    assert listed and listed[0].secret is None  # shown once only
+    other = f"o-{uuid.uuid4().hex[:10]}"
+    cx.buckets.create(other)
+    minted = cx.tokens.create("user-42", expires_in=600, buckets=[bucket], prefix="users/42/",
+                              ops=["list", "read", "write"])
+    assert minted.token.count(".") == 2 and minted.expires_at is not None
+    big = random_bytes(3 * MiB)
+    with Client(cx.url, token=minted.token, retries=0) as end_user:
+        small = end_user.files.upload(bucket, "users/42/notes.txt", b"mine")
+        assert small.created_by == "user-42"
+        outcome = end_user.files.upload_with_outcome(bucket, "users/42/big.bin", big)
+        assert outcome.way == "put" and outcome.file.sha256 == hashlib.sha256(big).hexdigest()
+        paths = [file.path for file in end_user.files.list(bucket)]
+        assert paths == ["users/42/big.bin", "users/42/notes.txt"]
+        end_user.files.download(small.id, tmp_path / "notes.txt")
+        assert (tmp_path / "notes.txt").read_bytes() == b"mine"
+        with pytest.raises(Forbidden):
+            end_user.files.upload(bucket, "users/43/theirs.txt", b"not mine")
+        with pytest.raises(Forbidden):  # outside the folder: listing is refused
+            list(end_user.files.list(bucket, prefix="users/"))
+        with pytest.raises(NotFound):  # a bucket outside the grant does not exist for it
+            end_user.files.upload(other, "users/42/x.txt", b"x")
+        with pytest.raises(Forbidden):  # nor may a token mint tokens or make buckets
+            end_user.tokens.create("x", expires_in=60, buckets=[bucket], prefix="",
+                                   ops=["read"])
+        with pytest.raises(Forbidden):  # no "delete" in its ops
+            end_user.files.delete(small.id)
+    mine = [file.path for file in cx.files.list(bucket, created_by="user-42")]
+    assert mine == ["users/42/big.bin", "users/42/notes.txt"]
+    cx.signing_keys.delete(signing_key.id)
+    assert signing_key.id not in [key.id for key in cx.signing_keys.list()]
+    with pytest.raises(Unauthorized):  # every token it signed stops working at once
+        Client(cx.url, token=minted.token, retries=0).files.get(small.id)
+
+
 def test_errors_are_typed_from_the_contract(cx: Client, bucket: str) -> None:
     with pytest.raises(NotFound) as missing:
         cx.files.get(str(uuid.uuid4()))
@@ -141,6 +188,47 @@ def test_errors_are_typed_from_the_contract(cx: Client, bucket: str) -> None:
     with pytest.raises(Unauthorized):
         Client(cx.url, key="cnx_nope_nope", retries=0).buckets.list()
     assert issubclass(NotFound, ApiError)
+
+
+def test_quota_and_mismatch_errors_are_typed(server: Server, cx: Client, bucket: str) -> None:
+    data = b"0123456789"
+    declared = hashlib.sha256(b"other bytes").hexdigest()
+    upload = cx.uploads.create(bucket, "m.bin", size=len(data), content_type="text/plain",
+                               sha256=declared, multipart=True)
+    sent = httpx.put(upload.parts[0].url, content=data)
+    assert sent.status_code == 200, sent.text
+    with pytest.raises(UploadMismatch) as mismatch:
+        cx.uploads.complete(upload.id, [(1, sent.headers["ETag"])])
+    assert (mismatch.value.status, mismatch.value.code) == (422, "upload_mismatch")
+    assert {"field": "sha256", "declared": declared,
+            "stored": hashlib.sha256(data).hexdigest()} in mismatch.value.details
+    workspace = f"tight-{uuid.uuid4().hex[:8]}"
+    admin(server.environment, "workspace", "create", workspace)
+    admin(server.environment, "workspace", "set-quota", workspace, "--max-files", "1")
+    key = admin(server.environment, "key", "create", "--workspace", workspace, "--scope", "admin")
+    with Client(server.url, key=key) as tight:
+        tight.buckets.create("only")
+        tight.files.upload("only", "one.txt", b"1")
+        with pytest.raises(QuotaExceeded) as over:
+            tight.files.upload("only", "two.txt", b"2")
+    assert (over.value.status, over.value.code) == (403, "quota_exceeded")
+    assert isinstance(over.value, Forbidden)
+
+
+def test_a_503_past_the_retries_is_service_unavailable(s3_server: Server,
+                                                       client_home: Path) -> None:
+    proxy = s3_server.proxies["database"]
+    cx = Client(s3_server.url, key=s3_server.key, retries=1)
+    proxy.stop()
+    try:
+        with pytest.raises(ServiceUnavailable) as unavailable:
+            cx.buckets.list()
+    finally:
+        proxy.start()
+    assert (unavailable.value.status, unavailable.value.code) == (503, "service_unavailable")
+    assert unavailable.value.request_id
+    assert cx.buckets.list() is not None  # back
+    cx.close()
 
 
 def test_a_503_is_retried_until_the_database_is_back(s3_server: Server,
@@ -212,6 +300,13 @@ def test_async_client_has_the_same_methods(server: Server, client_home: Path,
             with pytest.raises(NotFound):
                 await cx.files.get(str(uuid.uuid4()))
             assert (await cx.workspace()).name == "acme"
+            signing_key = await cx.signing_keys.create("async")
+            minted = await cx.tokens.create("async-user", expires_in=60, buckets=[name],
+                                            prefix="x/", ops=["list"])
+            async with AsyncClient(server.url, token=minted.token) as end_user:
+                assert [f.path async for f in end_user.files.list(name)] == paths
+            assert signing_key.id in [key.id for key in await cx.signing_keys.list()]
+            await cx.signing_keys.delete(signing_key.id)
             await cx.buckets.delete(name, force=True)
 
     asyncio.run(session())

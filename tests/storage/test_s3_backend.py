@@ -18,8 +18,9 @@ from botocore.exceptions import EndpointConnectionError
 
 from cloudnexus.config import load_settings
 from cloudnexus.storage import create_storage
+from cloudnexus.storage.base import UploadedPart
 from cloudnexus.storage.disposition import content_disposition
-from cloudnexus.storage.s3 import S3Storage
+from cloudnexus.storage.s3 import ASSEMBLY_READ_TIMEOUT, S3Storage
 from tests.conftest import TEST_BUCKET, free_port
 from tests.storage.conftest import new_key
 
@@ -128,6 +129,25 @@ def test_client_configuration(s3: S3Storage) -> None:
     assert config.retries == {"mode": "standard", "total_max_attempts": 3}  # 1 try + 2 retries
     assert config.s3 == {"addressing_style": "path", "payload_signing_enabled": False}
     assert config.signature_version == "s3v4"
+
+
+def test_the_assembly_of_parts_waits_longer_than_other_calls(s3: S3Storage) -> None:
+    """CompleteMultipartUpload may be silent for as long as the store assembles the object:
+    it is sent by a client like the others but for its read timeout, so a large object is
+    waited for rather than retried on top of an assembly still running."""
+    assembler = s3.assembler.meta.config
+    assert assembler.read_timeout == ASSEMBLY_READ_TIMEOUT > s3.client.meta.config.read_timeout
+    assert (assembler.connect_timeout, assembler.retries, assembler.s3) == (
+        3, s3.client.meta.config.retries, s3.client.meta.config.s3)
+    sent: list[str] = []
+    s3.assembler.meta.events.register("before-send.s3.CompleteMultipartUpload",
+                                      lambda request, **_: sent.append(request.url))
+    key = new_key()
+    upload_id = s3.create_multipart(key, content_type="application/octet-stream")
+    etag = s3.client.upload_part(Bucket=TEST_BUCKET, Key=key, UploadId=upload_id, PartNumber=1,
+                                 Body=b"only part")["ETag"]
+    s3.complete_multipart(key, upload_id, [UploadedPart(1, etag, 9)])
+    assert len(sent) == 1 and s3.head(key).size == 9
 
 
 def test_a_put_is_not_hashed_again_to_sign_it_but_carries_its_signed_checksum(

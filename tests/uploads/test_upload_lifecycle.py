@@ -163,6 +163,39 @@ def test_multipart_upload_whose_object_fails_the_check_is_over(
                             headers=stack_tenant.headers()).json()["items"] == []
 
 
+def test_a_sha256_given_at_complete_is_checked_like_a_declared_one(
+        stack_client: Any, stack_tenant: Tenant, bucket: str, send: Any) -> None:
+    """A client that hashes while its parts go out names the SHA-256 at complete."""
+    data = b"0123456789"
+    digest = hashlib.sha256(data).hexdigest()
+    upload = start(stack_client, stack_tenant, data, multipart=True)
+    part = send("PUT", upload["parts"][0]["url"], data=data)
+    parts = [{"part_number": 1, "etag": part.headers["ETag"]}]
+    done = complete(stack_client, stack_tenant, upload, parts=parts, sha256=digest.upper())
+    assert done.status_code == 200, done.text
+    assert done.json()["sha256"] == digest
+
+    wrong = hashlib.sha256(b"other bytes").hexdigest()
+    upload = start(stack_client, stack_tenant, data, multipart=True, overwrite=True)
+    part = send("PUT", upload["parts"][0]["url"], data=data)
+    parts = [{"part_number": 1, "etag": part.headers["ETag"]}]
+    refused = complete(stack_client, stack_tenant, upload, parts=parts, sha256=wrong)
+    assert_error(refused, 422, "upload_mismatch")
+    assert {"field": "sha256", "declared": wrong, "stored": digest} \
+        in refused.json()["error"]["details"]
+    assert stack_client.get(f"/v1/uploads/{upload['id']}",
+                            headers=stack_tenant.headers()).json()["status"] == "failed"
+
+    upload = start(stack_client, stack_tenant, data, multipart=True, overwrite=True,
+                   sha256=digest)
+    part = send("PUT", upload["parts"][0]["url"], data=data)
+    parts = [{"part_number": 1, "etag": part.headers["ETag"]}]
+    changed = complete(stack_client, stack_tenant, upload, parts=parts, sha256=wrong)
+    assert_error(changed, 422, "validation_error")  # a declaration is not changed later
+    assert complete(stack_client, stack_tenant, upload, parts=parts,
+                    sha256=digest).status_code == 200
+
+
 def test_upload_whose_parts_vanished_from_storage_answers_4xx(
         stack_app: Any, stack_client: Any, stack_tenant: Tenant, bucket: str,
         send: Any) -> None:

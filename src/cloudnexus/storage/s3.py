@@ -7,6 +7,7 @@ import hashlib
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
@@ -39,6 +40,11 @@ _PENDING_TAGGING = f"{STATE_TAG}={PENDING_STATE}"
 _TRANSFER = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB,
                            max_concurrency=4)
 _TRANSFER.max_in_memory_upload_chunks = 4
+# CompleteMultipartUpload assembles the whole object before it answers: S3 keeps the
+# connection alive meanwhile, but an S3-compatible store may stay silent for as long as it
+# takes (moto: seconds per GiB). Under the 20 s of the other calls it was retried on top of
+# the assembly still running; it gets a read timeout of its own instead.
+ASSEMBLY_READ_TIMEOUT = 300
 
 
 @contextmanager
@@ -102,8 +108,18 @@ class S3Storage:
 
     name = "s3"
 
-    def __init__(self, client: Any, bucket: str, *, region: str, endpoint: str | None) -> None:
+    def __init__(self, client: Any, bucket: str, *, region: str, endpoint: str | None,
+                 session: Any = None) -> None:
         self.client, self.bucket, self.region, self.endpoint = client, bucket, region, endpoint
+        self._session = session  # the boto3 session `client` came from
+
+    @cached_property
+    def assembler(self) -> Any:
+        """The client CompleteMultipartUpload is sent with: the same, but for its read timeout."""
+        if self._session is None:
+            return self.client
+        return self._session.client("s3", endpoint_url=self.endpoint, config=self.client.meta
+                                    .config.merge(Config(read_timeout=ASSEMBLY_READ_TIMEOUT)))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Storage:
@@ -123,8 +139,10 @@ class S3Storage:
                         connect_timeout=3, read_timeout=20, s3=s3_options,
                         retries={"mode": "standard", "total_max_attempts": 3},  # 3 tries in all
                         **options)
-        client = boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
-        return cls(client, settings.s3_bucket, region=settings.aws_region, endpoint=endpoint)
+        session = boto3.session.Session()
+        client = session.client("s3", endpoint_url=endpoint, config=config)
+        return cls(client, settings.s3_bucket, region=settings.aws_region, endpoint=endpoint,
+                   session=session)
 
     def check(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
@@ -251,8 +269,9 @@ class S3Storage:
     def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
         listed = [{"PartNumber": part.part_number, "ETag": part.etag} for part in parts]
         with _mapped(f"{key} (upload {upload_id})"):
-            self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
-                                                  MultipartUpload={"Parts": listed})
+            self.assembler.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id,
+                MultipartUpload={"Parts": listed})
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         try:

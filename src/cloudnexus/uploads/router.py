@@ -68,7 +68,8 @@ def complete_upload(upload: LockedUploadDep, db: SessionDep, storage: StorageDep
     from cloudnexus.files import service as files
     from cloudnexus.uploads import service
 
-    file = service.complete(db, storage, upload=upload, parts=body.parts if body else None)
+    file = service.complete(db, storage, upload=upload, parts=body.parts if body else None,
+                            sha256=body.sha256 if body else None)
     return FileOut.from_model(file, files.public_url(storage, file))
 
 

@@ -72,6 +72,9 @@ class CompletedPart(Schema):
 
 class UploadComplete(Schema):
     parts: Annotated[list[CompletedPart], Field(max_length=MAX_PARTS)] | None = None
+    sha256: Sha256 | None = Field(None, description=(
+        "Hex SHA-256 of the object, for an upload created without one (a client that hashes "
+        "while it sends the parts); checked like one declared at creation"))
 
     @field_validator("parts")
     @classmethod

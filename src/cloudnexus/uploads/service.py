@@ -22,6 +22,7 @@ from cloudnexus.errors import (
     NotFound,
     PayloadTooLarge,
     UploadMismatch,
+    ValidationFailed,
     bucket_not_found,
 )
 from cloudnexus.events import outbox, types
@@ -118,7 +119,7 @@ def pending_in(db: Session, *, bucket: Bucket, lock: bool = False) -> list[Uploa
 
 
 def complete(db: Session, storage: Storage, *, upload: Upload,
-             parts: list[CompletedPart] | None) -> File:
+             parts: list[CompletedPart] | None, sha256: str | None = None) -> File:
     """Check the stored object against the declaration and make the file ready.
 
     Runs with the upload row locked (on PostgreSQL), and the upload leaves 'pending' only
@@ -133,6 +134,8 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
         return _already_over(db, upload)
     if upload.expires_at <= utcnow():
         raise NotFound("Upload expired")
+    if sha256 is not None:
+        _declare_sha256(upload, sha256)
     stored = _checked_object(db, storage, upload, parts)
     if not _leave_pending(db, upload, COMPLETED):
         db.refresh(upload)
@@ -172,6 +175,17 @@ def complete_arrived(db: Session, storage: Storage, *, storage_key: str) -> File
         logger.info("an upload did not complete itself", extra={
             "upload_id": str(upload.id), "error": refused.message})
         return None
+
+
+def _declare_sha256(upload: Upload, sha256: str) -> None:
+    """The SHA-256 given at complete joins the declaration (checked with it next); one
+    already declared cannot be changed."""
+    if upload.sha256 is None:
+        upload.sha256 = sha256
+    elif upload.sha256 != sha256:
+        raise ValidationFailed(details=[{"field": "sha256", "declared": upload.sha256,
+                                         "given": sha256}],
+                               message="The upload was created with another sha256")
 
 
 def _already_over(db: Session, upload: Upload) -> File:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import random
 import time
@@ -202,6 +201,8 @@ class AsyncTransport:
         delay = backoff_delay(attempt, response)
         if self.on_retry:
             self.on_retry(attempt + 1, delay, cause)
+        import asyncio  # here: a sync program never needs it
+
         await asyncio.sleep(delay)
 
 

@@ -76,6 +76,16 @@ class AsyncUploads(_AsyncResource):
     abort = _async(ops.abort_upload)
 
 
+class AsyncSigningKeys(_AsyncResource):
+    create = _async(ops.create_signing_key)
+    list = _async(ops.list_signing_keys)
+    delete = _async(ops.delete_signing_key)
+
+
+class AsyncTokens(_AsyncResource):
+    create = _async(ops.create_token)
+
+
 class AsyncLinks(_AsyncResource):
     create = _async(ops.create_link)
     list = _async(ops.list_links)
@@ -99,14 +109,14 @@ class AsyncFiles(_AsyncResource):
 
     async def list(self, bucket: str, *, prefix: str | None = None, q: str | None = None,
                    tag: str | None = None, content_type: str | None = None,
-                   sort: str = "path", order: str = "asc",
+                   created_by: str | None = None, sort: str = "path", order: str = "asc",
                    page_size: int = 1000) -> AsyncIterator[File]:
         """Every matching file, following `next_cursor` page after page."""
         cursor: str | None = None
         while True:
             page = await self._run(ops.list_files_page(
-                bucket, prefix=prefix, q=q, tag=tag, content_type=content_type, sort=sort,
-                order=order, limit=page_size, cursor=cursor))
+                bucket, prefix=prefix, q=q, tag=tag, content_type=content_type,
+                created_by=created_by, sort=sort, order=order, limit=page_size, cursor=cursor))
             for file in page.items:
                 yield file
             if not page.next_cursor:
@@ -168,6 +178,8 @@ class AsyncClient:
         self.files = AsyncFiles(self._transport, self._transfers)
         self.uploads = AsyncUploads(self._transport)
         self.links = AsyncLinks(self._transport)
+        self.signing_keys = AsyncSigningKeys(self._transport)
+        self.tokens = AsyncTokens(self._transport)
 
     def _transfers(self) -> Transfers:
         if self._sync_transfers is None:

@@ -68,6 +68,16 @@ class Uploads(_Resource):
     abort = _sync(ops.abort_upload)
 
 
+class SigningKeys(_Resource):
+    create = _sync(ops.create_signing_key)
+    list = _sync(ops.list_signing_keys)
+    delete = _sync(ops.delete_signing_key)
+
+
+class Tokens(_Resource):
+    create = _sync(ops.create_token)
+
+
 class Links(_Resource):
     create = _sync(ops.create_link)
     list = _sync(ops.list_links)
@@ -90,14 +100,15 @@ class Files(_Resource):
         self._transfers = transfers
 
     def list(self, bucket: str, *, prefix: str | None = None, q: str | None = None,
-             tag: str | None = None, content_type: str | None = None, sort: str = "path",
-             order: str = "asc", page_size: int = 1000) -> Iterator[File]:
+             tag: str | None = None, content_type: str | None = None,
+             created_by: str | None = None, sort: str = "path", order: str = "asc",
+             page_size: int = 1000) -> Iterator[File]:
         """Every matching file, following `next_cursor` page after page."""
         cursor: str | None = None
         while True:
             page = self._run(ops.list_files_page(
-                bucket, prefix=prefix, q=q, tag=tag, content_type=content_type, sort=sort,
-                order=order, limit=page_size, cursor=cursor))
+                bucket, prefix=prefix, q=q, tag=tag, content_type=content_type,
+                created_by=created_by, sort=sort, order=order, limit=page_size, cursor=cursor))
             yield from page.items
             if not page.next_cursor:
                 return
@@ -162,6 +173,8 @@ class Client:
         self.files = Files(self._transport, self.transfers)
         self.uploads = Uploads(self._transport)
         self.links = Links(self._transport)
+        self.signing_keys = SigningKeys(self._transport)
+        self.tokens = Tokens(self._transport)
 
     def workspace(self) -> Workspace:
         """The workspace of the credential: usage against quota."""

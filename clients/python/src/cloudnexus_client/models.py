@@ -104,6 +104,7 @@ class File:
     created_at: datetime | None
     updated_at: datetime | None
     public_url: str | None
+    created_by: str | None = None  # a token's `sub`, or "key:<api key id>"
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> File:
@@ -112,7 +113,8 @@ class File:
                    sha256=data.get("sha256"), etag=data["etag"],
                    metadata=dict(data.get("metadata") or {}), tags=list(data.get("tags") or []),
                    status=data["status"], created_at=_time(data.get("created_at")),
-                   updated_at=_time(data.get("updated_at")), public_url=data.get("public_url"))
+                   updated_at=_time(data.get("updated_at")), public_url=data.get("public_url"),
+                   created_by=data.get("created_by"))
 
     def to_json(self) -> dict[str, Any]:
         """The record as the API shows it (timestamps in RFC 3339)."""
@@ -189,6 +191,34 @@ class Link:
                    expires_at=_time(data.get("expires_at")),
                    max_downloads=data.get("max_downloads"), downloads=int(data.get("downloads", 0)),
                    revoked_at=_time(data.get("revoked_at")))
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A key that signs delegated tokens; an HS256 key's `secret` is in its creation only."""
+
+    id: str
+    name: str
+    algorithm: str
+    created_at: datetime | None
+    secret: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SigningKey:
+        return cls(id=data["id"], name=data["name"], algorithm=data["algorithm"],
+                   created_at=_time(data.get("created_at")), secret=data.get("secret"))
+
+
+@dataclass(frozen=True)
+class Token:
+    """A delegated token minted by the server: pass it as `Client(url, token=...)`."""
+
+    token: str
+    expires_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Token:
+        return cls(token=data["token"], expires_at=_time(data.get("expires_at")))
 
 
 @dataclass(frozen=True)

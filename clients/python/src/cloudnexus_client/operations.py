@@ -11,7 +11,18 @@ from urllib.parse import quote
 import httpx
 
 from cloudnexus_client._http import Call
-from cloudnexus_client.models import Bucket, File, Health, Key, Link, Page, Upload, Workspace
+from cloudnexus_client.models import (
+    Bucket,
+    File,
+    Health,
+    Key,
+    Link,
+    Page,
+    SigningKey,
+    Token,
+    Upload,
+    Workspace,
+)
 
 T = TypeVar("T")
 
@@ -99,11 +110,12 @@ def _file_page(response: httpx.Response) -> Page[File]:
 
 def list_files_page(bucket: str, *, prefix: str | None = None, q: str | None = None,
                     tag: str | None = None, content_type: str | None = None,
-                    sort: str = "path", order: str = "asc", limit: int = 1000,
-                    cursor: str | None = None) -> Operation[Page[File]]:
-    """One page of a bucket's files."""
-    params = {"prefix": prefix, "q": q, "tag": tag, "content_type": content_type, "sort": sort,
-              "order": order, "limit": limit, "cursor": cursor}
+                    created_by: str | None = None, sort: str = "path", order: str = "asc",
+                    limit: int = 1000, cursor: str | None = None) -> Operation[Page[File]]:
+    """One page of a bucket's files (`created_by`: a token's sub, or "key:<key id>")."""
+    params = {"prefix": prefix, "q": q, "tag": tag, "content_type": content_type,
+              "created_by": created_by, "sort": sort, "order": order, "limit": limit,
+              "cursor": cursor}
     return Operation(Call("GET", f"/v1/buckets/{_segment(bucket)}/files", params=params),
                      _file_page)
 
@@ -194,12 +206,15 @@ def get_upload(upload_id: str, *, part_number_marker: int | None = None) -> Oper
                      _json_of(Upload.from_json))
 
 
-def complete_upload(upload_id: str,
-                    parts: Sequence[tuple[int, str]] | None = None) -> Operation[File]:
-    """Complete an upload (multipart: with every part's number and etag)."""
+def complete_upload(upload_id: str, parts: Sequence[tuple[int, str]] | None = None, *,
+                    sha256: str | None = None) -> Operation[File]:
+    """Complete an upload (multipart: with every part's number and etag); `sha256`, for an
+    upload created without one, is checked as if it had been declared."""
     body: dict[str, Any] = {}
     if parts is not None:
         body["parts"] = [{"part_number": number, "etag": etag} for number, etag in sorted(parts)]
+    if sha256 is not None:
+        body["sha256"] = sha256
     return Operation(Call("POST", f"/v1/uploads/{_segment(upload_id)}/complete", json=body),
                      _json_of(File.from_json))
 
@@ -222,3 +237,38 @@ def list_links(file_id: str) -> Operation[list[Link]]:
 
 def revoke_link(link_id: str) -> Operation[None]:
     return Operation(Call("DELETE", f"/v1/links/{_segment(link_id)}"), _none)
+
+
+def create_signing_key(name: str, algorithm: str = "HS256", *,
+                       public_key: str | None = None) -> Operation[SigningKey]:
+    """Add a key that signs delegated tokens: HS256 (its `secret` is in this answer only), or
+    ES256 / EdDSA with the PEM `public_key` of a private key you keep."""
+    body: dict[str, Any] = {"name": name, "algorithm": algorithm}
+    if public_key is not None:
+        body["public_key"] = public_key
+    return Operation(Call("POST", "/v1/signing-keys", json=body, creates=True),
+                     _json_of(SigningKey.from_json))
+
+
+def list_signing_keys() -> Operation[list[SigningKey]]:
+    return Operation(Call("GET", "/v1/signing-keys"), _items_of(SigningKey.from_json))
+
+
+def delete_signing_key(signing_key_id: str) -> Operation[None]:
+    """Delete a signing key: every token it signed stops working at once."""
+    return Operation(Call("DELETE", f"/v1/signing-keys/{_segment(signing_key_id)}"), _none)
+
+
+def create_token(sub: str, *, expires_in: int, buckets: Sequence[str], prefix: str,
+                 ops: Sequence[str], max_file_size: int | None = None,
+                 content_types: Sequence[str] | None = None) -> Operation[Token]:
+    """Mint a delegated token for end user `sub`: `ops` ("list", "read", "write", "delete")
+    in `buckets`, on paths under `prefix` only, for `expires_in` seconds (at most a day)."""
+    grant: dict[str, Any] = {"buckets": list(buckets), "prefix": prefix, "ops": list(ops)}
+    if max_file_size is not None:
+        grant["max_file_size"] = max_file_size
+    if content_types is not None:
+        grant["content_types"] = list(content_types)
+    body = {"sub": sub, "expires_in": expires_in, "cnx": grant}
+    return Operation(Call("POST", "/v1/tokens", json=body, creates=True),
+                     _json_of(Token.from_json))

@@ -11,7 +11,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TypeVar
@@ -145,6 +144,25 @@ class _Source:
         return digest.hexdigest()
 
 
+class _Hashing:
+    """The source's SHA-256, read in order on its own thread while the parts go out."""
+
+    def __init__(self, source: _Source) -> None:
+        self._source = source
+        self._stopped = threading.Event()
+
+    def run(self) -> str | None:
+        digest = hashlib.sha256()
+        for chunk in self._source.chunks(0, self._source.size):
+            if self._stopped.is_set():
+                return None
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
 def _seekable(handle: IO[bytes]) -> bool:
     try:
         return handle.seekable()
@@ -199,11 +217,11 @@ class _ResumeState:
             return None
         return dict(state)
 
-    def save(self, upload_id: str, sha256: str) -> None:
+    def save(self, upload_id: str) -> None:
         if self.file is None:
             return
         self.file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        state = {"upload_id": upload_id, "sha256": sha256, "size": self.source.size,
+        state = {"upload_id": upload_id, "size": self.source.size,
                  "mtime_ns": self.source.mtime_ns}
         temporary = self.file.with_suffix(".tmp")
         temporary.write_text(json.dumps(state), encoding="utf-8")
@@ -275,13 +293,15 @@ class Transfers:
                 return self._multipart(resumed, source, progress, state, concurrency,
                                        resumed=True)
             state.clear()
-        sha256 = source.sha256()
-        upload = self.run(create_upload(bucket, path, size=source.size, sha256=sha256,
+        # A single PUT's signature binds the SHA-256, so it is declared first; parts are hashed
+        # while they go out and the SHA-256 named at complete (no pass over the file first).
+        upload = self.run(create_upload(bucket, path, size=source.size,
+                                        sha256=None if multipart else source.sha256(),
                                         multipart=multipart, **common))
         if upload.method == "PUT":
             return self._single(upload, source, progress)
         if resume:
-            state.save(upload.id, sha256)
+            state.save(upload.id)
         return self._multipart(upload, source, progress, state, concurrency, resumed=False)
 
     def _resumable(self, upload_id: str) -> Upload | None:
@@ -354,18 +374,24 @@ class Transfers:
                 etags[number] = response.headers.get("ETag", "")
 
         missing = [number for number in range(1, count + 1) if number not in etags]
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        with ThreadPoolExecutor(max_workers=max(1, concurrency) + 1) as pool:
+            hashing = _Hashing(source)
+            digest = pool.submit(hashing.run)  # beside the parts, on a core of its own
             futures = [pool.submit(send_part, number) for number in missing]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             failed = [future for future in done if future.exception() is not None]
             if failed:
+                hashing.stop()
                 for future in futures:
                     future.cancel()
                 error = failed[0].exception()
                 if error is not None:
                     raise error
+            sha256 = digest.result()
         try:
-            file = self.run(complete_upload(upload.id, sorted(etags.items())))
+            file = self.run(complete_upload(upload.id, sorted(etags.items()), sha256=sha256))
         except ApiError as exc:
             if exc.status in (404, 422):  # the upload is over: a new run starts afresh
                 state.clear()
