@@ -73,14 +73,16 @@ def test_the_search_index_leads_with_the_bucket() -> None:
 
 def store_files_at_0004(engine: Engine, paths: list[str]) -> uuid.UUID:
     """The schema as it was before file_trigrams, with files in it: their bucket's id."""
-    from cloudnexus.buckets import service as buckets
+    from cloudnexus.buckets.models import Bucket
     from cloudnexus.db.engine import create_session_factory
     from cloudnexus.workspaces import service as workspaces
 
     command.upgrade(alembic_config(engine), "0004")
     with create_session_factory(engine)() as db:
         workspace = workspaces.create(db, name="before")
-        bucket = buckets.create(db, workspace_id=workspace.id, name="old")
+        bucket = Bucket(workspace_id=workspace.id, name="old")  # no service: it writes events
+        db.add(bucket)
+        db.flush()
         db.execute(text(
             "INSERT INTO files (id, workspace_id, bucket_id, path, path_search, size, "
             "content_type, etag, metadata, tags, status, storage_key, created_at, updated_at) "

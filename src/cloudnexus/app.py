@@ -14,6 +14,7 @@ from cloudnexus.buckets.router import router as buckets_router
 from cloudnexus.config import Settings
 from cloudnexus.delegation.router import router as delegation_router
 from cloudnexus.errors import install_error_handlers
+from cloudnexus.events.router import router as events_router
 from cloudnexus.files.router import router as files_router
 from cloudnexus.links.router import public_router as share_router
 from cloudnexus.links.router import router as links_router
@@ -32,10 +33,20 @@ from cloudnexus.workspaces.router import router as workspace_router
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Nothing to start (resources are made on first use); at shutdown, close the idle
-    database connections. (Lambda runs no lifespan: its container ends with them.)"""
+    """Resources are made on first use; with WEBHOOK_DISPATCH (`cloudnexus serve`) the
+    webhook deliveries start here. At shutdown, close the idle database connections.
+    (Lambda runs no lifespan: its container ends with them.)"""
+    runtime = app.state.runtime
+    dispatcher = None
+    if runtime.settings.webhook_dispatch:
+        from cloudnexus.events.dispatcher import Dispatcher
+
+        dispatcher = Dispatcher(runtime.session_factory, runtime.settings)
+        dispatcher.start()
     yield
-    app.state.runtime.close_connections()
+    if dispatcher is not None:
+        dispatcher.stop()
+    runtime.close_connections()
 
 
 def _document_errors(app: FastAPI) -> None:
@@ -68,15 +79,17 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     _document_errors(app)
     routers = [health.router, workspace_router, keys_router, delegation_router, buckets_router,
-               files_router, uploads_router, links_router, share_router]
+               files_router, uploads_router, links_router, share_router, events_router]
     if settings.docs_enabled:
         from cloudnexus.apidocs.router import router as docs_router
 
         routers.append(docs_router)
     if settings.uses_local_storage:
         from cloudnexus.storage.local_router import router as local_storage_router
+        from cloudnexus.uploads.arrivals import object_arrived
 
         routers.append(local_storage_router)
+        app.state.object_arrived = object_arrived  # its PUT completes single uploads
     for router in routers:
         # The routes as the routers built them (prefix, tags and dependencies applied):
         # include_router would analyse each route a second time, on the first request.

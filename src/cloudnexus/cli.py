@@ -45,6 +45,7 @@ def serve(
 
     if "PUBLIC_URL" not in os.environ:
         os.environ["PUBLIC_URL"] = f"http://{reachable_host(host)}:{port}"
+    os.environ.setdefault("WEBHOOK_DISPATCH", "true")  # this process delivers webhooks
     settings = settings_or_exit()
     port_free_or_exit(host, port)
     if settings.uses_embedded_database:

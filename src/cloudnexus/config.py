@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     direct_upload_max_bytes: int = Field(4 * MiB, ge=1)
     multipart_threshold: int = Field(64 * MiB, ge=MIN_PART_BYTES)
     presign_expires: int = Field(900, ge=1, le=604800)
+    event_retention_days: int = Field(7, ge=1, le=3650)
+    webhook_allow_http: bool = False
+    webhook_allow_private: bool = False
+    webhook_timeout: float = Field(10, gt=0, le=60)  # seconds a receiver has to answer
+    webhook_dispatch: bool = False  # deliver from this process (`cloudnexus serve` sets it)
 
     # Ours.
     public_url: AnyHttpUrl | None = None  # where the local backend's presigned URLs point

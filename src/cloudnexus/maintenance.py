@@ -29,6 +29,7 @@ class Report:
     orphans_removed: int = 0
     missing_marked: int = 0
     idempotency_forgotten: int = 0
+    events_forgotten: int = 0
     orphan_keys: list[str] = field(default_factory=list)
     missing_files: list[str] = field(default_factory=list)
 
@@ -51,8 +52,16 @@ def run(runtime: Runtime, *, dry_run: bool = False,
             from cloudnexus.idempotency import service as idempotency
 
             report.idempotency_forgotten = idempotency.forget_expired(db)
+            report.events_forgotten = _forget_events(db, runtime, now=started)
     logger.info("maintenance finished", extra={"report": report.as_dict()})
     return report
+
+
+def _forget_events(db: Any, runtime: Runtime, *, now: datetime) -> int:
+    """Events older than EVENT_RETENTION_DAYS go."""
+    from cloudnexus.events import outbox
+
+    return outbox.forget_before(db, now - timedelta(days=runtime.settings.event_retention_days))
 
 
 def run_scheduled(runtime: Runtime) -> dict[str, Any]:

@@ -42,6 +42,15 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/files/{file_id}/links"): WRITE,
     ("GET", "/v1/files/{file_id}/links"): READ,
     ("DELETE", "/v1/links/{link_id}"): WRITE,
+    ("GET", "/v1/events"): ADMIN,
+    ("POST", "/v1/webhooks"): ADMIN,
+    ("GET", "/v1/webhooks"): ADMIN,
+    ("GET", "/v1/webhooks/{webhook_id}"): ADMIN,
+    ("PATCH", "/v1/webhooks/{webhook_id}"): ADMIN,
+    ("DELETE", "/v1/webhooks/{webhook_id}"): ADMIN,
+    ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): ADMIN,
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): ADMIN,
+    ("POST", "/v1/webhooks/{webhook_id}/replay"): ADMIN,
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/keys"): {"name": "ci", "scopes": ["files:read"]},
@@ -56,6 +65,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/buckets/{bucket}/uploads"): {"path": "up.txt", "size": 3,
                                                "content_type": "text/plain"},
     ("POST", "/v1/files/{file_id}/links"): {"expires_in": 60},
+    ("POST", "/v1/webhooks"): {"url": "https://93.184.215.14/hook"},
+    ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": "changed"},
+    ("POST", "/v1/webhooks/{webhook_id}/replay"): {"since": "2026-01-01T00:00:00Z"},
 }
 FORMS = {("POST", "/v1/buckets/{bucket}/files"): {"file": ("new.txt", b"new", "text/plain")}}
 WITHOUT = {READ: ["files:write"], WRITE: ["files:read"], ADMIN: ["files:read", "files:write"]}
@@ -79,7 +91,10 @@ class World:
                            headers=a.headers())
         signing_key = client.post("/v1/signing-keys", json={"name": "app", "algorithm": "HS256"},
                                   headers=a.headers())
+        webhook = client.post("/v1/webhooks", json={"url": "https://93.184.215.14/hook"},
+                              headers=a.headers())
         self.ids = {"bucket": "photos", "key_id": extra_key.json()["id"],
+                    "webhook_id": webhook.json()["id"],
                     "signing_key_id": signing_key.json()["id"],
                     "file_id": file.json()["id"], "upload_id": upload.json()["id"],
                     "link_id": link.json()["id"]}

@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
-from cloudnexus.buckets.schemas import is_bucket_name
+from cloudnexus.buckets.schemas import BucketOut, is_bucket_name
 from cloudnexus.db.engine import save_unique
 from cloudnexus.errors import Conflict, ValidationFailed, bucket_not_found
+from cloudnexus.events import outbox, types
 from cloudnexus.storage.base import Storage
 from cloudnexus.uploads.models import ABORTED
 from cloudnexus.workspaces import usage
@@ -35,8 +36,16 @@ def create(db: Session, *, workspace_id: uuid.UUID, name: str, public: bool = Fa
     bucket = Bucket(workspace_id=workspace_id, name=name, public=public,
                     max_file_size=max_file_size, allowed_content_types=allowed_content_types)
     db.add(bucket)
-    save_unique(db, f"Bucket '{name}' already exists")
+    save_unique(db, f"Bucket '{name}' already exists", commit=False)
+    emit(db, types.BUCKET_CREATED, bucket)
+    db.commit()
     return bucket
+
+
+def emit(db: Session, type_: str, bucket: Bucket) -> None:
+    """Write the bucket's event into the transaction changing it."""
+    outbox.emit(db, workspace_id=bucket.workspace_id, type_=type_,
+                data={"bucket": BucketOut.from_model(bucket).model_dump(mode="json")})
 
 
 def get(db: Session, *, workspace_id: uuid.UUID, name: str) -> Bucket:
@@ -72,6 +81,8 @@ def update(db: Session, *, bucket: Bucket, changes: dict[str, Any],
                            "upload in flight")
     for field, value in changes.items():
         setattr(bucket, field, value)
+    db.flush()
+    emit(db, types.BUCKET_UPDATED, bucket)
     db.commit()
     return bucket
 
@@ -103,5 +114,6 @@ def delete(db: Session, storage: Storage, *, bucket: Bucket, force: bool = False
                        "again")
     for upload in uploads.pending_in(db, bucket=bucket):
         usage.release(db, workspace_id=upload.workspace_id, size=upload.size)
+    emit(db, types.BUCKET_DELETED, bucket)
     db.delete(bucket)
     db.commit()

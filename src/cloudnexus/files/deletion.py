@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.db.engine import rows_matched
+from cloudnexus.events.types import FILE_DELETED
+from cloudnexus.files import service
 from cloudnexus.files.models import DELETING, MISSING, READY, File
 from cloudnexus.storage.base import Storage
 from cloudnexus.workspaces import usage
@@ -59,6 +61,7 @@ def mark_deleting(db: Session, files: Sequence[File]) -> list[File]:
                             .execution_options(synchronize_session=False))
         if rows_matched(result) == 1:
             newly.append(file)
+            service.emit(db, FILE_DELETED, file)
     for workspace_id, bucket_id in dict.fromkeys((f.workspace_id, f.bucket_id) for f in newly):
         theirs = [f for f in newly if (f.workspace_id, f.bucket_id) == (workspace_id, bucket_id)]
         usage.change(db, workspace_id=workspace_id, bucket_id=bucket_id,

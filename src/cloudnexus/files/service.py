@@ -17,9 +17,11 @@ from cloudnexus.buckets.rules import check_upload
 from cloudnexus.db.columns import new_id, utcnow
 from cloudnexus.db.engine import rows_matched, save_unique, writes_take_turns
 from cloudnexus.errors import Conflict, NotFound, PreconditionFailed
+from cloudnexus.events import outbox, types
 from cloudnexus.files.direct import DirectUpload
 from cloudnexus.files.models import DELETING, MISSING, READY, File
 from cloudnexus.files.paths import check_path, search_key
+from cloudnexus.files.schemas import FileOut
 from cloudnexus.storage.base import ObjectNotFound, Storage
 from cloudnexus.storage.keys import object_key
 from cloudnexus.workspaces import usage
@@ -41,6 +43,13 @@ def get(db: Session, *, workspace_id: uuid.UUID, file_id: uuid.UUID,
 
 def public_url(storage: Storage, file: File) -> str | None:
     return storage.public_url(file.storage_key) if file.bucket.public else None
+
+
+def emit(db: Session, type_: str, file: File, **extra: Any) -> None:
+    """Write the file's event into the transaction changing it (`public_url` left out: it
+    depends on the storage serving it, and is signed for no one)."""
+    data = {"file": FileOut.from_model(file, None).model_dump(mode="json"), **extra}
+    outbox.emit(db, workspace_id=file.workspace_id, type_=type_, data=data)
 
 
 def _at_path(db: Session, *, bucket: Bucket, path: str, lock: bool = False) -> File | None:
@@ -106,6 +115,7 @@ def record(db: Session, new: NewFile) -> tuple[File, str | None]:
             raise _path_taken(bucket, existing)
         if existing.status != DELETING:
             freed = existing.size
+            emit(db, types.FILE_DELETED, existing)
         replaced_key = existing.storage_key
         db.delete(existing)
         db.flush()
@@ -133,6 +143,7 @@ def record(db: Session, new: NewFile) -> tuple[File, str | None]:
     if new_object_key(bucket, new.file_id) != new.storage_key:
         raise Conflict("The bucket's visibility changed while the file was being stored; "
                        "send it again")
+    emit(db, types.FILE_CREATED, file)
     return file, replaced_key
 
 
@@ -187,8 +198,11 @@ def update(db: Session, *, file: File, changes: dict[str, Any], if_match: str | 
     if rows_matched(result) != 1:
         db.rollback()
         raise PreconditionFailed("The file changed meanwhile; fetch it and retry")
-    save_unique(db, "That path was just taken")
+    previous_path = file.path
     db.refresh(file)
+    moved = {"previous_path": previous_path} if file.path != previous_path else {}
+    emit(db, types.FILE_UPDATED, file, **moved)
+    save_unique(db, "That path was just taken")
     return file
 
 

@@ -3,6 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import Field
 
@@ -152,6 +153,9 @@ async def put_object(key: str, query: Annotated[SignedPutQuery, Query()], reques
             etag = storage.save_part(staged).etag
         else:
             etag = _save_object(storage, key, staged, grant)
+    arrived = getattr(request.app.state, "object_arrived", None)
+    if grant.upload_id is None and arrived is not None:
+        await run_in_threadpool(arrived, request.app.state.runtime, key)
     return Response(status_code=200, headers={"ETag": etag})
 
 

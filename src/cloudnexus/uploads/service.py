@@ -17,6 +17,7 @@ from cloudnexus.config import Settings
 from cloudnexus.db.columns import new_id, utcnow
 from cloudnexus.db.engine import rows_matched
 from cloudnexus.errors import (
+    AppError,
     Conflict,
     NotFound,
     PayloadTooLarge,
@@ -24,6 +25,7 @@ from cloudnexus.errors import (
     ValidationFailed,
     bucket_not_found,
 )
+from cloudnexus.events import outbox, types
 from cloudnexus.files import service as files
 from cloudnexus.files.models import File
 from cloudnexus.files.paths import check_path
@@ -33,6 +35,7 @@ from cloudnexus.uploads import checks
 from cloudnexus.uploads.models import (
     ABORTED,
     COMPLETED,
+    EXPIRED,
     FAILED,
     MULTIPART,
     PENDING,
@@ -43,6 +46,7 @@ from cloudnexus.uploads.parts import part_size_for
 from cloudnexus.uploads.schemas import (
     CompletedPart,
     UploadCreate,
+    UploadOut,
 )
 from cloudnexus.workspaces import usage
 
@@ -155,6 +159,24 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
     return file
 
 
+def complete_arrived(db: Session, storage: Storage, *, storage_key: str) -> File | None:
+    """Complete the pending single-PUT upload stored under `storage_key`, as its client's
+    complete would (a later complete answers the same File); None when there is none, or
+    when a check refused it (then the upload is failed or left as complete leaves it)."""
+    query = select(Upload).where(Upload.status == PENDING, Upload.method == SINGLE,
+                                 Upload.storage_key == storage_key)
+    upload = db.scalar(query.with_for_update(of=Upload))
+    if upload is None:
+        return None
+    try:
+        return complete(db, storage, upload=upload, parts=None)
+    except AppError as refused:
+        db.rollback()
+        logger.info("an upload did not complete itself", extra={
+            "upload_id": str(upload.id), "error": refused.message})
+        return None
+
+
 def _declare_sha256(upload: Upload, sha256: str) -> None:
     """The SHA-256 given at complete joins the declaration (checked with it next); one
     already declared cannot be changed."""
@@ -215,11 +237,24 @@ def finish(db: Session, storage: Storage, *, upload: Upload, status: str) -> boo
         if upload.multipart_id:
             storage.abort_multipart(upload.storage_key, upload.multipart_id)
         storage.delete(upload.storage_key)
+        if status in (FAILED, EXPIRED):
+            _emit_failed(db, upload)
     except BaseException:
         db.rollback()
         raise
     db.commit()
     return True
+
+
+def _emit_failed(db: Session, upload: Upload) -> None:
+    """upload.failed, in the transaction that failed or expired it: the upload as
+    GET /v1/uploads/{id} shows it (no URLs: they sign nothing any more), and its bucket."""
+    shown = UploadOut(id=upload.id, file_id=upload.file_id, method=upload.method,  # type: ignore[arg-type]
+                      status=upload.status, path=upload.path, size=upload.size,
+                      content_type=upload.content_type, expires_at=upload.expires_at)
+    data = {"upload": {**shown.model_dump(mode="json", exclude_none=True),
+                       "bucket": upload.bucket.name}}
+    outbox.emit(db, workspace_id=upload.workspace_id, type_=types.UPLOAD_FAILED, data=data)
 
 
 def _leave_pending(db: Session, upload: Upload, status: str) -> bool:

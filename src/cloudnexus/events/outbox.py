@@ -1,0 +1,81 @@
+"""Writing events beside the change they describe, and reading them back in cursor order.
+
+docs/events.md explains why a client following the cursor sees each event exactly once."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, tuple_
+from sqlalchemy.orm import Session
+
+from cloudnexus.errors import BadRequest
+from cloudnexus.events.models import CURRENT_XID, Event
+
+# Transactions older than this have all ended (committed or rolled back), on PostgreSQL.
+_HORIZON = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+LAST_SEQ = 2**63 - 1
+
+
+def emit(db: Session, *, workspace_id: uuid.UUID, type_: str, data: dict[str, Any]) -> Event:
+    """Add an event to the session's transaction: it commits, or rolls back, with the change."""
+    event = Event(workspace_id=workspace_id, type=type_, data=data)
+    if db.get_bind().dialect.name == "postgresql":
+        event.xid = text(CURRENT_XID)  # type: ignore[assignment]
+    db.add(event)
+    return event
+
+
+def encode_cursor(xid: int, seq: int) -> str:
+    return base64.urlsafe_b64encode(f"{xid}:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        xid, seq = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(":")
+        return int(xid), int(seq)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("Invalid cursor") from None
+
+
+def page(db: Session, *, workspace_id: uuid.UUID, after: str | None, types: list[str] | None,
+         limit: int) -> tuple[list[Event], str | None]:
+    """The workspace's events after the cursor, oldest first, and the cursor after them.
+
+    On PostgreSQL only events whose transaction is older than every transaction still in
+    flight are handed out: one that took its id earlier but commits later is then still
+    ahead of the cursor. SQLite commits one writing transaction at a time, in the order of
+    the numbers they take."""
+    query = select(Event).where(Event.workspace_id == workspace_id)
+    if after is not None:
+        query = query.where(tuple_(Event.xid, Event.seq) > decode_cursor(after))
+    if types:
+        query = query.where(Event.type.in_(types))
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.where(Event.xid < text(_HORIZON))
+    events = [*db.scalars(query.order_by(Event.xid, Event.seq).limit(limit))]
+    if not events:
+        return [], after
+    return events, encode_cursor(events[-1].xid, events[-1].seq)
+
+
+def forget_before(db: Session, cutoff: datetime) -> int:
+    """Delete the events made before `cutoff` (maintenance's retention)."""
+    count = db.scalar(select(func.count()).where(Event.created_at < cutoff)) or 0
+    if count:
+        db.execute(delete(Event).where(Event.created_at < cutoff))
+    db.commit()
+    return count
+
+
+def latest_cursor(db: Session) -> str | None:
+    """A cursor past every event handed out so far (where a new webhook starts): on
+    PostgreSQL just before the horizon, so what transactions in flight write still comes."""
+    if db.get_bind().dialect.name == "postgresql":
+        horizon = db.scalar(select(text(_HORIZON)))
+        return encode_cursor(int(horizon) - 1, LAST_SEQ)
+    last = db.scalar(select(func.max(Event.seq)))
+    return None if last is None else encode_cursor(0, last)
