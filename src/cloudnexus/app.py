@@ -12,6 +12,7 @@ from cloudnexus import __version__, health
 from cloudnexus.auth.router import router as keys_router
 from cloudnexus.buckets.router import router as buckets_router
 from cloudnexus.config import Settings
+from cloudnexus.console.router import router as console_router
 from cloudnexus.delegation.router import router as delegation_router
 from cloudnexus.errors import install_error_handlers
 from cloudnexus.files.router import router as files_router
@@ -67,7 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     _document_errors(app)
     routers = [health.router, workspace_router, keys_router, delegation_router, buckets_router,
-               files_router, uploads_router, links_router, share_router]
+               files_router, uploads_router, links_router, share_router, console_router]
     if settings.uses_local_storage:
         from cloudnexus.storage.local_router import router as local_storage_router
 
