@@ -455,9 +455,10 @@ export class CloudNexus {
           idempotent: true, signal });
     }
     options.onStart?.(upload);
+    let aborting = null; // the server-side abort, awaited before upload() rejects
     const abortOnServer = () => {
       this.resumes.clear(resumeKey);
-      this.request("DELETE", `/v1/uploads/${upload.id}`).catch(() => {});
+      aborting = this.request("DELETE", `/v1/uploads/${upload.id}`).catch(() => {});
     };
     signal?.addEventListener("abort", abortOnServer, { once: true });
     try {
@@ -473,6 +474,9 @@ export class CloudNexus {
         this.resumes.clear(resumeKey);
       }
       return { file: done, way: upload.method === "PUT" ? "put" : "multipart", resumed };
+    } catch (error) {
+      await aborting;
+      throw error;
     } finally {
       signal?.removeEventListener("abort", abortOnServer);
     }
