@@ -226,7 +226,7 @@ def test_upload_preview_download_rename_share_delete(
     dialog.get_by_role("button", name="Delete").click()
     confirm = page.get_by_role("dialog", name="Delete renamed/pic.png? This cannot be undone.")
     confirm.get_by_role("button", name="Delete").click()
-    page.get_by_role("button", name="renamed/").wait_for(state="detached")
+    page.get_by_role("link", name="renamed/").wait_for(state="detached")
     assert api.get(f"/v1/files/{file_id}").status_code == 404
 
     page.get_by_role("checkbox", name="Select one.txt").check()
@@ -286,3 +286,37 @@ def test_readable_at_360_px(server: Server, api: httpx.Client, browser: Any, vie
             shot(page, "narrow-browser")
     finally:
         context.close()
+
+
+def tab_to(page: Any, name: str) -> None:
+    """Press Tab until the focused element is named `name` (its text or aria-label)."""
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => { const e = document.activeElement;"
+                                " return e.getAttribute('aria-label') || e.textContent.trim(); }")
+        if focused == name:
+            return
+    raise AssertionError(f"Tab never reached {name!r}")
+
+
+def test_usable_by_keyboard(server: Server, api: httpx.Client,
+                            page_and_console: tuple[Any, Console]) -> None:
+    bucket = new_bucket(api, {"notes.txt": b"n"})
+    page, console = page_and_console
+    page.goto(f"{server.url}/console/")
+    page.get_by_label("API key", exact=True).wait_for()
+    page.keyboard.type(server.key)  # the field has the focus
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Buckets").wait_for()
+    tab_to(page, bucket)
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="notes.txt").wait_for()
+    tab_to(page, "notes.txt")
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="notes.txt")
+    expect(dialog).to_be_visible()
+    assert page.evaluate("() => document.activeElement.closest('dialog') !== null")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert page.evaluate("() => document.activeElement.textContent") == "notes.txt"
+    console.assert_clean()

@@ -10,10 +10,28 @@ export async function showKeys() {
   $("#webhooks").hidden = !session.features.webhooks;
   if (session.features.webhooks) {
     const hooks = await session.cx.listWebhooks();
-    $("#webhook-list").replaceChildren(...hooks.map((hook) => el("li", {
-      text: `${hook.url} — ${(hook.events || ["all events"]).join(", ")}` +
-        (hook.disabled ? " (disabled)" : "") })));
+    $("#webhook-list").replaceChildren(...hooks.map(webhookItem));
   }
+}
+
+/** A webhook, its latest deliveries loaded when opened. */
+function webhookItem(hook) {
+  const deliveries = el("ul", { class: "deliveries" });
+  const details = el("details", {}, el("summary", { text: `${hook.url} — ` +
+    `${(hook.events || ["all events"]).join(", ")}${hook.disabled ? " (disabled)" : ""}` }),
+  deliveries);
+  details.addEventListener("toggle", async () => {
+    if (!details.open) return;
+    try {
+      const answer = await session.cx.request("GET", `/v1/webhooks/${hook.id}/deliveries`);
+      deliveries.replaceChildren(...answer.items.map((d) => el("li", { text:
+        `${formatDate(d.created_at)}: attempt ${d.attempt}, ` +
+        `${d.status_code ?? d.error ?? "no answer"} (${d.duration_ms} ms)` })));
+    } catch (error) {
+      deliveries.replaceChildren(el("li", { text: describe(error) }));
+    }
+  });
+  return el("li", {}, details);
 }
 
 function keyRow(key) {
