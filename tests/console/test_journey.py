@@ -166,7 +166,7 @@ def test_upload_preview_download_rename_share_delete(
     page.get_by_text("This folder is empty.").wait_for()
 
     with page.expect_file_chooser() as chooser:
-        page.get_by_role("button", name="Upload").click()
+        page.get_by_role("button", name="Upload", exact=True).click()
     chooser.value.set_files([
         {"name": "one.txt", "mimeType": "text/plain", "buffer": b"one"},
         {"name": "pic.png", "mimeType": "image/png", "buffer": picture}])

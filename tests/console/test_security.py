@@ -139,6 +139,11 @@ def test_another_origin_uses_cloudnexus_js_with_a_delegated_token(
             made[name] = [done.way, done.file.size, done.file.created_by];
             ids[name] = done.file.id;
         }
+        // Without being told the server's direct limit, the client learns it from a 413.
+        const learner = new cnx.CloudNexus({ url: api, token });
+        const learnt = await learner.upload(new File([new Uint8Array(100 * 1024)], "learnt.bin"),
+                                            { bucket, path: "users/42/learnt.bin" });
+        made.learnt = [learnt.way, learner.directLimit];
         const listed = [];
         for await (const file of cx.files(bucket, { limit: 2 })) listed.push(file.path);
         const bytes = await (await fetch(await cx.contentUrl(ids["small.txt"]))).text();
@@ -166,8 +171,10 @@ def test_another_origin_uses_cloudnexus_js_with_a_delegated_token(
     }""", {"api": server.url, "token": token, "bucket": bucket, "directLimit": DIRECT_LIMIT})
     assert result["made"] == {"small.txt": ["direct", 5, "user-42"],
                               "medium.bin": ["put", 200 * 1024, "user-42"],
-                              "large.bin": ["multipart", 6 * MiB, "user-42"]}
-    assert result["listed"] == ["users/42/large.bin", "users/42/medium.bin", "users/42/small.txt"]
+                              "large.bin": ["multipart", 6 * MiB, "user-42"],
+                              "learnt": ["put", DIRECT_LIMIT]}
+    assert result["listed"] == ["users/42/large.bin", "users/42/learnt.bin",
+                                "users/42/medium.bin", "users/42/small.txt"]
     assert result["bytes"] == "\x07" * 5
     assert result["middle"] > 0  # progress was reported while the parts went out
     assert result["errors"] == [["Forbidden", 403, "forbidden", True, True],
@@ -175,4 +182,4 @@ def test_another_origin_uses_cloudnexus_js_with_a_delegated_token(
                                 ["NotFound", 404, "not_found", True, True]]
     assert result["aborted"] == "AbortError"
     assert api.get(f"/v1/uploads/{result['uploadId']}").status_code == 404  # aborted there too
-    console.assert_clean("status of 403", "status of 404")
+    console.assert_clean("status of 403", "status of 404", "status of 413")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ def open_bucket(page: Any, server: Server, bucket: str) -> None:
 
 def choose(page: Any, path: Path) -> None:
     with page.expect_file_chooser() as chooser:
-        page.get_by_role("button", name="Upload").click()
+        page.get_by_role("button", name="Upload", exact=True).click()
     chooser.value.set_files(str(path))
 
 
@@ -72,6 +73,17 @@ def start_slow_upload(page: Any, context: Any, server: Server, bucket: str, path
     upload_id = saved_upload_id(page)
     assert upload_id is not None
     return upload_id
+
+
+def assert_quota_free(api: httpx.Client, bucket: str, used_before: int) -> None:
+    """Nothing stored and nothing reserved since `used_before`: the rest of the quota can be
+    taken by one upload (which is then aborted)."""
+    assert api.get("/v1/workspace").json()["usage"]["bytes"] == used_before
+    rest = QUOTA_BYTES - used_before
+    whole = api.post(f"/v1/buckets/{bucket}/uploads", json={
+        "path": "all-the-rest.bin", "size": rest, "content_type": "application/octet-stream"})
+    assert whole.status_code == 201, whole.text
+    api.delete(f"/v1/uploads/{whole.json()['id']}").raise_for_status()
 
 
 def only_file(api: httpx.Client, bucket: str) -> dict[str, Any]:
@@ -102,28 +114,31 @@ def test_a_20_mib_upload_goes_in_parts_with_visible_progress(
     console.assert_clean()
 
 
-def test_a_cancelled_upload_leaves_nothing_behind(
+@pytest.mark.parametrize("how", ["cancelled", "discarded after a reload"])
+def test_a_stopped_upload_leaves_nothing_behind(
         server: Server, api: httpx.Client, context: Any, bucket: str, big_file: Path,
-        page_and_console: tuple[Any, Console]) -> None:
+        page_and_console: tuple[Any, Console], how: str) -> None:
     page, console = page_and_console
     used_before = api.get("/v1/workspace").json()["usage"]["bytes"]
     upload_id = start_slow_upload(page, context, server, bucket, big_file)
-    page.get_by_role("button", name=f"Cancel upload of {big_file.name}").click()
-    expect(page.locator("#uploads li", has_text=big_file.name)).to_contain_text("Cancelled")
+    if how == "cancelled":
+        page.get_by_role("button", name=f"Cancel upload of {big_file.name}").click()
+        expect(page.locator("#uploads li", has_text=big_file.name)).to_contain_text("Cancelled")
+    else:
+        page.reload()
+        page.get_by_role("button", name=f"Discard upload of {big_file.name}").click()
+        expect(page.locator("#uploads li.interrupted")).to_have_count(0)
 
     expect(page.get_by_text("This folder is empty.")).to_be_visible()
     assert api.get(f"/v1/buckets/{bucket}/files").json()["items"] == []
-    assert api.get(f"/v1/uploads/{upload_id}").status_code == 404  # aborted before "Cancelled"
+    assert api.get(f"/v1/uploads/{upload_id}").status_code == 404  # aborted before it said so
     assert saved_upload_id(page) is None
     parts = Path(server.environment["DATA_DIR"]) / "multipart"
     assert not parts.is_dir() or list(parts.iterdir()) == []  # no part kept on disk
-    assert api.get("/v1/workspace").json()["usage"]["bytes"] == used_before
-    # The 20 MiB reserved for the upload are free again: the rest of the quota can be taken.
-    rest = QUOTA_BYTES - used_before
-    whole = api.post(f"/v1/buckets/{bucket}/uploads", json={
-        "path": "all-the-rest.bin", "size": rest, "content_type": "application/octet-stream"})
-    assert whole.status_code == 201, whole.text
-    api.delete(f"/v1/uploads/{whole.json()['id']}").raise_for_status()
+    assert_quota_free(api, bucket, used_before)
+    page.reload()  # and nothing is offered for resuming
+    page.get_by_text("This folder is empty.").wait_for()
+    expect(page.locator("#uploads li")).to_have_count(0)
     console.assert_clean()
 
 
@@ -141,12 +156,15 @@ def test_a_reload_mid_upload_resumes_where_it_stopped(
 
     page.reload()  # the page, its uploads and its File objects are gone; sessionStorage stays
     page.get_by_text("This folder is empty.").wait_for()
+    hint = page.locator("#uploads li.interrupted")
+    expect(hint).to_have_text(re.compile(r"big\.bin\s*Interrupted: upload big\.bin \(21 MB\)"))
     sent: list[str] = []
     page.on("request", lambda r: sent.append(f"{r.method} {r.url}")
             if r.method in {"POST", "PUT"} else None)
     choose(page, big_file)  # the same file again, into the same place
     row = page.locator("#uploads li", has_text=big_file.name)
     expect(row).to_contain_text("Done (resumed)", timeout=60_000)
+    expect(hint).to_have_count(0)
 
     upload = api.get(f"/v1/uploads/{upload_id}").json()
     stored = only_file(api, bucket)
@@ -156,3 +174,4 @@ def test_a_reload_mid_upload_resumes_where_it_stopped(
     assert len(puts) == 1 and "part_number=1" in puts[0]  # only the part that was missing
     assert not [line for line in sent if line.endswith(f"/v1/buckets/{bucket}/uploads")]
     console.assert_clean()
+

@@ -5,7 +5,7 @@ import { showFolder } from "./files.js";
 import { showKeys } from "./keys.js";
 import { detectService, restore, session, signIn, signOut } from "./session.js";
 import { $, describe, showView, toast } from "./ui.js";
-import "./uploads.js";
+import { showInterrupted } from "./uploads.js";
 
 async function route() {
   if (!session.cx) {
@@ -22,6 +22,7 @@ async function route() {
       const prefix = folders.filter(Boolean).map((part) => `${decodeURIComponent(part)}/`).join("");
       showView("browser-view");
       showFolder(decodeURIComponent(bucket), prefix);
+      showInterrupted();
     } else if (hash === "keys") {
       showView("keys-view");
       document.title = "Keys · CloudNexus console";

@@ -56,6 +56,7 @@ const DEFAULT_DIRECT_LIMIT = 4 * MiB; // the server's default DIRECT_UPLOAD_MAX_
 const PARALLEL_PARTS_FROM = 32 * MiB; // from here on, parts even below the server's threshold
 const HASHED_UP_TO = 64 * MiB; // a single PUT is hashed in memory (SHA-256) up to this size
 const RESUME_PREFIX = "cloudnexus.upload.";
+const DIRECT_LIMIT_SAID = /Direct uploads take at most (\d+) bytes/; // the server's 413 message
 const RETRIED = new Set([429, 502, 503, 504]);
 
 /** An error answered by the service, with the contract's code and the request id. */
@@ -231,6 +232,20 @@ class ResumeStore {
 
   clear(key) {
     try { this.storage?.removeItem(key); } catch { /* see save */ }
+  }
+
+  /** Every saved upload: its storage key, id, and the destination and file it was for. */
+  entries() {
+    const found = [];
+    for (let index = 0; index < (this.storage?.length || 0); index += 1) {
+      const key = this.storage.key(index);
+      if (!key?.startsWith(RESUME_PREFIX)) continue;
+      try {
+        const [base, bucket, path, name, size] = JSON.parse(key.slice(RESUME_PREFIX.length));
+        found.push({ key, base, bucket, path, name, size, uploadId: this.load(key)?.upload_id });
+      } catch { /* not ours after all */ }
+    }
+    return found;
   }
 }
 
@@ -408,10 +423,11 @@ export class CloudNexus {
         return { file: await this.direct(bucket, file, common, meter, signal), way: "direct",
           resumed: false };
       } catch (error) {
-        if (!(error instanceof PayloadTooLarge) || error.message.includes("max_file_size")) {
-          throw error;
-        }
-        this.directLimit = Math.max(0, file.size - 1); // the server's limit is lower: learn it
+        // The server's direct limit is lower than ours: learn it and go presigned. (A 413 of
+        // the bucket's or the token's own limit would be the same the other way.)
+        const limit = error instanceof PayloadTooLarge && DIRECT_LIMIT_SAID.exec(error.message);
+        if (!limit) throw error;
+        this.directLimit = Math.min(Number(limit[1]), file.size - 1);
         meter.done = 0;
       }
     }
@@ -450,9 +466,11 @@ export class CloudNexus {
       this.resumes.clear(resumeKey);
       const multipart = Boolean(options.multipart) || file.size >= PARALLEL_PARTS_FROM;
       const sha256 = multipart ? null : await sha256Hex(file);
+      // Not cancelled half-way (an upload made but never known could not be aborted): an
+      // abort meanwhile is handled just below, with the upload's id.
       upload = await this.request("POST", `/v1/buckets/${encodeURIComponent(bucket)}/uploads`,
         { json: { ...common, size: file.size, sha256: sha256 || undefined, multipart },
-          idempotent: true, signal });
+          idempotent: true });
     }
     options.onStart?.(upload);
     let aborting = null; // the server-side abort, awaited before upload() rejects
@@ -462,7 +480,10 @@ export class CloudNexus {
     };
     signal?.addEventListener("abort", abortOnServer, { once: true });
     try {
-      if (signal?.aborted) throw signal.reason;
+      if (signal?.aborted) {
+        abortOnServer();
+        throw signal.reason;
+      }
       let done;
       if (upload.method === "PUT") {
         await this.sendPut(upload, file, meter, signal);
@@ -479,6 +500,27 @@ export class CloudNexus {
       throw error;
     } finally {
       signal?.removeEventListener("abort", abortOnServer);
+    }
+  }
+
+  /**
+   * Multipart uploads to this service left unfinished by a reload or a closed tab: uploading
+   * the same file to the same place resumes one; discardUpload() gives its quota back.
+   * @returns {{key: string, bucket: string, path: string, name: string, size: number,
+   *   uploadId: string}[]}
+   */
+  interruptedUploads() {
+    const base = this.url || location.origin;
+    return this.resumes.entries().filter((entry) => entry.base === base && entry.uploadId);
+  }
+
+  /** Abort an interrupted upload on the server and forget it here. */
+  async discardUpload(entry) {
+    this.resumes.clear(entry.key);
+    try {
+      await this.request("DELETE", `/v1/uploads/${encodeURIComponent(entry.uploadId)}`);
+    } catch (error) {
+      if (!(error instanceof NotFound) && !(error instanceof Conflict)) throw error; // gone
     }
   }
 

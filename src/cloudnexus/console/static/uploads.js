@@ -3,22 +3,27 @@
 import { formatBytes } from "./cloudnexus.js";
 import { folder, restart } from "./files.js";
 import { session } from "./session.js";
-import { $, describe, el } from "./ui.js";
+import { $, describe, el, toast } from "./ui.js";
 
 const AT_ONCE = 3; // files sent at the same time (each multipart file sends parts in parallel too)
 const queue = [];
+const inFlight = new Set(); // "bucket/path" of this tab's queued and running uploads
 let running = 0;
 
 /** Upload files into the open folder; `path` is each file's path below it. */
 export function enqueue(items) {
   for (const { file, path } of items) {
     const row = uploadRow(file, folder.prefix + path);
+    inFlight.add(`${folder.bucket}/${folder.prefix}${path}`);
     queue.push({ file, bucket: folder.bucket, path: folder.prefix + path, ...row });
   }
   pump();
 }
 
 function uploadRow(file, path) {
+  for (const hint of document.querySelectorAll("#uploads li.interrupted")) {
+    if (hint.firstChild.textContent === path) hint.remove();
+  }
   const controller = new AbortController();
   const bar = el("progress", { max: file.size || 1, value: 0, "aria-label": `Upload of ${path}` });
   const text = el("span", { class: "upload-text", text: "Waiting" });
@@ -33,7 +38,9 @@ function uploadRow(file, path) {
 async function pump() {
   while (running < AT_ONCE && queue.length) {
     running += 1;
-    send(queue.shift()).finally(() => {
+    const job = queue.shift();
+    send(job).finally(() => {
+      inFlight.delete(`${job.bucket}/${job.path}`);
       running -= 1;
       if (!running && !queue.length) restart();
       pump();
@@ -63,6 +70,24 @@ async function send(job) {
     job.row.classList.add("failed");
   }
   cancel.remove();
+}
+
+/** Uploads into this bucket that a reload or a closed tab interrupted: say how to resume. */
+export function showInterrupted() {
+  for (const row of document.querySelectorAll("#uploads li.interrupted")) row.remove();
+  for (const entry of session.cx.interruptedUploads()) {
+    if (entry.bucket !== folder.bucket || inFlight.has(`${entry.bucket}/${entry.path}`)) continue;
+    const row = el("li", { class: "upload interrupted" },
+      el("span", { class: "upload-name", text: entry.path }),
+      el("span", { class: "upload-text", text: `Interrupted: upload ${entry.name} ` +
+        `(${formatBytes(entry.size)}) here again to resume` }),
+      el("button", { type: "button", "aria-label": `Discard upload of ${entry.path}`,
+        text: "Discard", onclick: async () => {
+          await session.cx.discardUpload(entry).catch((error) => toast(describe(error)));
+          row.remove();
+        } }));
+    $("#uploads").append(row);
+  }
 }
 
 $("#upload").addEventListener("click", () => $("#upload-input").click());
