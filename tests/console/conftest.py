@@ -1,5 +1,5 @@
 """The console in a real browser: Debian's Chromium through Playwright, against a really running
-`cloudnexus serve` on the embedded default (one server per module, one browser per session).
+`cloudnexus serve` on the embedded default (one server per module, one browser for them all).
 
 Every page records its console errors and uncaught exceptions; `Console.assert_clean` fails a
 test on any of them but the ones it names as expected (e.g. the 401 of a wrong key, which
@@ -27,8 +27,11 @@ QUOTA_BYTES = 64 * MiB
 ARTIFACTS = Path(os.environ.get("CONSOLE_ARTIFACTS", "/tmp/cloudnexus-console-artifacts"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for every test here, closed when they are done: Playwright's sync API keeps
+    an event loop running on the main thread while it is open, which later tests' own
+    asyncio.run() (Mangum's handler among them) would find and fail on."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
