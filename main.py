@@ -1,8 +1,10 @@
 """The Lambda entry point: `main.handler`.
 
 API Gateway events (HTTP API v2, REST API v1) go through Mangum to the FastAPI app; an
-EventBridge scheduled event runs maintenance instead, and `{"cloudnexus": "migrate"}` (a
-one-off `aws lambda invoke` after a deploy) applies the migrations. The app is built at
+EventBridge scheduled event runs maintenance instead, `{"cloudnexus": "migrate"}` (a
+one-off `aws lambda invoke` after a deploy) applies the migrations, and
+`{"cloudnexus": ["workspace", "create", "acme"]}` runs an admin command of the CLI
+(admin_event.py). The app is built at
 import (cheap: no database, no boto3); the engine and storage clients are made on first use
 and then reused.
 """
@@ -65,10 +67,15 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
             upgrade(app.state.runtime.engine)  # a one-off invoke after each deploy
             return {"migrated": current_revision(app.state.runtime.engine)}
+        from cloudnexus.admin_event import is_admin_command, run_admin_command
+
+        if is_admin_command(event):
+            return run_admin_command(event["cloudnexus"])
         kind = type(event).__name__
         keys = sorted(event)[:10] if isinstance(event, dict) else []
         logger.error("Unsupported event", extra={"event_type": kind, "event_keys": keys})
         return {"error": {"code": "unsupported_event", "message": "Not an API Gateway event, "
-                          "an EventBridge scheduled event or {\"cloudnexus\": \"migrate\"}"}}
+                          "an EventBridge scheduled event, {\"cloudnexus\": \"migrate\"} or "
+                          "{\"cloudnexus\": [\"workspace\", \"create\", \"NAME\"]}"}}
     finally:
         aws_request_id_var.reset(token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -40,9 +41,32 @@ def postgres_url_of(name: str) -> str:
     return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
+@functools.cache
+def postgres_unreachable() -> str | None:
+    """Why the test PostgreSQL cannot be used, in one line; None when it can."""
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine(POSTGRES_ADMIN_URL)
+    try:
+        with engine.connect():
+            return None
+    except OperationalError as exc:
+        reason = (str(exc.orig).strip().splitlines() or ["no answer"])[0]
+        return (f"PostgreSQL at {engine.url.render_as_string()} is not reachable ({reason}); "
+                "start one (README: Tests) or set TEST_POSTGRES_URL")
+    finally:
+        engine.dispose()
+
+
 @contextmanager
 def new_postgres_database(name: str) -> Iterator[str]:
-    """An empty database of its own on the real PostgreSQL, dropped afterwards; its URL."""
+    """An empty database of its own on the real PostgreSQL, dropped afterwards; its URL.
+
+    Without a PostgreSQL the test is skipped with the reason, except in CI, where it fails."""
+    if (reason := postgres_unreachable()) is not None:
+        if os.environ.get("CI"):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))

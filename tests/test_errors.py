@@ -191,3 +191,26 @@ def test_a_contract_route_validates_the_same_way(client: Any, tenant: Tenant) ->
     malformed = client.post("/v1/buckets", content=b"{", headers={
         **tenant.headers(), "content-type": "application/json"})
     assert malformed.status_code == 400 and error_of(malformed)["code"] == "bad_request"
+
+
+@pytest.mark.parametrize(("headers", "got"), [
+    ({}, "no Content-Type was sent"),
+    ({"content-type": "text/plain"}, "got 'text/plain'"),
+    ({"content-type": "application/x-www-form-urlencoded"},
+     "got 'application/x-www-form-urlencoded'")])
+def test_a_body_sent_without_the_json_header_is_told_to_send_it(
+        client: Any, tenant: Tenant, headers: dict[str, str], got: str) -> None:
+    response = client.post("/v1/buckets", content=b'{"name": "photos"}',
+                           headers={**tenant.headers(), **headers})
+    assert response.status_code == 400 and error_of(response)["code"] == "bad_request"
+    assert error_of(response)["message"] == (
+        f"Send the body as JSON with the header Content-Type: application/json ({got})")
+
+
+def test_a_missing_bucket_is_named(client: Any, tenant: Tenant) -> None:
+    for path in ("/v1/buckets/no-such", "/v1/buckets/no-such/files"):
+        missing = client.get(path, headers=tenant.headers())
+        assert missing.status_code == 404
+        assert error_of(missing)["message"] == "Bucket 'no-such' not found"
+    long = client.get("/v1/buckets/" + "x" * 300, headers=tenant.headers())
+    assert error_of(long)["message"] == f"Bucket '{'x' * 62}…' not found"

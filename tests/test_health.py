@@ -4,7 +4,9 @@ and recovery without a restart once the database is back."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -12,7 +14,8 @@ from fastapi.testclient import TestClient
 
 from cloudnexus import __version__
 from cloudnexus.app import create_app
-from tests.conftest import free_port
+from cloudnexus.migrations import head_revision, upgrade
+from tests.conftest import free_port, new_postgres_database
 from tests.tcp_proxy import TcpProxy
 
 PASSWORD = "pw-never-in-health"
@@ -23,7 +26,7 @@ def assert_healthy(response: Any) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     assert (body["status"], body["version"]) == ("ok", __version__)
-    assert set(body["checks"]) == {"database", "storage"}
+    assert set(body["checks"]) == {"database", "storage", "schema"}
     for check in body["checks"].values():
         assert check["status"] == "ok" and "error" not in check
         assert isinstance(check["latency_ms"], float) and check["latency_ms"] >= 0
@@ -39,9 +42,32 @@ def test_the_embedded_default_needs_no_configuration(make_settings: Callable[...
     settings = make_settings()  # no DB_*, no DATABASE_URL, no S3_BUCKET
     assert settings.uses_embedded_database and settings.uses_local_storage
     app = create_app(settings)
+    upgrade(app.state.runtime.engine)  # as `cloudnexus serve` does on the embedded default
     with TestClient(app) as client:
         assert_healthy(client.get("/health"))
     app.state.runtime.close()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_an_unmigrated_database_is_503_naming_migrate_until_migrated(
+        database: str, make_settings: Callable[..., Any], tmp_path: Any) -> None:
+    with ExitStack() as stack:
+        url = (f"sqlite:///{tmp_path / 'empty.db'}" if database == "sqlite" else
+               stack.enter_context(new_postgres_database(f"cloudnexus_h_{uuid.uuid4().hex[:12]}")))
+        app = create_app(make_settings(database_url=url, log_level="CRITICAL"))
+        stack.callback(app.state.runtime.close)
+        client = TestClient(app)
+        missing = client.get("/health")
+        assert missing.status_code == 503 and missing.headers["Retry-After"]
+        assert missing.json()["checks"]["database"]["status"] == "ok"
+        assert missing.json()["checks"]["schema"]["error"] == (
+            "the database has no CloudNexus schema yet: run `cloudnexus migrate`")
+        upgrade(app.state.runtime.engine, "0005")
+        behind = client.get("/health").json()["checks"]["schema"]["error"]
+        assert behind == ("the database schema is at 0005, this code needs "
+                          f"{head_revision()}: run `cloudnexus migrate`")
+        upgrade(app.state.runtime.engine)
+        assert_healthy(client.get("/health"))
 
 
 @pytest.fixture

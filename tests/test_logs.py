@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
 from cloudnexus.app import create_app
+from cloudnexus.config import ConfigError, load_settings
 from cloudnexus.logs import aws_request_id_var, configure_logging
 from tests.conftest import free_port
 
@@ -186,3 +187,32 @@ def test_the_database_password_never_reaches_the_logs(start: Callable[..., TestC
     captured = capfd.readouterr()
     assert '"status": 503' in captured.out  # the outages above were logged...
     assert PASSWORD not in captured.out + captured.err  # ...without the password
+
+
+def test_log_format_text_prints_one_readable_line_with_the_request_id(
+        start: Callable[..., TestClient], capfd: pytest.CaptureFixture[str]) -> None:
+    client = start(log_format="TEXT")
+    response = client.get("/_test/work", headers={"X-Request-Id": "req-text-1"})
+    work = next(line for line in lines_of(capfd) if "working on it" in line)
+    assert re.match(r"^\d\d:\d\d:\d\d\.\d{3} INFO +working on it  \[", work)
+    assert "request_id=req-text-1" in work and "step=1" in work
+    assert response.headers["X-Request-Id"] == "req-text-1"
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(work)
+
+
+def test_without_log_format_a_terminal_gets_text_and_a_pipe_gets_json(
+        capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    configure_logging("INFO")  # stdout is captured: not a terminal
+    logging.getLogger("cloudnexus.test").info("to a pipe")
+    assert json.loads(lines_of(capfd)[0])["message"] == "to a pipe"
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    configure_logging("INFO")
+    logging.getLogger("cloudnexus.test").info("to a terminal")
+    [line] = lines_of(capfd)
+    assert re.match(r"^\d\d:\d\d:\d\d\.\d{3} INFO +to a terminal$", line)
+
+
+def test_a_bad_log_format_stops_start_up_naming_it() -> None:
+    with pytest.raises(ConfigError, match=r"^LOG_FORMAT: "):
+        load_settings(log_format="yaml")

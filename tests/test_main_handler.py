@@ -312,7 +312,7 @@ def test_migrate_event_applies_the_migrations(no_mangum: ModuleType) -> None:
     from cloudnexus.migrations import head_revision
 
     result = no_mangum.handler({"cloudnexus": "migrate"}, context())
-    assert result == {"migrated": head_revision(no_mangum.app.state.runtime.engine)}
+    assert result == {"migrated": head_revision()}
 
 
 @pytest.mark.parametrize("unknown", [
@@ -348,3 +348,35 @@ def test_an_idempotency_key_with_nul_is_400(main: ModuleType) -> None:
         context())
     assert created["statusCode"] == 400, created
     assert json.loads(created["body"])["error"]["code"] == "bad_request"
+
+
+def test_admin_commands_run_through_an_invoke(no_mangum: ModuleType) -> None:
+    """An operator without a host in the VPC: `aws lambda invoke` with the CLI's arguments."""
+    def invoke(*arguments: str) -> dict[str, Any]:
+        return no_mangum.handler({"cloudnexus": list(arguments)}, context())  # type: ignore[no-any-return]
+
+    assert invoke("migrate")["exit_code"] == 0
+    created = invoke("workspace", "create", "ops", "--max-bytes", "1GiB")
+    assert created["exit_code"] == 0 and "workspace ops created" in created["stdout"]
+    assert invoke("workspace", "create", "ops")["exit_code"] == 1  # already exists
+    made = invoke("key", "create", "--workspace", "ops", "--scope", "admin")
+    assert made["exit_code"] == 0 and "not shown again" in made["stderr"]
+    key = made["stdout"].split()[-1]
+    from fastapi.testclient import TestClient
+
+    with TestClient(no_mangum.app) as client:
+        workspace = client.get("/v1/workspace", headers={"Authorization": f"Bearer {key}"})
+    assert workspace.status_code == 200 and workspace.json()["quota"]["max_bytes"] == 2**30
+    listed = invoke("key", "list", "--workspace", "ops", "--json")
+    assert json.loads(listed["stdout"])["scopes"] == "admin"
+    usage = invoke("key", "create", "--workspace", "ops", "--scope", "root")
+    assert usage["exit_code"] == 2 and "unknown scope" in usage["stderr"]
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["serve"], "'serve' cannot be invoked"), (["doctor"], "'doctor' cannot be invoked"),
+    ([], "must be a list of strings"), (["workspace", 1], "must be a list of strings")])
+def test_other_commands_cannot_be_invoked(no_mangum: ModuleType, arguments: list[Any],
+                                          message: str) -> None:
+    result = no_mangum.handler({"cloudnexus": arguments}, context())
+    assert result["error"]["code"] == "bad_request" and message in result["error"]["message"]

@@ -45,13 +45,13 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
 
 def test_up_down_and_up_again(empty_engine: Engine) -> None:
     upgrade(empty_engine)
-    assert current_revision(empty_engine) == head_revision(empty_engine)
+    assert current_revision(empty_engine) == head_revision()
     assert "files" in inspect(empty_engine).get_table_names()
     command.downgrade(alembic_config(empty_engine), "base")
     assert current_revision(empty_engine) is None
     assert "files" not in inspect(empty_engine).get_table_names()
     upgrade(empty_engine)
-    assert current_revision(empty_engine) == head_revision(empty_engine)
+    assert current_revision(empty_engine) == head_revision()
 
 
 def test_the_search_index_leads_with_the_bucket() -> None:

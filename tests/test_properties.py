@@ -33,7 +33,8 @@ PROPERTY = settings(max_examples=EXAMPLES, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow, HealthCheck.data_too_large])
 ERROR_CODES = {"bad_request", "unauthorized", "forbidden", "quota_exceeded", "not_found",
-               "conflict", "precondition_failed", "payload_too_large", "unsupported_media_type",
+               "conflict", "gone", "precondition_failed", "payload_too_large",
+               "unsupported_media_type",
                "validation_error", "upload_mismatch"}
 MAX_PATH_BYTES = 1024
 MAX_METADATA_BYTES = 8 * 1024

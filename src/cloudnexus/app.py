@@ -54,14 +54,14 @@ def _document_errors(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = FastAPI(
         lifespan=_lifespan,
         title="CloudNexus",
         version=__version__,
         summary="File storage and metadata API",
         openapi_url="/openapi.json" if settings.docs_enabled else None,
-        docs_url="/docs" if settings.docs_enabled else None,
+        docs_url=None,  # served from the package instead of a CDN: apidocs/
         redoc_url=None,
     )
     app.state.runtime = Runtime(settings)
@@ -69,6 +69,10 @@ def create_app(settings: Settings) -> FastAPI:
     _document_errors(app)
     routers = [health.router, workspace_router, keys_router, delegation_router, buckets_router,
                files_router, uploads_router, links_router, share_router, console_router]
+    if settings.docs_enabled:
+        from cloudnexus.apidocs.router import router as docs_router
+
+        routers.append(docs_router)
     if settings.uses_local_storage:
         from cloudnexus.storage.local_router import router as local_storage_router
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cloudnexus.admin_cli import key_app, workspace_app
+from cloudnexus.admin_cli import fail, key_app, workspace_app
 from cloudnexus.config import ConfigError, Settings, load_settings
 from cloudnexus.serving import BODY_TIMEOUT_SECONDS, HEAD_MAX_BYTES, HEAD_TIMEOUT_SECONDS
 
@@ -55,6 +55,7 @@ def serve(
     if "PUBLIC_URL" not in os.environ:
         os.environ["PUBLIC_URL"] = f"http://{reachable_host(host)}:{port}"
     settings = settings_or_exit()
+    port_free_or_exit(host, port)
     if settings.uses_embedded_database:
         _migrate(settings)
         console.print(f"embedded database: {settings.sqlalchemy_url()}", highlight=False)
@@ -68,6 +69,22 @@ def serve(
                 http=protocol_with(limits))  # type: ignore[arg-type]
 
 
+def port_free_or_exit(host: str, port: int) -> None:
+    """One line naming the way out when the port is taken, not uvicorn's log and a make error."""
+    import errno
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            fail(f"{host}:{port} is already in use: choose another port with --port "
+                 "(make run PORT=8001)")
+
+
 def reachable_host(host: str) -> str:
     """The address a browser can use: a server on every interface is reached on 127.0.0.1."""
     try:
@@ -78,11 +95,13 @@ def reachable_host(host: str) -> str:
 
 
 def _migrate(settings: Settings) -> None:
+    from cloudnexus.admin_cli import check_database_or_exit
     from cloudnexus.database import create_db_engine
     from cloudnexus.migrations import upgrade
 
     engine = create_db_engine(settings)
     try:
+        check_database_or_exit(engine, migrated=False)
         upgrade(engine)
     finally:
         engine.dispose()
@@ -147,11 +166,13 @@ def maintenance(
     import json
     from datetime import timedelta
 
+    from cloudnexus.admin_cli import check_database_or_exit
     from cloudnexus.maintenance import run
     from cloudnexus.runtime import Runtime
 
     runtime = Runtime(settings_or_exit())
     try:
+        check_database_or_exit(runtime.engine)
         report = run(runtime, dry_run=dry_run, orphan_grace=timedelta(minutes=grace_minutes))
     finally:
         runtime.close()

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["json", "text"]
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -50,12 +51,19 @@ class Settings(BaseSettings):
     public_url: AnyHttpUrl | None = None  # where the local backend's presigned URLs point
     db_pool_size: int | None = Field(None, ge=1, le=100)  # default: 1 in Lambda, 10 elsewhere
     docs_enabled: bool = True
+    public_buckets: bool = True  # false where storage refuses public reads (PublicUploads off)
+    log_format: LogFormat | None = None  # default: text on a terminal, JSON elsewhere
     api_base_path: str = Field("/", pattern=r"^/[A-Za-z0-9._~/-]*$")  # a named stage, e.g. /prod
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -54,12 +54,22 @@ class NotFound(AppError):
     status, code, message = 404, "not_found", "Not found"
 
 
+def bucket_not_found(name: str) -> NotFound:
+    """The 404 of a bucket, naming it as the caller wrote it (cut short if very long)."""
+    shown = name if len(name) <= 63 else name[:62] + "…"
+    return NotFound(f"Bucket '{shown}' not found")
+
+
 class MethodNotAllowed(AppError):
     status, code, message = 405, "method_not_allowed", "Method not allowed"
 
 
 class Conflict(AppError):
     status, code, message = 409, "conflict", "Conflict"
+
+
+class Gone(AppError):
+    status, code, message = 410, "gone", "Gone"
 
 
 class PreconditionFailed(AppError):
@@ -158,10 +168,17 @@ async def _http_error(_: Request, error: Exception) -> JSONResponse:
     return render(error_class(message, headers=dict(exc.headers or {})))
 
 
-async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     exc = cast(RequestValidationError, error)
     if any(error["type"] == "json_invalid" for error in exc.errors()):
         return render(BadRequest("The request body is not valid JSON"))
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if (media_type != "application/json" and not media_type.endswith("+json")
+            and any(tuple(error["loc"]) == ("body",) for error in exc.errors())):
+        got = f"got {content_type!r}" if content_type else "no Content-Type was sent"
+        return render(BadRequest(
+            f"Send the body as JSON with the header Content-Type: application/json ({got})"))
     details = [
         {"loc": list(error["loc"]), "message": error["msg"], "type": error["type"]}
         for error in exc.errors()

@@ -43,7 +43,13 @@ def timed_check(probe: Callable[[], None]) -> Check:
 def _describe(exc: Exception) -> str:
     """One line, no credentials: the exception class and its first line."""
     first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+    if isinstance(exc, SchemaNotReady):
+        return first_line
     return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+
+
+class SchemaNotReady(Exception):
+    """The database answers but its schema is not this code's (the message says what to run)."""
 
 
 def check_database(runtime: Runtime) -> None:
@@ -53,11 +59,26 @@ def check_database(runtime: Runtime) -> None:
         connection.execute(text("SELECT 1")).scalar_one()
 
 
+def check_schema(runtime: Runtime) -> None:
+    """Once the schema has been found ready, a process does not ask again."""
+    if runtime.schema_ready:
+        return
+    from cloudnexus.migrations import schema_problem
+
+    with runtime.engine.connect() as connection:
+        problem = schema_problem(connection)
+    if problem is not None:
+        raise SchemaNotReady(problem)
+    runtime.schema_ready = True
+
+
 def run_checks(runtime: Runtime) -> Health:
     checks = {
         "database": timed_check(lambda: check_database(runtime)),
         "storage": timed_check(lambda: runtime.storage.check()),
     }
+    if checks["database"].status == "ok":
+        checks["schema"] = timed_check(lambda: check_schema(runtime))
     healthy = all(check.status == "ok" for check in checks.values())
     return Health(status="ok" if healthy else "unavailable", version=__version__, checks=checks)
 

@@ -1,4 +1,5 @@
-"""JSON logs, one object per line, carrying the request id of the request being served."""
+"""Logs carrying the request id of the request being served: JSON, one object per line (the
+default everywhere but a terminal), or plain text lines for a person at a terminal."""
 
 from __future__ import annotations
 
@@ -41,10 +42,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def configure_logging(level: str) -> None:
-    """Send every log record to stdout as JSON (Lambda ships stdout to CloudWatch)."""
+class TextFormatter(JsonFormatter):
+    """One readable line a record: time, level, message, then the request id and extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = json.loads(super().format(record))
+        head = (f"{entry.pop('timestamp')[11:23]} {entry.pop('level'):<7} "
+                f"{entry.pop('message')}")
+        entry.pop("logger")
+        exception = entry.pop("exception", None)
+        fields = " ".join(f"{key}={value}" for key, value in entry.items() if value is not None)
+        line = f"{head}  [{fields}]" if fields else head
+        return f"{line}\n{exception.rstrip()}" if exception else line
+
+
+def configure_logging(level: str, log_format: str | None = None) -> None:
+    """Send every log record to stdout (Lambda ships stdout to CloudWatch): as JSON, or as text
+    when asked (LOG_FORMAT=text) or, when not told, when stdout is a terminal."""
+    if log_format is None:
+        log_format = "text" if sys.stdout.isatty() else "json"
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(TextFormatter() if log_format == "text" else JsonFormatter())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)

@@ -35,6 +35,7 @@ class Runtime:
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary())
         self._async_databases: dict[asyncio.AbstractEventLoop, AsyncDatabase] = {}
+        self.schema_ready = False  # set by the health check once it has seen the schema ready
 
     @property
     def database_ready(self) -> bool:

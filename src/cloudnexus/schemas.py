@@ -74,6 +74,7 @@ _DESCRIPTIONS = {
     403: "The key lacks the scope, or the quota would be exceeded",
     404: "No such resource in this workspace",
     409: "Conflict: a name taken, a bucket not empty, an Idempotency-Key reused",
+    410: "Gone: a share link expired or used up",
     412: "If-Match does not match", 413: "Payload too large", 415: "Content type not allowed",
     422: "Invalid fields", 503: "A dependency is unavailable",
 }

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from cloudnexus.buckets.rules import content_type_allowed
-from tests.conftest import Tenant
+from tests.conftest import Tenant, client_of, running_app
 
 
 def create(client: Any, tenant: Tenant, **body: Any) -> Any:
@@ -202,3 +202,25 @@ def test_a_forced_delete_and_a_complete_of_one_of_its_uploads_do_not_deadlock(
     assert (completing[0].result(30), deleted.status_code) == (200, 409)
     assert client.get("/v1/workspace", headers=tenant.headers()).json()["usage"] == {
         "bytes": 5, "files": 1}
+
+
+def test_without_public_buckets_a_public_bucket_is_refused_naming_the_setting(
+        make_settings: Any, database_url: str) -> None:
+    settings = make_settings(database_url=database_url, log_level="WARNING", public_buckets=False)
+    for app in running_app(settings):
+        for client in client_of(app):
+            tenant = Tenant(app.state.runtime, "acme")
+            refused = create(client, tenant, name="avatars", public=True)
+            assert refused.status_code == 422
+            error = refused.json()["error"]
+            assert error["code"] == "validation_error" and "PUBLIC_BUCKETS=false" in error["message"]
+            assert "PublicUploads" in error["message"]
+            assert [detail["loc"] for detail in error["details"]] == [["body", "public"]]
+            assert create(client, tenant, name="private").status_code == 201
+            patched = client.patch("/v1/buckets/private", json={"public": True},
+                                   headers=tenant.headers())
+            assert patched.status_code == 422
+            assert client.get("/v1/buckets/private", headers=tenant.headers()).json()[
+                "public"] is False
+            assert client.patch("/v1/buckets/private", json={"public": False},
+                                headers=tenant.headers()).status_code == 200

@@ -70,7 +70,7 @@ def test_migrations_run_as_the_app_user_after_bootstrap(names: tuple[str, str]) 
     app = create_engine(f"postgresql+psycopg://{user}@127.0.0.1:5432/{database}")
     try:
         upgrade(app)
-        assert current_revision(app) == head_revision(app)
+        assert current_revision(app) == head_revision()
         with app.connect() as connection:
             extensions = set(connection.execute(text("SELECT extname FROM pg_extension")).scalars())
             assert {"pg_trgm", "btree_gin"} <= extensions

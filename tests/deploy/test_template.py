@@ -179,6 +179,8 @@ def test_environment_has_the_checklist_variables_and_no_plain_password(template:
     assert variables.get("DOCS_ENABLED", "true") == "true"
     assert variables["PGSSLMODE"] == {"Ref": "DBSslMode"}
     assert template["Parameters"]["DBSslMode"]["Default"] == "require"
+    # Public buckets only where S3 serves them: the public-read statement comes with the same.
+    assert variables["PUBLIC_BUCKETS"] == {"Ref": "PublicUploads"}
     for function in ("ApiFunction", "MaintenanceFunction"):
         assert "Environment" not in resource(template, function)  # the shared one applies
 

@@ -538,5 +538,11 @@ def test_direct_upload_respects_the_quota(client: Any, app: Any, tenant: Tenant,
     assert upload(client, tenant, b"12345", path="a").status_code == 201
     over = upload(client, tenant, b"123456", path="b")
     assert over.status_code == 403 and over.json()["error"]["code"] == "quota_exceeded"
+    assert over.json()["error"]["details"] == [
+        {"quota": "max_bytes", "limit": 10, "used": 5, "requested": 6}]
+    assert over.json()["error"]["message"] == (
+        "The workspace's byte quota would be exceeded: 5 of 10 in use, this needs 6 more")
     assert upload(client, tenant, b"12345", path="c").status_code == 201
-    assert upload(client, tenant, b"", path="d").json()["error"]["code"] == "quota_exceeded"
+    full = upload(client, tenant, b"", path="d").json()["error"]
+    assert full["code"] == "quota_exceeded"
+    assert full["details"] == [{"quota": "max_files", "limit": 2, "used": 2, "requested": 1}]

@@ -111,6 +111,10 @@ def test_put_with_another_content_type(local: LocalStorage, client: Any,
     response = client.put(presign(local, key).url, headers=headers, content=DATA)
     assert_refused(response, 403, "forbidden")
     assert_nothing_stored(local, key)
+    sent = headers.get("Content-Type")
+    got = f"got {sent!r}" if sent else "none was sent"
+    assert response.json()["error"]["message"] == (
+        f"Content-Type must be 'text/plain', as signed ({got}): send the upload's headers exactly")
 
 
 @pytest.mark.parametrize("body", [DATA + b"!", DATA[:-1], b""], ids=["longer", "shorter", "empty"])

@@ -185,6 +185,8 @@ def test_bucket_rules_quota_and_abort(stack_app: Any, stack_client: Any, stack_t
     held = start(stack_client, stack_tenant, b"x" * 60, content_type="video/mp4").json()
     over = start(stack_client, stack_tenant, b"x" * 60, path="two", content_type="video/mp4")
     assert over.status_code == 403 and over.json()["error"]["code"] == "quota_exceeded"
+    assert over.json()["error"]["details"] == [  # the upload in flight counts as used
+        {"quota": "max_bytes", "limit": 100, "used": 60, "requested": 60}]
     assert _reserved(stack_app, stack_tenant) == 60
     assert stack_client.delete(f"/v1/uploads/{held['id']}", headers=headers).status_code == 204
     assert _reserved(stack_app, stack_tenant) == 0

@@ -11,7 +11,7 @@ from cloudnexus.auth.grants import Operation
 from cloudnexus.auth.principal import Principal
 from cloudnexus.auth.scopes import ADMIN, READ, WRITE, Scope
 from cloudnexus.deps import in_session, runtime_of
-from cloudnexus.errors import Forbidden, NotFound
+from cloudnexus.errors import Forbidden, NotFound, bucket_not_found
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -70,7 +70,7 @@ def check_covers(principal: Principal, *, bucket: str, path: str | None = None,
                  what: str = "File") -> None:
     """404 for a bucket, or a path in it, outside a token's grant: as if it did not exist."""
     if principal.grant is not None and not principal.grant.covers(bucket, path):
-        raise NotFound("Bucket not found" if path is None else f"{what} not found")
+        raise bucket_not_found(bucket) if path is None else NotFound(f"{what} not found")
 
 
 async def api_key_only(principal: PrincipalDep) -> Principal:

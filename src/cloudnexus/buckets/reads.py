@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from cloudnexus.buckets.schemas import is_bucket_name
 from cloudnexus.deps import in_session, runtime_of
-from cloudnexus.errors import NotFound
+from cloudnexus.errors import bucket_not_found
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -36,7 +36,7 @@ async def read_bucket(request: Request, *, workspace_id: uuid.UUID,
                       name: str) -> BucketSettings:
     """The workspace's bucket of that name; 404 otherwise."""
     if not is_bucket_name(name):
-        raise NotFound("Bucket not found")
+        raise bucket_not_found(name)
     runtime = runtime_of(request)
     database = await runtime.async_database()
     if database is None:
@@ -44,7 +44,7 @@ async def read_bucket(request: Request, *, workspace_id: uuid.UUID,
             db, workspace_id=workspace_id, name=name))
     row = await database.fetch_one(SETTINGS, {"workspace_id": workspace_id, "name": name})
     if row is None:
-        raise NotFound("Bucket not found")
+        raise bucket_not_found(name)
     return BucketSettings(**row)
 
 

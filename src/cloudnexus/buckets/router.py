@@ -6,7 +6,7 @@ from cloudnexus.auth.dependencies import Admin, Reader, require
 from cloudnexus.auth.scopes import ADMIN, READ
 from cloudnexus.buckets.dependencies import BucketDep
 from cloudnexus.buckets.schemas import BucketCreate, BucketList, BucketOut, BucketUpdate
-from cloudnexus.deps import SessionDep, StorageDep
+from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
 from cloudnexus.schemas import error_responses
@@ -18,12 +18,13 @@ admin = [Depends(require(ADMIN))]
 
 
 @router.post("", status_code=201, responses=error_responses(403, 409))
-def create_bucket(body: BucketCreate, principal: Admin, db: SessionDep,
+def create_bucket(body: BucketCreate, principal: Admin, db: SessionDep, settings: SettingsDep,
                   _: Idempotent) -> BucketOut:
     """Create a bucket; names are unique in the workspace."""
     from cloudnexus.buckets import service
 
-    bucket = service.create(db, workspace_id=principal.workspace_id, **body.model_dump())
+    bucket = service.create(db, workspace_id=principal.workspace_id, **body.model_dump(),
+                            public_buckets=settings.public_buckets)
     return BucketOut.from_model(bucket)
 
 
@@ -43,12 +44,14 @@ def get_bucket(bucket: BucketDep) -> BucketOut:
 
 
 @router.patch("/{bucket}", dependencies=admin, responses=error_responses(403, 404, 409))
-def update_bucket(body: BucketUpdate, bucket: BucketDep, db: SessionDep) -> BucketOut:
+def update_bucket(body: BucketUpdate, bucket: BucketDep, db: SessionDep,
+                  settings: SettingsDep) -> BucketOut:
     """Change a bucket's rules; only the fields given change."""
     from cloudnexus.buckets import service
 
     changes = body.model_dump(include=body.model_fields_set)
-    return BucketOut.from_model(service.update(db, bucket=bucket, changes=changes))
+    return BucketOut.from_model(service.update(db, bucket=bucket, changes=changes,
+                                               public_buckets=settings.public_buckets))
 
 
 @router.delete("/{bucket}", status_code=204, dependencies=admin,

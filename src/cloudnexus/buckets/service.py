@@ -11,16 +11,27 @@ from sqlalchemy.orm import Session
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.schemas import is_bucket_name
 from cloudnexus.database import save_unique
-from cloudnexus.errors import Conflict, NotFound
+from cloudnexus.errors import Conflict, ValidationFailed, bucket_not_found
 from cloudnexus.storage.base import Storage
 from cloudnexus.uploads.models import ABORTED
 from cloudnexus.workspaces import usage
 from cloudnexus.workspaces.models import Workspace
 
+PUBLIC_BUCKETS_OFF = ("This deployment serves no public files (PUBLIC_BUCKETS=false: the "
+                      "template's PublicUploads parameter is off), so a bucket cannot be public")
+
+
+def check_visibility(public: bool | None, *, public_buckets: bool) -> None:
+    """422 for a public bucket where the storage would refuse its public_url."""
+    if public and not public_buckets:
+        raise ValidationFailed(PUBLIC_BUCKETS_OFF, details=[
+            {"loc": ["body", "public"], "message": PUBLIC_BUCKETS_OFF, "type": "value_error"}])
+
 
 def create(db: Session, *, workspace_id: uuid.UUID, name: str, public: bool = False,
-           max_file_size: int | None = None,
-           allowed_content_types: list[str] | None = None) -> Bucket:
+           max_file_size: int | None = None, allowed_content_types: list[str] | None = None,
+           public_buckets: bool = True) -> Bucket:
+    check_visibility(public, public_buckets=public_buckets)
     bucket = Bucket(workspace_id=workspace_id, name=name, public=public,
                     max_file_size=max_file_size, allowed_content_types=allowed_content_types)
     db.add(bucket)
@@ -30,12 +41,12 @@ def create(db: Session, *, workspace_id: uuid.UUID, name: str, public: bool = Fa
 
 def get(db: Session, *, workspace_id: uuid.UUID, name: str) -> Bucket:
     if not is_bucket_name(name):
-        raise NotFound("Bucket not found")
+        raise bucket_not_found(name)
     bucket = db.scalar(
         select(Bucket).where(Bucket.workspace_id == workspace_id, Bucket.name == name)
     )
     if bucket is None:
-        raise NotFound("Bucket not found")
+        raise bucket_not_found(name)
     return bucket
 
 
@@ -44,11 +55,13 @@ def list_buckets(db: Session, *, workspace_id: uuid.UUID) -> list[Bucket]:
     return [*db.scalars(query)]
 
 
-def update(db: Session, *, bucket: Bucket, changes: dict[str, Any]) -> Bucket:
+def update(db: Session, *, bucket: Bucket, changes: dict[str, Any],
+           public_buckets: bool = True) -> Bucket:
     """Apply the given fields; visibility changes only while the bucket is empty, with no
     upload in flight either (its object key, made when it began, has the old prefix)."""
     from cloudnexus.uploads import service as uploads
 
+    check_visibility(changes.get("public"), public_buckets=public_buckets)
     if "public" in changes and changes["public"] is None:
         changes.pop("public")
     if changes.get("public", bucket.public) != bucket.public:

@@ -1,6 +1,6 @@
 """Share links: /v1/files/{id}/links, /v1/links/{id}, and the public /s/{token}."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
@@ -58,15 +58,26 @@ def revoke_link(link_id: str, principal: PrincipalDep, db: SessionDep) -> Respon
     return Response(status_code=204)
 
 
-@public_router.get("/s/{token}", status_code=302, response_class=RedirectResponse,
-                   responses={404: {"model": ErrorBody,
-                                    "description": "Unknown, revoked, expired or used up"}})
-def open_share_link(token: str, db: SessionDep, storage: StorageDep,
-                    settings: SettingsDep) -> RedirectResponse:
-    """Follow a share link to a short-lived download URL (no key needed)."""
+_OPENED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A HEAD request or a link previewer: a page naming the file, no "
+                         "download counted", "content": {"text/html": {}}},
+    404: {"model": ErrorBody, "description": "Unknown or revoked link, or its file deleted"},
+    410: {"model": ErrorBody, "description": "Expired or used up (the message says which)"},
+}
+
+
+@public_router.api_route("/s/{token}", methods=["GET", "HEAD"], status_code=302,
+                         response_class=RedirectResponse, responses=_OPENED)
+def open_share_link(token: str, request: Request, db: SessionDep, storage: StorageDep,
+                    settings: SettingsDep) -> Response:
+    """Follow a share link to a short-lived download URL (no key needed); link previewers and
+    HEAD requests get a page naming the file, and use up no download."""
     from cloudnexus.files.paths import file_name
     from cloudnexus.links import service
+    from cloudnexus.links.previewers import is_previewer, preview_page
 
+    if is_previewer(request):
+        return preview_page(file_name(service.redeem(db, token=token, count=False).path))
     file = service.redeem(db, token=token)
     url = storage.presign_get(file.storage_key, expires_in=settings.presign_expires,
                               download_name=file_name(file.path))

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloudnexus.database import utcnow
-from cloudnexus.errors import NotFound
+from cloudnexus.errors import AppError, Gone, NotFound
 from cloudnexus.files.models import READY, File
 from cloudnexus.links.models import ShareLink
 
@@ -52,26 +52,39 @@ def revoke(db: Session, *, workspace_id: uuid.UUID, link_id: uuid.UUID) -> None:
         db.commit()
 
 
-def redeem(db: Session, *, token: str) -> File:
-    """Count one download and return the file; 404 when unknown, revoked, expired, used up.
+def redeem(db: Session, *, token: str, count: bool = True) -> File:
+    """The link's file, its download counted unless `count` is false; 404 when the link is
+    unknown or revoked or its file gone, 410 when it expired or is used up.
 
     The count is one conditional UPDATE, so of N concurrent downloads of a link with
     k left, exactly k succeed.
     """
     now = utcnow()
-    counted = db.execute(
-        update(ShareLink)
-        .where(ShareLink.token_hash == token_hash(token), ShareLink.revoked_at.is_(None),
-               ShareLink.expires_at > now,
-               or_(ShareLink.max_downloads.is_(None),
-                   ShareLink.downloads < ShareLink.max_downloads))
-        .values(downloads=ShareLink.downloads + 1)
-        .returning(ShareLink.file_id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
-    file = db.get(File, counted) if counted is not None else None
+    usable = (ShareLink.token_hash == token_hash(token), ShareLink.revoked_at.is_(None),
+              ShareLink.expires_at > now,
+              or_(ShareLink.max_downloads.is_(None),
+                  ShareLink.downloads < ShareLink.max_downloads))
+    if count:
+        file_id = db.execute(
+            update(ShareLink).where(*usable).values(downloads=ShareLink.downloads + 1)
+            .returning(ShareLink.file_id).execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+    else:
+        file_id = db.scalar(select(ShareLink.file_id).where(*usable))
+    file = db.get(File, file_id) if file_id is not None else None
     if file is None or file.status != READY:
         db.rollback()
-        raise NotFound("Link not found")
+        raise _unusable(db, token=token) if file_id is None else NotFound("Link not found")
     db.commit()
     return file
+
+
+def _unusable(db: Session, *, token: str) -> AppError:
+    """Why a link cannot be used: unknown and revoked ones are 404 (a revoked link says no
+    more than an unknown one), expired and used-up ones 410, saying which."""
+    link = db.scalar(select(ShareLink).where(ShareLink.token_hash == token_hash(token)))
+    if link is None or link.revoked_at is not None:
+        return NotFound("Link not found")
+    if link.expires_at <= utcnow():
+        return Gone(f"This link expired at {link.expires_at.isoformat().replace('+00:00', 'Z')}")
+    return Gone(f"This link is used up: {link.downloads} of {link.max_downloads} downloads")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from alembic.config import Config
-    from sqlalchemy import Engine
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import Connection, Engine
+
+MIGRATE_HINT = "run `cloudnexus migrate`"
 
 HERE = Path(__file__).parent
 
@@ -28,10 +32,34 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 
-def head_revision(engine: Engine) -> str | None:
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    config = Config()
+    config.set_main_option("script_location", str(HERE))
+    return ScriptDirectory.from_config(config)
+
+
+def head_revision() -> str | None:
+    """The newest migration this code knows."""
+    return _scripts().get_current_head()
+
+
+def schema_problem(connection: Connection) -> str | None:
+    """Why this code cannot use the database's schema yet, as one line naming the fix; None
+    when the schema is at this code's newest migration or past it (code rolled back)."""
+    from sqlalchemy import inspect, text
+
+    current = (connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+               if inspect(connection).has_table("alembic_version") else None)
+    head = head_revision()
+    if current is None:
+        return f"the database has no CloudNexus schema yet: {MIGRATE_HINT}"
+    if current != head and _scripts().get_revision(current) is not None:
+        return f"the database schema is at {current}, this code needs {head}: {MIGRATE_HINT}"
+    return None
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -137,8 +137,11 @@ async def put_object(key: str, query: Annotated[SignedPutQuery, Query()], reques
         except ObjectNotFound:
             raise _upload_over() from None
     elif grant.content_type is not None:
-        if request.headers.get("content-type", "").strip() != grant.content_type:
-            raise Forbidden(f"Content-Type must be {grant.content_type!r}, as signed")
+        sent = request.headers.get("content-type", "").strip()
+        if sent != grant.content_type:
+            got = f"got {sent!r}" if sent else "none was sent"
+            raise Forbidden(f"Content-Type must be {grant.content_type!r}, as signed ({got}): "
+                            "send the upload's headers exactly")
         _check_awaited(storage, key)
         staged = storage.staged(key, limit=grant.content_length)
     else:

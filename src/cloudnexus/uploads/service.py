@@ -15,7 +15,13 @@ from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.config import Settings
 from cloudnexus.database import new_id, utcnow
-from cloudnexus.errors import Conflict, NotFound, PayloadTooLarge, UploadMismatch
+from cloudnexus.errors import (
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    UploadMismatch,
+    bucket_not_found,
+)
 from cloudnexus.files import service as files
 from cloudnexus.files.models import File
 from cloudnexus.files.paths import check_path
@@ -64,7 +70,7 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
     public = db.scalar(select(Bucket.public).where(Bucket.id == bucket.id)
                        .with_for_update(read=True))
     if public is None:
-        raise NotFound("Bucket not found")  # deleted meanwhile
+        raise bucket_not_found(bucket.name)  # deleted meanwhile
     set_committed_value(bucket, "public", public)
     file_id = new_id()
     upload = Upload(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import cast
 
-from sqlalchemy import BigInteger, Table, Update, bindparam, or_, update
+from sqlalchemy import BigInteger, Table, Update, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
@@ -48,7 +48,7 @@ def reserve(db: Session, *, workspace_id: uuid.UUID, size: int) -> None:
     """Hold room for an upload in flight; 403 quota_exceeded when there is none."""
     if not _updated(db, _CHANGE_RESERVED, workspace_id=workspace_id, bytes=size, files=1,
                     room_bytes=size, room_files=1):
-        raise QuotaExceeded()
+        raise quota_exceeded(db, workspace_id=workspace_id, size=size, files=1)
 
 
 def release(db: Session, *, workspace_id: uuid.UUID, size: int) -> None:
@@ -63,5 +63,26 @@ def change(db: Session, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: 
     room_bytes, room_files = (size, files) if check_quota else (0, 0)
     if not _updated(db, _CHANGE_WORKSPACE, workspace_id=workspace_id, bytes=size, files=files,
                     room_bytes=room_bytes, room_files=room_files):
-        raise QuotaExceeded()
+        raise quota_exceeded(db, workspace_id=workspace_id, size=room_bytes, files=room_files)
     _updated(db, _CHANGE_BUCKET, bucket_id=bucket_id, bytes=size, files=files)
+
+
+def quota_exceeded(db: Session, *, workspace_id: uuid.UUID, size: int,
+                   files: int) -> QuotaExceeded:
+    """The error naming each quota that `size` bytes and `files` files more would pass: its
+    limit, what is in use (uploads in flight included) and what the request needed."""
+    row = db.execute(select(W.used_bytes + W.reserved_bytes, W.max_bytes,
+                            W.used_files + W.reserved_files, W.max_files)
+                     .where(W.id == workspace_id)).one()
+    used_bytes, max_bytes, used_files, max_files = row
+    details = [
+        {"quota": quota, "limit": limit, "used": used, "requested": requested}
+        for quota, limit, used, requested in (("max_bytes", max_bytes, used_bytes, size),
+                                              ("max_files", max_files, used_files, files))
+        if limit is not None and requested > 0 and used + requested > limit
+    ]
+    names = {"max_bytes": "byte", "max_files": "file"}
+    message = "; ".join(
+        f"the workspace's {names[d['quota']]} quota would be exceeded: {d['used']} of "
+        f"{d['limit']} in use, this needs {d['requested']} more" for d in details)
+    return QuotaExceeded(message[:1].upper() + message[1:] if message else None, details=details)

@@ -1,0 +1,1 @@
+"""/docs: Swagger UI from the installed packages, so it renders offline and under a CSP."""
