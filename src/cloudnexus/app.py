@@ -12,6 +12,7 @@ from cloudnexus import __version__, health
 from cloudnexus.auth.router import router as keys_router
 from cloudnexus.buckets.router import router as buckets_router
 from cloudnexus.config import Settings
+from cloudnexus.console.router import router as console_router
 from cloudnexus.delegation.router import router as delegation_router
 from cloudnexus.errors import install_error_handlers
 from cloudnexus.events.router import router as events_router
@@ -79,7 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     _document_errors(app)
     routers = [health.router, workspace_router, keys_router, delegation_router, buckets_router,
-               files_router, uploads_router, links_router, share_router, events_router]
+               files_router, uploads_router, links_router, share_router, events_router,
+               console_router]
     if settings.docs_enabled:
         from cloudnexus.apidocs.router import router as docs_router
 

@@ -32,6 +32,8 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_main_py_is_at_the_root_and_nothing_needless_is_shipped(package: tuple[Path, str]) -> None:
     names = zipfile.ZipFile(package[0]).namelist()
     assert "main.py" in names and "cloudnexus/app.py" in names
+    console = {"index.html", "app.js", "console.css", "cloudnexus.js"}  # /console's own files
+    assert {f"cloudnexus/console/static/{name}" for name in console} <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
     assert not [n for n in names if n.startswith(("tests/", "bin/"))]
     assert not [n for n in names if ".dist-info/" in n and n.rsplit("/", 1)[1] == "RECORD"]

@@ -336,6 +336,21 @@ def test_http_api_routes_cors_and_default_stage(template: Any) -> None:
     assert {"etag", "x-request-id", "retry-after", "idempotent-replayed"} <= set(exposed)
 
 
+def test_cloudnexus_js_from_a_browser_passes_both_cors_rules(template: Any) -> None:
+    """What cloudnexus.js sends cross-origin is allowed: its headers by the HTTP API's CORS,
+    its part PUTs by the bucket's, which exposes the ETag that completing the upload needs."""
+    script = (TEMPLATE.parents[1] / "clients" / "js" / "cloudnexus.js").read_text()
+    sent = {"Authorization", "Content-Type", "Idempotency-Key", "If-Match"}
+    assert all(f'"{header}"' in script or f"{header}:" in script for header in sent)
+    api = resource(template, "HttpApi")["CorsConfiguration"]
+    assert {header.lower() for header in sent} <= set(api["AllowHeaders"])
+    assert {"GET", "POST", "PATCH", "DELETE"} <= set(api["AllowMethods"])
+    assert 'getResponseHeader(name)' in script and 'answer.header("ETag")' in script
+    bucket = resource(template, "FilesBucket")["CorsConfiguration"]["CorsRules"][0]
+    assert "PUT" in bucket["AllowedMethods"] and bucket["AllowedHeaders"] == ["*"]
+    assert "ETag" in bucket["ExposedHeaders"]
+
+
 # 8. Monitoring
 def test_alarms_and_thresholds(template: Any) -> None:
     errors = resource(template, "LambdaErrorRateAlarm")

@@ -1,0 +1,1 @@
+../../src/cloudnexus/console/static/cloudnexus.js

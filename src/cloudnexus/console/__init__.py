@@ -1,0 +1,1 @@
+"""The web console: static files served at /console, read from the package when asked for."""
