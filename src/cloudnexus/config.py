@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     direct_upload_max_bytes: int = Field(4 * MiB, ge=1)
     multipart_threshold: int = Field(64 * MiB, ge=5 * MiB)
     presign_expires: int = Field(900, ge=1, le=604800)
+    preview_max_bytes: int = Field(25 * MiB, ge=1)  # a larger source gets no preview (413)
+    preview_max_pixels: int = Field(50_000_000, ge=1)  # nor one with more pixels (413)
 
     # Ours.
     public_url: AnyHttpUrl | None = None  # where the local backend's presigned URLs point

@@ -128,6 +128,11 @@ class Runtime:
                     self._storage = create_storage(self.settings)
         return self._storage
 
+    @property
+    def storage_made(self) -> bool:
+        """Whether the storage (for S3: boto3 and its client) is made already."""
+        return self._storage is not None
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.warnings import UnsupportedFieldAttributeWarning
 
 # FastAPI wraps a body's model in a TypeAdapter carrying the field's alias and silences
@@ -66,6 +66,8 @@ class ErrorBody(Model):
 class Usage(Model):
     bytes: int
     files: int
+    derived_bytes: int = Field(0, description="Previews' bytes: counted apart from `bytes`, "
+                                              "not against `max_bytes`")
 
 
 _DESCRIPTIONS = {

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 RECORD = """
 SELECT f.id, b.name AS bucket, f.path, f.size, f.content_type, f.sha256, f.etag, f.metadata,
-       f.tags, f.status, f.created_at, f.updated_at, f.created_by, f.storage_key, b.public
+       f.tags, f.status, f.created_at, f.updated_at, f.created_by, f.detected_content_type,
+       f.image, f.storage_key, b.public, f.previews,
+       b.previews_enabled, b.preview_sizes
 FROM files f JOIN buckets b ON b.id = f.bucket_id
 WHERE f.id = %(id)s AND f.workspace_id = %(workspace_id)s AND f.status = %(status)s
 """
@@ -35,6 +37,9 @@ class ReadFile:
     shown: FileOut
     storage_key: str
     public: bool
+    previews: dict[str, int] | None = None  # variant name -> bytes, of those made
+    previews_enabled: bool = True  # the bucket's settings
+    preview_sizes: list[str] | None = None
 
 
 async def read_file(request: Request, *, workspace_id: uuid.UUID, file_id: uuid.UUID) -> ReadFile:
@@ -49,11 +54,14 @@ async def read_file(request: Request, *, workspace_id: uuid.UUID, file_id: uuid.
     if row is None:
         raise NotFound("File not found")
     storage_key, public = row.pop("storage_key"), row.pop("public")
-    return ReadFile(FileOut(**row, public_url=None), storage_key, public)
+    previews = {name: row.pop(name) for name in ("previews", "previews_enabled",
+                                                  "preview_sizes")}
+    return ReadFile(FileOut(**row, public_url=None), storage_key, public, **previews)
 
 
 def _read_with_orm(db: Session, *, workspace_id: uuid.UUID, file_id: uuid.UUID) -> ReadFile:
     from cloudnexus.files import service
 
     file = service.get(db, workspace_id=workspace_id, file_id=file_id)
-    return ReadFile(FileOut.from_model(file, None), file.storage_key, file.bucket.public)
+    return ReadFile(FileOut.from_model(file, None), file.storage_key, file.bucket.public,
+                    file.previews, file.bucket.previews_enabled, file.bucket.preview_sizes)

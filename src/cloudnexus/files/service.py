@@ -18,6 +18,9 @@ from cloudnexus.errors import Conflict, NotFound, PreconditionFailed
 from cloudnexus.files.direct import DirectUpload
 from cloudnexus.files.models import DELETING, MISSING, READY, File
 from cloudnexus.files.paths import check_path, search_key
+from cloudnexus.previews.checks import check_detected, sniff_body
+from cloudnexus.previews.derived import delete_derived
+from cloudnexus.previews.sniffing import Sniffed
 from cloudnexus.storage.base import ObjectNotFound, Storage
 from cloudnexus.storage.keys import object_key
 from cloudnexus.workspaces import usage
@@ -65,13 +68,15 @@ def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: 
            content_type: str, sha256: str | None, metadata: dict[str, Any], tags: list[str],
            storage_key: str, overwrite: bool, created_by: str | None,
            reserved_size: int | None = None,
-           bytes_stored: Callable[[], None] | None = None) -> tuple[File, str | None]:
+           bytes_stored: Callable[[], None] | None = None,
+           sniffed: Sniffed | None = None) -> tuple[File, str | None]:
     """Insert a ready file and count it (flushed, not committed).
 
     A file already at the path is replaced when `overwrite` (409 otherwise): its record goes
     in the same transaction and its object key is returned for the caller to delete after the
     commit (maintenance removes it if that fails). `reserved_size` is what the upload held in
-    quota; without it the quota is checked here.
+    quota; without it the quota is checked here. `sniffed`: what the first bytes are. A
+    replaced file's previews go with it (uncounted here, their objects with its object).
 
     The rows come first, the counts last: `bytes_stored`, when given, returns once the bytes
     are stored (or raises), so an upload whose bytes are still on their way writes its rows
@@ -80,12 +85,12 @@ def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: 
     """
     _lock_path(db, bucket=bucket, path=path)
     existing = _at_path(db, bucket=bucket, path=path, lock=True)
-    replaced_key, freed = None, None
+    replaced_key, freed, derived = None, None, 0
     if existing is not None:
         if existing.status != DELETING and not overwrite:
             raise _path_taken(bucket, existing)
         if existing.status != DELETING:
-            freed = existing.size
+            freed, derived = existing.size, existing.derived_bytes
         replaced_key = existing.storage_key
         db.delete(existing)
         db.flush()
@@ -94,7 +99,9 @@ def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: 
                 path=path, path_search=search_key(path), size=size,
                 content_type=content_type, sha256=sha256,
                 etag=new_etag(), metadata_=metadata, tags=tags, status=READY,
-                storage_key=storage_key, created_by=created_by, created_at=now, updated_at=now)
+                storage_key=storage_key, created_by=created_by, created_at=now, updated_at=now,
+                detected_content_type=sniffed.content_type if sniffed else None,
+                image=sniffed.image if sniffed else None, derived_bytes=0)
     db.add(file)
     save_unique(db, f"'{path}' was just taken in bucket '{bucket.name}'", commit=False)
     if bytes_stored is not None:
@@ -102,6 +109,9 @@ def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: 
     if freed is not None:
         usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=-freed,
                      files=-1, check_quota=False)
+    if derived:
+        usage.change_derived(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id,
+                             size=-derived)
     if reserved_size is not None:
         usage.release(db, workspace_id=bucket.workspace_id, size=reserved_size)
     usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=size, files=1,
@@ -128,12 +138,13 @@ def _lock_path(db: Session, *, bucket: Bucket, path: str) -> None:
 
 
 def delete_quietly(storage: Storage, key: str | None) -> None:
-    """Best effort after a commit: an object left behind has no record, so maintenance
-    removes it."""
+    """Best effort after a commit: an object (and any preview made of it) left behind has
+    no record, so maintenance removes it."""
     if key is None:
         return
     try:
         storage.delete(key)
+        delete_derived(storage, key)
     except Exception:  # noqa: BLE001 - reconciled later; the request already succeeded
         logger.warning("could not delete an object without a record; maintenance will",
                        extra={"key": key})
@@ -190,10 +201,12 @@ def copy(db: Session, storage: Storage, *, file: File, target: Bucket, path: str
         storage.copy(file.storage_key, key)
     except ObjectNotFound:  # deleted meanwhile
         raise NotFound("File not found") from None
+    sniffed = Sniffed(file.detected_content_type, file.image)
+    check_detected(sniffed, target.allowed_content_types)
     return record_stored(db, storage, bucket=target, file_id=file_id, path=path,
                          size=file.size, content_type=file.content_type, sha256=file.sha256,
                          metadata=dict(file.metadata_), tags=list(file.tags), storage_key=key,
-                         overwrite=overwrite, created_by=created_by)
+                         overwrite=overwrite, created_by=created_by, sniffed=sniffed)
 
 
 def record_stored(db: Session, storage: Storage, **fields: Any) -> File:
@@ -250,6 +263,8 @@ def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
     def store_spool() -> None:
         storage.put(key, upload.body, content_type=upload.content_type, sha256=upload.sha256)
 
+    sniffed = sniff_body(upload.body)  # the forward reads the spool by offset, not position
+    check_detected(sniffed, bucket.allowed_content_types)
     if forward is None:
         check_upload(size=upload.size, content_type=upload.content_type,
                      max_file_size=bucket.max_file_size,
@@ -266,5 +281,5 @@ def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
                          size=upload.size, content_type=upload.content_type,
                          sha256=upload.sha256, metadata=upload.metadata, tags=upload.tags,
                          storage_key=key, overwrite=upload.overwrite,
-                         created_by=upload.created_by,
+                         created_by=upload.created_by, sniffed=sniffed,
                          bytes_stored=None if takes_turns else bytes_stored)
