@@ -109,14 +109,9 @@ def _reconcile(db: Any, storage: Any, report: Report, *, started: datetime,
         known = _known_ids(db, [file_id for file_id, _ in batch])
         for file_id, info in batch:
             seen.add(file_id.int)
-            if file_id in known:
-                continue
-            if info.last_modified is not None and info.last_modified > started - grace:
-                continue
-            report.orphans_removed += 1
-            _sample(report.orphan_keys, info.key)
-            if not report.dry_run:
-                storage.delete(info.key)
+            if file_id not in known and _remove_old(storage, report, info, started=started,
+                                                    grace=grace):
+                report.orphans_removed += 1
     _mark_missing(db, report, seen=seen, started=started)
 
 
@@ -167,15 +162,22 @@ def _reconcile_previews(db: Any, storage: Any, report: Report, *, started: datet
         counted = {file_id: previews or {} for file_id, previews in db.execute(
             select(File.id, File.previews).where(File.id.in_({f for f, _, _ in batch})))}
         for file_id, name, info in batch:
-            if name in counted.get(file_id, {}):
-                continue
-            if info.last_modified is not None and info.last_modified > started - grace:
-                continue
-            report.previews_removed += 1
-            _sample(report.orphan_keys, info.key)
-            if not report.dry_run:
-                storage.delete(info.key)
+            if name not in counted.get(file_id, {}) and _remove_old(
+                    storage, report, info, started=started, grace=grace):
+                report.previews_removed += 1
         db.rollback()
+
+
+def _remove_old(storage: Any, report: Report, info: Any, *, started: datetime,
+                grace: timedelta) -> bool:
+    """Remove an object no record accounts for, once older than `grace`; whether it was
+    (or, in a dry run, would be)."""
+    if info.last_modified is not None and info.last_modified > started - grace:
+        return False
+    _sample(report.orphan_keys, info.key)
+    if not report.dry_run:
+        storage.delete(info.key)
+    return True
 
 
 def _previews(objects: Iterator[Any]) -> Iterator[tuple[uuid.UUID, str, Any]]:

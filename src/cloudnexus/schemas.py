@@ -66,7 +66,7 @@ class ErrorBody(Model):
 class Usage(Model):
     bytes: int
     files: int
-    derived_bytes: int = Field(0, description="Previews' bytes: counted apart from `bytes`, "
+    derived_bytes: int = Field(description="Previews' bytes: counted apart from `bytes`, "
                                               "not against `max_bytes`")
 
 

@@ -11,7 +11,7 @@ import pytest
 from cloudnexus.storage.base import ObjectNotFound
 from tests.conftest import Tenant
 from tests.previews.images import ELF, HTML, encoded, jpeg_oriented, quadrants
-from tests.previews.test_previews import assert_error, upload
+from tests.previews.test_previews import Previewer, assert_error, upload
 from tests.uploads.test_upload_lifecycle import complete, reserved, storage_key
 
 
@@ -117,3 +117,26 @@ def test_bucket_preview_settings(client: Any, tenant: Tenant) -> None:
         bad = client.patch("/v1/buckets/photos", headers=tenant.headers(),
                            json={"preview_sizes": sizes})
         assert_error(bad, 422, "validation_error")
+
+
+def test_the_limits_come_from_the_settings(make_settings: Any, database_url: str) -> None:
+    from tests.conftest import client_of, running_app
+
+    settings = make_settings(database_url=database_url, preview_max_bytes=2000,
+                             preview_max_pixels=10_000, log_level="WARNING")
+    for app in running_app(settings):
+        tenant = Tenant(app.state.runtime, "limits")
+        for client in client_of(app):
+            client.post("/v1/buckets", headers=tenant.headers(), json={"name": "photos"})
+            small = upload(client, tenant, encoded(quadrants((100, 100)), "PNG"), path="s",
+                           content_type="image/png")
+            wide = upload(client, tenant, encoded(quadrants((101, 100)), "PNG"), path="w",
+                          content_type="image/png")
+            heavy = upload(client, tenant, jpeg_oriented(1, (100, 100)), path="h")
+            assert small["size"] <= 2000 < heavy["size"]
+            previewer = Previewer(client, tenant, client.request)
+            assert previewer.ask(small["id"], width=10).status_code == 302
+            assert_error(previewer.ask(wide["id"], width=10), 413, "payload_too_large")
+            refused = previewer.ask(heavy["id"], width=10)
+            assert_error(refused, 413, "payload_too_large")
+            assert "2000 bytes" in refused.json()["error"]["message"]

@@ -112,8 +112,8 @@ class FileOut(Model):
     created_by: str | None = Field(description="The delegated token's `sub`, or "
                                                "`key:<api key id>`; null for older files")
     detected_content_type: str | None = Field(
-        None, description="The type its first bytes show; null when not recognized")
-    image: ImageInfo | None = Field(None, description="For images: size and format")
+        description="The type its first bytes show; null when not recognized")
+    image: ImageInfo | None = Field(description="For images: size and format; null otherwise")
 
     @classmethod
     def from_model(cls, file: File, public_url: str | None) -> FileOut:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from typing import TYPE_CHECKING
 
 from cloudnexus.previews.variants import Variant
@@ -34,8 +35,10 @@ def render(source: bytes, variant: Variant, *, max_pixels: int) -> bytes:
     """The encoded preview of `source`; NotAnImage or TooManyPixels before decoding."""
     from PIL import Image, UnidentifiedImageError
 
-    # Pillow's own guard on top of the check below: it refuses twice this many outright.
+    # Pillow's own guard on top of the check below: it refuses twice this many outright,
+    # and only warns between once and twice, which the check below refuses anyway.
     Image.MAX_IMAGE_PIXELS = max_pixels
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
         image = Image.open(io.BytesIO(source), formats=PREVIEWABLE)
     except Image.DecompressionBombError:
