@@ -23,7 +23,8 @@ def images_only(stack_client: Any, stack_tenant: Tenant) -> Any:
     return stack_client
 
 
-@pytest.mark.parametrize("body", [ELF, HTML], ids=["executable", "html"])
+@pytest.mark.parametrize("body", [ELF, HTML, ELF + bytes(2 * 1024 * 1024)],
+                         ids=["executable", "html", "executable sent on as it arrives"])
 def test_a_direct_upload_of_other_bytes_declared_an_image_is_415(
         images_only: Any, stack_tenant: Tenant, stack_app: Any, body: bytes) -> None:
     response = images_only.post("/v1/buckets/photos/files", headers=stack_tenant.headers(),
