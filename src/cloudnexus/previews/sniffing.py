@@ -59,7 +59,7 @@ def image_info(head: bytes, pillow_format: str) -> dict[str, Any] | None:
     Image.init()
     factory = Image.OPEN[pillow_format][0]
     try:
-        with factory(io.BytesIO(head)) as image:  # type: ignore[call-arg]
+        with factory(io.BytesIO(head)) as image:  # type: ignore[call-arg]  # typed as Image.open's
             width, height = image.size
             orientation = orientation_of(image)
     except (OSError, SyntaxError, ValueError, EOFError, KeyError, IndexError):
