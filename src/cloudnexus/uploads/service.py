@@ -28,7 +28,7 @@ from cloudnexus.files.models import File
 from cloudnexus.files.paths import check_path
 from cloudnexus.previews.checks import check_detected, sniff_stored
 from cloudnexus.previews.sniffing import Sniffed
-from cloudnexus.storage.base import ObjectInfo, Storage
+from cloudnexus.storage.base import ObjectInfo, ObjectNotFound, Storage
 from cloudnexus.uploads import checks
 from cloudnexus.uploads.models import (
     ABORTED,
@@ -182,7 +182,10 @@ def _checked_object(db: Session, storage: Storage, upload: Upload,
 def _sniffed(db: Session, storage: Storage, upload: Upload) -> Sniffed:
     """What the stored bytes begin with; bytes of a type the bucket does not allow (an
     executable declared image/png) fail the upload like a mismatch, then 415."""
-    sniffed = sniff_stored(storage, upload.storage_key)
+    try:
+        sniffed = sniff_stored(storage, upload.storage_key)
+    except ObjectNotFound:  # removed since it was checked: an abort, which the move out of
+        return Sniffed(None, None)  # 'pending' that follows finds (404)
     try:
         check_detected(sniffed, upload.bucket.allowed_content_types)
     except UnsupportedMediaType:
