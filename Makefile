@@ -22,9 +22,9 @@ run: venv  ## serve on the embedded default (SQLite + ./.cloudnexus/) at http://
 test: venv  ## the whole test suite (needs PostgreSQL at 127.0.0.1:5432, as on the dev and CI machines)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-lint: venv  ## ruff and mypy on the package, the clients and the tests; bandit (medium and high) on the package
+lint: venv  ## ruff (with the cold-start rule, TID253) and mypy --strict on the package, the clients and the tests; bandit (medium and high) on the package
 	$(BIN)/ruff check src tests main.py bench clients/python
-	$(BIN)/mypy src main.py
+	$(BIN)/mypy --strict src main.py
 	$(BIN)/mypy --strict clients/python/src
 	$(BIN)/bandit -q -r src main.py -ll
 

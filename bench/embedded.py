@@ -39,7 +39,7 @@ def embedded_database() -> Iterator[tuple[Path, str]]:
     """A fresh data folder with its SQLite database migrated (as `cloudnexus serve` does);
     yields the folder and the database's URL."""
     from cloudnexus.config import load_settings
-    from cloudnexus.database import create_db_engine
+    from cloudnexus.db.engine import create_db_engine
     from cloudnexus.migrations import upgrade
 
     with tempfile.TemporaryDirectory(prefix="cloudnexus-embedded-") as folder:

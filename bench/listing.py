@@ -9,7 +9,7 @@ from typing import Any
 from bench.report import Row, limit_row, ratio_row
 from bench.scratch import seed_files
 from cloudnexus.config import load_settings
-from cloudnexus.database import create_db_engine, create_session_factory
+from cloudnexus.db.engine import create_db_engine, create_session_factory
 from cloudnexus.files.listing import ListQuery, build_statement, encode_cursor, list_files
 
 SORTS = ("path", "created_at", "size")

@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from bench.scratch import scratch_database, seed_files
 from cloudnexus.config import load_settings
-from cloudnexus.database import create_db_engine, create_session_factory
+from cloudnexus.db.engine import create_db_engine, create_session_factory
 from cloudnexus.files.listing import ListQuery, build_statement, encode_cursor, page_statement
 
 

@@ -51,7 +51,7 @@ def _store(url: str, data: bytes, count: int) -> tuple[Any, list[str]]:
     from cloudnexus.auth.models import ApiKey
     from cloudnexus.buckets.models import Bucket
     from cloudnexus.config import load_settings
-    from cloudnexus.database import create_db_engine, create_session_factory
+    from cloudnexus.db.engine import create_db_engine, create_session_factory
     from cloudnexus.files import service as files
     from cloudnexus.storage import create_storage
 
@@ -68,9 +68,10 @@ def _store(url: str, data: bytes, count: int) -> tuple[Any, list[str]]:
             file_id = uuid.uuid4()
             key = files.new_object_key(bucket, file_id)
             storage.put(key, io.BytesIO(data), content_type="image/jpeg")
-            files.record(db, bucket=bucket, file_id=file_id, path=f"photo-{index}.jpg",
-                         size=len(data), content_type="image/jpeg", sha256=None, metadata={},
-                         tags=[], storage_key=key, overwrite=False, created_by=None)
+            files.record(db, files.NewFile(
+                bucket=bucket, file_id=file_id, path=f"photo-{index}.jpg", size=len(data),
+                content_type="image/jpeg", sha256=None, metadata={}, tags=[], storage_key=key,
+                overwrite=False, created_by=None))
             db.commit()
             ids.append(str(file_id))
     engine.dispose()

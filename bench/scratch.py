@@ -45,7 +45,7 @@ def seed_files(db: Any, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID, rows: 
 def scratch_database() -> Iterator[str]:
     """A new, migrated database; dropped afterwards."""
     from cloudnexus.config import load_settings
-    from cloudnexus.database import create_db_engine
+    from cloudnexus.db.engine import create_db_engine
     from cloudnexus.migrations import upgrade
 
     name = f"cloudnexus_bench_{uuid.uuid4().hex[:8]}"
@@ -76,7 +76,7 @@ def make_tenant(url: str, *, public: bool = False, with_file: bool = True) -> Te
     from cloudnexus.auth import service as keys
     from cloudnexus.buckets import service as buckets
     from cloudnexus.config import load_settings
-    from cloudnexus.database import create_db_engine, create_session_factory
+    from cloudnexus.db.engine import create_db_engine, create_session_factory
     from cloudnexus.files import service as files
     from cloudnexus.workspaces import service as workspaces
 
@@ -87,10 +87,11 @@ def make_tenant(url: str, *, public: bool = False, with_file: bool = True) -> Te
         bucket = buckets.create(db, workspace_id=workspace.id, name="bench", public=public)
         file_id = uuid.uuid4()
         if with_file:
-            files.record(db, bucket=bucket, file_id=file_id, path="hello.txt", size=5,
-                         content_type="text/plain", sha256=None, metadata={}, tags=[],
-                         storage_key=files.new_object_key(bucket, file_id), overwrite=False,
-                         created_by=None)
+            files.record(db, files.NewFile(
+                bucket=bucket, file_id=file_id, path="hello.txt", size=5,
+                content_type="text/plain", sha256=None, metadata={}, tags=[],
+                storage_key=files.new_object_key(bucket, file_id), overwrite=False,
+                created_by=None))
         db.commit()
     engine.dispose()
     return Tenant(key=key, bucket=bucket.name, file_id=str(file_id))

@@ -94,8 +94,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture
+def migrated_sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated SQLite file of the test's own (a copy of the template), as a URL."""
+    path = tmp_path / "migrated.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
 def _migrate(url: str) -> None:
-    from cloudnexus.database import create_db_engine
+    from cloudnexus.db.engine import create_db_engine
     from cloudnexus.migrations import upgrade
 
     engine = create_db_engine(load_settings(database_url=url))

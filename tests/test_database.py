@@ -12,7 +12,8 @@ from sqlalchemy.exc import DBAPIError
 
 from cloudnexus.buckets import service as buckets
 from cloudnexus.config import load_settings
-from cloudnexus.database import create_db_engine, create_session_factory, load_json
+from cloudnexus.db.columns import load_json
+from cloudnexus.db.engine import create_db_engine, create_session_factory
 from cloudnexus.files import service as files
 from cloudnexus.files.models import File
 from cloudnexus.workspaces import service as workspaces
@@ -38,10 +39,10 @@ def test_rows_read_through_the_engine_get_objects_of_their_own(database_url: str
         bucket = buckets.create(db, workspace_id=workspace.id, name="docs")
         for path in ("a.txt", "b.txt"):
             file_id = uuid.uuid4()
-            files.record(db, bucket=bucket, file_id=file_id, path=path, size=1,
-                         content_type="text/plain", sha256=None, metadata={}, tags=[],
-                         storage_key=files.new_object_key(bucket, file_id), overwrite=False,
-                         created_by=None)
+            files.record(db, files.NewFile(
+                bucket=bucket, file_id=file_id, path=path, size=1, content_type="text/plain",
+                sha256=None, metadata={}, tags=[], storage_key=files.new_object_key(bucket, file_id),
+                overwrite=False, created_by=None))
         db.commit()
     with sessions() as db:
         rows = db.scalars(select(File).where(File.bucket_id == bucket.id)).all()

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from cloudnexus.config import load_settings
-from cloudnexus.database import create_db_engine, reading_engine
+from cloudnexus.db.engine import create_db_engine, reading_engine
 
 
 def _engine(tmp_path: Path) -> Engine:

@@ -51,9 +51,9 @@ async def _ask_while_the_only_slot_is_held(application: Any,
 def test_a_request_waiting_too_long_for_a_slot_gets_503(
         make_settings: Callable[..., Settings], postgres_url: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from cloudnexus import deps
+    from cloudnexus.db import sessions
 
-    monkeypatch.setattr(deps, "SLOT_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(sessions, "SLOT_WAIT_SECONDS", 0.2)
     settings = make_settings(database_url=postgres_url, db_pool_size=1, log_level="WARNING")
     for application in running_app(settings):
         tenant = Tenant(application.state.runtime, "busy")

@@ -156,7 +156,7 @@ def test_unreachable_storage_is_503_naming_storage(make_settings: Callable[..., 
 
 
 @pytest.mark.parametrize("path, answer", [
-    ("/v1/workspace", 401),  # the key check: the event loop's connections (database_async)
+    ("/v1/workspace", 401),  # the key check: the read API (cloudnexus.db.reads)
     ("/health", 200),  # the ORM's pool
 ])
 @pytest.mark.parametrize("pinged", [True, False])
@@ -166,7 +166,7 @@ def test_a_connection_that_died_while_idle_is_pinged_and_replaced(
     """The database restarts while the app is quiet: a connection idle for longer than
     PING_AFTER_IDLE_SECONDS is pinged before use and replaced, so the next request succeeds;
     without the ping (a connection still considered fresh) it would be the request that fails."""
-    from cloudnexus import connections
+    from cloudnexus.db import connections
 
     monkeypatch.setattr(connections, "PING_AFTER_IDLE_SECONDS", 0.0 if pinged else 3600.0)
     proxy, url = proxied_postgres

@@ -49,9 +49,12 @@ def entries_of(capfd: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def start(make_settings: Callable[..., Any]) -> Callable[..., TestClient]:
+def start(make_settings: Callable[..., Any],
+          migrated_sqlite_url: str) -> Callable[..., TestClient]:
     """Build the app now (inside the test, so its logs reach capfd) with the test routes."""
     def build(**settings: Any) -> TestClient:
+        if "db_host" not in settings:  # DATABASE_URL would override the DB_* parts
+            settings.setdefault("database_url", migrated_sqlite_url)
         app: FastAPI = create_app(make_settings(**{"log_level": "INFO", **settings}))
         app.include_router(noisy)
         return TestClient(app)

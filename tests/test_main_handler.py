@@ -141,7 +141,7 @@ def test_http_api_v2_get_health(main: ModuleType) -> None:
     body = json.loads(response["body"])
     assert body["status"] == "ok"
     assert {name: check["status"] for name, check in body["checks"].items()} == {
-        "database": "ok", "storage": "ok"}
+        "database": "ok", "storage": "ok", "schema": "ok"}
 
 
 def test_rest_api_v1_get_health_on_a_named_stage(main: ModuleType) -> None:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, select, update
 from typer.testing import CliRunner
 
-from cloudnexus.database import utcnow
+from cloudnexus.db.columns import utcnow
 from cloudnexus.files import deletion
 from cloudnexus.files.models import MISSING, File
 from cloudnexus.maintenance import run

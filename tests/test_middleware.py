@@ -40,9 +40,11 @@ def preflight(client: TestClient, origin: str = ORIGIN, **headers: str) -> Any:
 
 
 @pytest.fixture
-def build(make_settings: Callable[..., Any]) -> Callable[..., TestClient]:
+def build(make_settings: Callable[..., Any],
+          migrated_sqlite_url: str) -> Callable[..., TestClient]:
     def make(**settings: Any) -> TestClient:
-        app = create_app(make_settings(log_level="CRITICAL", **settings))
+        app = create_app(make_settings(log_level="CRITICAL", database_url=migrated_sqlite_url,
+                                       **settings))
         app.include_router(failures)
         return TestClient(app)
 

@@ -15,7 +15,7 @@ from alembic import command
 from sqlalchemy import Engine, inspect, text
 
 from cloudnexus.config import load_settings
-from cloudnexus.database import create_db_engine
+from cloudnexus.db.engine import create_db_engine
 from cloudnexus.files.paths import search_key
 from cloudnexus.files.search import windows
 from cloudnexus.migrations import alembic_config, current_revision, head_revision, upgrade
@@ -73,7 +73,7 @@ def test_the_search_index_leads_with_the_bucket() -> None:
 
 def store_files_at_0004(engine: Engine, paths: list[str]) -> uuid.UUID:
     """The schema as it was before file_trigrams, with files in it: their bucket's id."""
-    from cloudnexus.database import create_session_factory
+    from cloudnexus.db.engine import create_session_factory
 
     command.upgrade(alembic_config(engine), "0004")
     workspace_id, bucket_id = uuid.uuid4(), uuid.uuid4()

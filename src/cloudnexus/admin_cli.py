@@ -7,12 +7,13 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from cloudnexus.cli_common import err_console, fail, settings_or_exit
 from cloudnexus.errors import AppError
 
 if TYPE_CHECKING:
@@ -23,15 +24,8 @@ workspace_app = typer.Typer(help="Create and list workspaces, set their quotas."
                             no_args_is_help=True)
 key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 console = Console()
-err_console = Console(stderr=True)
 SCOPES = ("files:read", "files:write", "admin")
 UNLIMITED = "unlimited"
-
-
-def fail(message: str) -> NoReturn:
-    """End the command with one line on standard error and exit status 1."""
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
 
 
 def check_database_or_exit(engine: Engine, *, migrated: bool = True) -> None:
@@ -54,8 +48,7 @@ def check_database_or_exit(engine: Engine, *, migrated: bool = True) -> None:
 @contextmanager
 def session() -> Iterator[Session]:
     """A database session from the environment's settings; AppErrors end the command."""
-    from cloudnexus.cli import settings_or_exit
-    from cloudnexus.database import create_db_engine, create_session_factory
+    from cloudnexus.db.engine import create_db_engine, create_session_factory
 
     engine = create_db_engine(settings_or_exit())
     try:

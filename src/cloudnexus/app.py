@@ -33,10 +33,10 @@ from cloudnexus.workspaces.router import router as workspace_router
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Nothing to start (resources are made on first use); at shutdown, close the event loop's
+    """Nothing to start (resources are made on first use); at shutdown, close the idle
     database connections. (Lambda runs no lifespan: its container ends with them.)"""
     yield
-    await app.state.runtime.close_async_database()
+    app.state.runtime.close_connections()
 
 
 def _document_errors(app: FastAPI) -> None:
@@ -48,9 +48,10 @@ def _document_errors(app: FastAPI) -> None:
         if app.openapi_schema is None:
             build().setdefault("components", {}).setdefault("schemas", {}).update(
                 error_schemas())  # build() keeps what it returns as app.openapi_schema
+        # build() has just set it (FastAPI types the attribute as possibly None).
         return app.openapi_schema  # type: ignore[return-value]
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -47,7 +47,8 @@ class Deployment:
 
     def _group(self, group_id: str) -> dict[str, Any]:
         groups = self.client("ec2").describe_security_groups(GroupIds=[group_id])
-        return groups["SecurityGroups"][0]  # type: ignore[no-any-return]
+        group: dict[str, Any] = groups["SecurityGroups"][0]
+        return group
 
     def role_statements(self) -> list[dict[str, Any]]:
         iam = self.client("iam")

@@ -11,25 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cloudnexus.admin_cli import fail, key_app, workspace_app
-from cloudnexus.config import ConfigError, Settings, load_settings
+from cloudnexus.admin_cli import key_app, workspace_app
+from cloudnexus.cli_common import fail, settings_or_exit
+from cloudnexus.config import Settings
 from cloudnexus.serving import BODY_TIMEOUT_SECONDS, HEAD_MAX_BYTES, HEAD_TIMEOUT_SECONDS
 
 app = typer.Typer(help="CloudNexus: file storage and metadata API.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 console = Console()
-err_console = Console(stderr=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(key_app, name="key")
-
-
-def settings_or_exit(**overrides: object) -> Settings:
-    """Load the settings; a bad value prints its one line and exits 2."""
-    try:
-        return load_settings(**overrides)
-    except ConfigError as exc:
-        err_console.print(f"[red]configuration error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -66,6 +57,7 @@ def serve(
                           body_timeout=body_timeout)
     uvicorn.run("cloudnexus.asgi:app", host=host, port=port, reload=reload,
                 access_log=False, log_config=None, proxy_headers=True,
+                # uvicorn takes a protocol factory too; its annotation names only classes
                 http=protocol_with(limits))  # type: ignore[arg-type]
 
 
@@ -96,7 +88,7 @@ def reachable_host(host: str) -> str:
 
 def _migrate(settings: Settings) -> None:
     from cloudnexus.admin_cli import check_database_or_exit
-    from cloudnexus.database import create_db_engine
+    from cloudnexus.db.engine import create_db_engine
     from cloudnexus.migrations import upgrade
 
     engine = create_db_engine(settings)

@@ -13,7 +13,8 @@ from urllib.parse import quote, urlsplit
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-MiB = 1024 * 1024
+from cloudnexus.limits import MIN_PART_BYTES, MiB
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LogFormat = Literal["json", "text"]
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
@@ -44,7 +45,7 @@ class Settings(BaseSettings):
     s3_endpoint_url: AnyHttpUrl | None = None
     data_dir: Path = Path(".cloudnexus")
     direct_upload_max_bytes: int = Field(4 * MiB, ge=1)
-    multipart_threshold: int = Field(64 * MiB, ge=5 * MiB)
+    multipart_threshold: int = Field(64 * MiB, ge=MIN_PART_BYTES)
     presign_expires: int = Field(900, ge=1, le=604800)
     preview_max_bytes: int = Field(25 * MiB, ge=1)  # a larger source gets no preview (413)
     preview_max_pixels: int = Field(50_000_000, ge=1)  # nor one with more pixels (413)
@@ -149,7 +150,7 @@ def read_secret_password(secret_arn: str, region: str) -> str:
     """Read the password from Secrets Manager, once per container."""
     import boto3  # only deployments with DB_SECRET_ARN pay for it
 
-    value = boto3.client("secretsmanager", region_name=region).get_secret_value(
+    value: str = boto3.client("secretsmanager", region_name=region).get_secret_value(
         SecretId=secret_arn
     )["SecretString"]
     try:

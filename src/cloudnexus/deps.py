@@ -1,174 +1,19 @@
-"""Dependencies every router shares: runtime, settings, database session, storage."""
+"""What a route declares to get the runtime, the settings, a database session or storage."""
 
-import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
-import anyio
-from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import Depends
 
 from cloudnexus.config import Settings
-from cloudnexus.connections import take_slot
-from cloudnexus.errors import NotFound, as_unavailable
-from cloudnexus.runtime import Runtime
+from cloudnexus.db.sessions import get_session
+from cloudnexus.runtime import Runtime, get_runtime, get_settings, get_storage
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from cloudnexus.storage.base import Storage
 
-
-# The trivial dependencies are `async def`: FastAPI runs a plain `def` dependency in a worker
-# thread, and each such hop costs more than the work itself.
-
-
-def parse_id(value: str, what: str) -> uuid.UUID:
-    """A malformed id names no resource: 404, like a missing one."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"{what} not found") from None
-
-
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-async def get_runtime(request: Request) -> Runtime:
-    return runtime_of(request)
-
-
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-# The dependencies below read the runtime off the request themselves rather than through
-# RuntimeDep: FastAPI analyses every sub-dependency again for each route at import, and
-# resolves it again on each request, so one level less is measurably faster at both.
-
-
-async def get_settings(request: Request) -> Settings:
-    return runtime_of(request).settings
-
-
-SLOT_WAIT_SECONDS = 10
-
-
-class _Slot:
-    """This request's hold on one of the runtime's database slots (see Runtime)."""
-
-    def __init__(self, slots: asyncio.Semaphore) -> None:
-        self._slots, self.held = slots, False
-
-    async def take(self) -> None:
-        await take_slot(self._slots, SLOT_WAIT_SECONDS)
-        self.held = True
-
-    def give_back(self) -> None:
-        if self.held:
-            self._slots.release()
-            self.held = False
-
-
-async def get_session(request: Request) -> AsyncIterator["Session"]:
-    """A session for this request, inside one of the runtime's database slots."""
-    runtime = runtime_of(request)
-    slot = _Slot(runtime.database_slots())
-    await slot.take()
-    try:
-        if runtime.database_ready:
-            session = runtime.session_factory()
-        else:  # the first request imports SQLAlchemy: not on the event loop
-            session = await run_in_threadpool(lambda: runtime.session_factory())
-        request.state.db_session, request.state.db_slot = session, slot
-        try:
-            yield session
-        finally:
-            if session.in_transaction():
-                with anyio.CancelScope(shield=True):  # a client that hung up still frees it
-                    await run_in_threadpool(_close, session)
-            else:
-                session.close()  # nothing to roll back: no I/O, so no worker thread
-    finally:
-        slot.give_back()
-
-
-T = TypeVar("T")
-
-
-async def in_session(request: Request, work: Callable[["Session"], T]) -> T:
-    """`work` with a session of its own that only reads (on SQLite, beside the writer), in a
-    worker thread, inside a database slot: for a dependency that reads before the route's
-    session is used (the key check on SQLite, or
-    the bucket's settings before a direct upload's body).
-
-    A request that already holds its slot (its session was made for an earlier dependency)
-    does this work under that slot, not in a second one: waiting for another slot while
-    holding one, with every request of a burst doing the same, left every slot held by a
-    request that waited for one more, until the wait ran out (503)."""
-    runtime = runtime_of(request)
-    own_slot: _Slot | None = getattr(request.state, "db_slot", None)
-    if own_slot is not None and own_slot.held:
-        return await run_in_threadpool(_in_new_session, runtime, work)
-    slot = _Slot(runtime.database_slots())
-    await slot.take()
-    try:
-        return await run_in_threadpool(_in_new_session, runtime, work)
-    finally:
-        slot.give_back()
-
-
-def _in_new_session(runtime: Runtime, work: Callable[["Session"], T]) -> T:
-    with runtime.read_session_factory() as session:
-        return work(session)
-
-
-@asynccontextmanager
-async def database_released(request: Request) -> AsyncIterator[None]:
-    """Give back the request's connection and database slot while it waits on its client (a
-    body still arriving, which a slow client can stretch out), then take a slot again."""
-    slot: _Slot | None = getattr(request.state, "db_slot", None)
-    if slot is None:
-        yield
-        return
-    session = request.state.db_session
-    if session.in_transaction():  # else it holds no connection: nothing to end, no thread
-        await run_in_threadpool(session.commit)  # objects stay loaded
-    slot.give_back()
-    try:
-        yield
-    finally:
-        await slot.take()
-
-
-def _close(session: "Session") -> None:
-    """Close after the answer: a connection that died meanwhile has nothing left to roll back
-    (the server did), and the pool discards it; that is no error of this request's."""
-    try:
-        session.close()
-    except Exception as error:
-        if as_unavailable(error) is None:  # which logs the outage when it is one
-            raise
-
-
-class DeferredStorage:
-    """The runtime's storage, made on first use: a route that may not touch storage (a file
-    read in a private bucket) does not pay for importing boto3 and making a client."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._runtime.storage, name)
-
-
-async def get_storage(request: Request) -> "Storage":
-    return DeferredStorage(runtime_of(request))  # type: ignore[return-value]
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 if TYPE_CHECKING:
     SessionDep = Annotated[Session, Depends(get_session)]

@@ -103,7 +103,8 @@ class ServiceUnavailable(AppError):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
-def error_body(status: int, code: str, message: str, details: list[Any] | None = None) -> dict:
+def error_body(status: int, code: str, message: str,
+               details: list[Any] | None = None) -> dict[str, Any]:
     return {
         "error": {
             "code": code,

@@ -40,7 +40,7 @@ class Report:
 def run(runtime: Runtime, *, dry_run: bool = False,
         orphan_grace: timedelta = ORPHAN_GRACE) -> Report:
     """Every task, in an order where each leaves less for the next."""
-    from cloudnexus.database import utcnow
+    from cloudnexus.db.columns import utcnow
 
     report, started = Report(dry_run=dry_run), utcnow()
     storage = runtime.storage

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cloudnexus.errors import BadRequest, PayloadTooLarge, render, render_unexpected
+from cloudnexus.limits import MiB
 from cloudnexus.logs import aws_request_id_var, request_id_var
 from cloudnexus.storage.signing import STORAGE_PATH
 
@@ -24,7 +25,7 @@ _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that hung up before the answer
 # Every body but an upload's is JSON: metadata is at most 8 KiB, and the largest is a
 # multipart complete listing 10,000 parts (about 650 KB with S3's etags).
-JSON_BODY_MAX_BYTES = 1024 * 1024
+JSON_BODY_MAX_BYTES = MiB
 _DIRECT_UPLOAD_PATH = re.compile(r"/v1/buckets/[^/]+/files")
 
 

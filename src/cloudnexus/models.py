@@ -2,7 +2,7 @@
 
 from cloudnexus.auth.models import ApiKey
 from cloudnexus.buckets.models import Bucket
-from cloudnexus.database import Base
+from cloudnexus.db.columns import Base
 from cloudnexus.delegation.models import SigningKey
 from cloudnexus.files.models import File
 from cloudnexus.idempotency.models import IdempotencyRecord

@@ -1,13 +1,11 @@
 """The per-process resources: created lazily on first use, then reused across requests."""
 
-from __future__ import annotations
-
 import asyncio
 import threading
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from fastapi.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from cloudnexus.config import Settings
 
@@ -15,7 +13,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
-    from cloudnexus.database_async import AsyncDatabase
+    from cloudnexus.db.pool import Pool
     from cloudnexus.storage.base import Storage
 
 
@@ -34,7 +32,7 @@ class Runtime:
         self._storage: Storage | None = None
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary())
-        self._async_databases: dict[asyncio.AbstractEventLoop, AsyncDatabase] = {}
+        self._pool: Pool | None = None
         self.schema_ready = False  # set by the health check once it has seen the schema ready
 
     @property
@@ -55,71 +53,55 @@ class Runtime:
                 slots = self._slots[loop] = asyncio.Semaphore(self.settings.pool_size)
         return slots
 
-    async def async_database(self) -> AsyncDatabase | None:
-        """PostgreSQL on this event loop, for the key check and file reads (None on SQLite).
-
-        One per event loop, as asyncio connections require; those of loops that ended are
-        closed when another loop first asks.
-        """
+    @property
+    def postgres_pool(self) -> "Pool | None":
+        """The process's one pool of PostgreSQL connections (None on SQLite): the engine and
+        the read API (db.reads) both draw on it. Made on first use, in a worker thread (its
+        import, and the password from Secrets Manager, stay off the event loop)."""
         if not self.settings.uses_postgresql:
             return None
-        loop = asyncio.get_running_loop()
-        database = self._async_databases.get(loop)
-        if database is None:
-            # psycopg's import, and the password (Secrets Manager), stay off the event loop.
-            database = await run_in_threadpool(self._new_async_database)
+        if self._pool is None:
             with self._lock:
-                self._abandon_ended_loops()
-                database = self._async_databases.setdefault(loop, database)
-        return database
+                if self._pool is None:
+                    from cloudnexus.db.pool import Pool
 
-    def _new_async_database(self) -> AsyncDatabase:
-        from cloudnexus.database_async import AsyncDatabase
-
-        return AsyncDatabase(self.settings.postgres_url(), size=self.settings.pool_size)
-
-    def _abandon_ended_loops(self) -> None:
-        for loop in [loop for loop in self._async_databases if loop.is_closed()]:
-            self._async_databases.pop(loop).abandon()
-
-    async def close_async_database(self) -> None:
-        """Close this event loop's connections (at the app's shutdown)."""
-        database = self._async_databases.pop(asyncio.get_running_loop(), None)
-        if database is not None:
-            await database.close()
+                    self._pool = Pool(self.settings.postgres_url(),
+                                      size=self.settings.pool_size)
+        return self._pool
 
     @property
-    def session_factory(self) -> sessionmaker[Session]:
+    def session_factory(self) -> "sessionmaker[Session]":
         return self._session_factories()[0]
 
     @property
-    def read_session_factory(self) -> sessionmaker[Session]:
-        """Sessions whose transactions only read (see database.reading_engine)."""
+    def read_session_factory(self) -> "sessionmaker[Session]":
+        """Sessions whose transactions only read (see db.engine.reading_engine)."""
         return self._session_factories()[1]
 
-    def _session_factories(self) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+    def _session_factories(self) -> "tuple[sessionmaker[Session], sessionmaker[Session]]":
         if self._session_factory is None or self._read_session_factory is None:
+            pool = self.postgres_pool  # before the lock, which making the pool takes too
             with self._lock:
                 if self._session_factory is None or self._read_session_factory is None:
-                    from cloudnexus.database import (
+                    from cloudnexus.db.engine import (
                         create_db_engine,
                         create_session_factory,
                         reading_engine,
                     )
 
-                    self._engine = create_db_engine(self.settings)
+                    self._engine = create_db_engine(self.settings, pool)
                     self._read_session_factory = create_session_factory(
                         reading_engine(self._engine))
                     self._session_factory = create_session_factory(self._engine)
         return self._session_factory, self._read_session_factory
 
     @property
-    def engine(self) -> Engine:
-        engine = self.session_factory.kw["bind"]
-        return engine  # type: ignore[no-any-return]
+    def engine(self) -> "Engine":
+        engine: Engine = self.session_factory.kw["bind"]
+        return engine
 
     @property
-    def storage(self) -> Storage:
+    def storage(self) -> "Storage":
         if self._storage is None:
             with self._lock:
                 if self._storage is None:
@@ -133,9 +115,47 @@ class Runtime:
         """Whether the storage (for S3: boto3 and its client) is made already."""
         return self._storage is not None
 
+    def close_connections(self) -> None:
+        """Close the idle database connections (at the app's shutdown); more are made if a
+        request comes after all."""
+        if self._pool is not None:
+            self._pool.close()
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
-        for database in self._async_databases.values():
-            database.abandon()
-        self._async_databases.clear()
+        self.close_connections()
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+# The dependencies are `async def`: FastAPI runs a plain `def` dependency in a worker thread,
+# and each such hop costs more than the work itself. Each reads the runtime off the request
+# rather than through a dependency on get_runtime: FastAPI analyses every sub-dependency
+# again for each route at import, and resolves it again on each request, so one level less
+# is measurably faster at both.
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
+
+
+async def get_settings(request: Request) -> Settings:
+    return runtime_of(request).settings
+
+
+class DeferredStorage:
+    """The runtime's storage, made on first use: a route that may not touch storage (a file
+    read in a private bucket) does not pay for importing boto3 and making a client."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runtime.storage, name)
+
+
+async def get_storage(request: Request) -> "Storage":
+    return DeferredStorage(runtime_of(request))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 import warnings
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.warnings import UnsupportedFieldAttributeWarning
+
+from cloudnexus.errors import NotFound
 
 # FastAPI wraps a body's model in a TypeAdapter carrying the field's alias and silences
 # Pydantic's "alias has no effect here" warning while it builds it; with `defer_build` that
@@ -15,7 +18,14 @@ warnings.filterwarnings("ignore", message="The 'alias' attribute",
                         category=UnsupportedFieldAttributeWarning)
 
 MAX_BIGINT = 2**63 - 1  # the largest count or size a BIGINT column holds
-MAX_OBJECT_BYTES = 5 * 1024**4  # S3's largest object: 5 TiB
+
+
+def parse_id(value: str, what: str) -> uuid.UUID:
+    """A malformed id names no resource: 404, like a missing one."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"{what} not found") from None
 
 
 def is_storable(text: str) -> bool:

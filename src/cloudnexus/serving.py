@@ -52,6 +52,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     # The head: counted as it arrives, before httptools has a whole header to hand over.
 
+    # uvicorn's own override narrows BaseTransport to Transport the same way.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm(self.limits.head_timeout, self._head_timed_out)

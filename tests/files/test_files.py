@@ -468,7 +468,7 @@ def test_an_overwrite_and_a_batch_delete_of_the_same_files_do_not_deadlock(
     import uuid
 
     from cloudnexus.buckets import service as buckets
-    from cloudnexus.database import new_id
+    from cloudnexus.db.columns import new_id
     from cloudnexus.files import deletion
     from cloudnexus.files import service as files
 
@@ -491,10 +491,11 @@ def test_an_overwrite_and_a_batch_delete_of_the_same_files_do_not_deadlock(
     with runtime.session_factory() as db:
         docs = buckets.get(db, workspace_id=tenant.workspace_id, name="docs")
         file_id = new_id()
-        files.record(db, bucket=docs, file_id=file_id, path=made[1]["path"], size=1,
-                     content_type="text/plain", sha256=None, metadata={}, tags=[],
-                     storage_key=files.new_object_key(docs, file_id), overwrite=True, created_by=None,
-                     bytes_stored=bytes_still_arriving)
+        files.record(db, files.NewFile(
+            bucket=docs, file_id=file_id, path=made[1]["path"], size=1,
+            content_type="text/plain", sha256=None, metadata={}, tags=[],
+            storage_key=files.new_object_key(docs, file_id), overwrite=True, created_by=None,
+            bytes_stored=bytes_still_arriving))
         db.commit()
     deleting.join(30)
     assert outcome == {"deleted": 1}  # the old "b" was replaced before the delete reached it

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from cloudnexus.database import utcnow
+from cloudnexus.db.columns import utcnow
 from cloudnexus.files.models import File
 from cloudnexus.idempotency.models import IdempotencyRecord
 from tests.conftest import Tenant

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from cloudnexus.database import utcnow
+from cloudnexus.db.columns import utcnow
 from cloudnexus.links.models import ShareLink
 from tests.conftest import Tenant
 

@@ -172,7 +172,7 @@ def test_copy_over_the_copy_object_limit_uses_a_managed_copy(
         s3: S3Storage, monkeypatch: pytest.MonkeyPatch) -> None:
     import cloudnexus.storage.s3 as s3_module
 
-    monkeypatch.setattr(s3_module, "MAX_COPY_OBJECT", 10)
+    monkeypatch.setattr(s3_module, "MAX_COPY_BYTES", 10)
     source, dest, data = new_key(), new_key(), b"copied in parts" * 100
     s3.put(source, io.BytesIO(data), content_type="text/markdown")
     s3.copy(source, dest)

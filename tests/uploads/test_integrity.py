@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import update
 
-from cloudnexus.database import utcnow
+from cloudnexus.db.columns import utcnow
 from cloudnexus.maintenance import run
 from cloudnexus.storage.base import PENDING_STATE, READY_STATE, STATE_TAG, ObjectNotFound
 from cloudnexus.uploads.models import Upload

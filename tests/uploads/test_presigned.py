@@ -246,3 +246,34 @@ def _stream(data: bytes) -> Any:
     import io
 
     return io.BytesIO(data)
+
+
+def test_the_file_of_a_pending_upload_is_404_naming_the_upload(
+        stack_client: Any, stack_tenant: Tenant, bucket: str, send: Any,
+        tenant_factory: Any) -> None:
+    data = b"not yet"
+    upload = start(stack_client, stack_tenant, data, path="users/1/later.bin").json()
+    expected = (f"File {upload['file_id']} is not ready: its upload {upload['id']} is pending; "
+                f"send its bytes, then POST /v1/uploads/{upload['id']}/complete")
+    for route in ("", "/content"):
+        pending = stack_client.get(f"/v1/files/{upload['file_id']}{route}",
+                                   headers=stack_tenant.headers(), follow_redirects=False)
+        assert pending.status_code == 404 and pending.json()["error"]["code"] == "not_found"
+        assert pending.json()["error"]["message"] == expected
+    # Nobody else learns of it: another workspace, or a token for another folder.
+    other = tenant_factory("other")
+    assert stack_client.get(f"/v1/files/{upload['file_id']}", headers=other.headers()).json()[
+        "error"]["message"] == "File not found"
+    stack_client.post("/v1/signing-keys", headers=stack_tenant.headers(),
+                      json={"name": "app", "algorithm": "HS256"})
+    token = stack_client.post("/v1/tokens", headers=stack_tenant.headers(), json={
+        "sub": "u2", "expires_in": 60,
+        "cnx": {"buckets": ["media"], "prefix": "users/2/", "ops": ["read"]}}).json()["token"]
+    outside = stack_client.get(f"/v1/files/{upload['file_id']}",
+                               headers={"Authorization": f"Bearer {token}"})
+    assert outside.json()["error"]["message"] == "File not found"
+    assert send("PUT", upload["url"], data=data, headers=upload["headers"]).status_code == 200
+    assert stack_client.post(f"/v1/uploads/{upload['id']}/complete",
+                             headers=stack_tenant.headers()).status_code == 200
+    assert stack_client.get(f"/v1/files/{upload['file_id']}",
+                            headers=stack_tenant.headers()).status_code == 200

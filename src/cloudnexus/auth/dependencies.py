@@ -2,19 +2,16 @@
 token's operation and grant. Written once, used by every route."""
 
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cloudnexus.auth.grants import Operation
+from cloudnexus.auth.lookup import authenticate
 from cloudnexus.auth.principal import Principal
 from cloudnexus.auth.scopes import ADMIN, READ, WRITE, Scope
-from cloudnexus.deps import in_session, runtime_of
 from cloudnexus.errors import Forbidden, NotFound, bucket_not_found
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 _bearer = HTTPBearer(auto_error=False, description="An API key (cnx_<key id>_<secret>) or a "
                                                    "delegated token (a JWT)")
@@ -25,23 +22,11 @@ async def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     token = credentials.credentials if credentials else None
-    runtime = runtime_of(request)
     if token is not None and token.count(".") == 2:  # a JWT; API keys have no dots
         from cloudnexus.delegation.verify import authenticate_token
 
         return await authenticate_token(request, token)
-    database = await runtime.async_database()
-    if database is not None:  # PostgreSQL: on the event loop
-        from cloudnexus.auth.lookup import authenticate
-
-        return await authenticate(database, token=token)
-    return await in_session(request, lambda db: _authenticate(db, token))
-
-
-def _authenticate(db: "Session", token: str | None) -> Principal:
-    from cloudnexus.auth import service  # SQLAlchemy is imported on first use, in this thread
-
-    return service.authenticate(db, token=token)
+    return await authenticate(request, token=token)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

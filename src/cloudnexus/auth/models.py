@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloudnexus.database import Base, JsonDocument, new_id, utcnow
+from cloudnexus.db.columns import Base, JsonDocument, new_id, utcnow
 
 
 class ApiKey(Base):

@@ -4,10 +4,10 @@ from fastapi import APIRouter, Response
 
 from cloudnexus.auth.dependencies import Admin
 from cloudnexus.auth.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
-from cloudnexus.deps import SessionDep, parse_id
+from cloudnexus.deps import SessionDep
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
-from cloudnexus.schemas import error_responses
+from cloudnexus.schemas import error_responses, parse_id
 
 
 class KeyRoute(IdempotentRoute):

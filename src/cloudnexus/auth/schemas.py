@@ -19,7 +19,7 @@ class KeyCreate(Schema):
     @field_validator("scopes")
     @classmethod
     def _unique(cls, scopes: list[Scope]) -> list[Scope]:
-        return sorted(set(scopes))  # type: ignore[arg-type]
+        return sorted(set(scopes))
 
     @field_validator("expires_at")
     @classmethod

@@ -6,35 +6,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloudnexus.auth.models import ApiKey
-from cloudnexus.auth.principal import LAST_USED_RESOLUTION, Principal, parse_token, verify
 from cloudnexus.auth.tokens import format_key, hash_secret, new_secret
-from cloudnexus.database import utcnow
+from cloudnexus.db.columns import utcnow
 from cloudnexus.errors import NotFound
-
-
-def authenticate(db: Session, *, token: str | None) -> Principal:
-    """The principal of a bearer token; 401 if missing, malformed, unknown, revoked, expired."""
-    parsed = parse_token(token)
-    now = utcnow()
-    principal, record_use = verify(db.get(ApiKey, parsed.key_id), parsed.secret, now)
-    if record_use:
-        # The read ends first: the write is a transaction of its own, which on SQLite waits
-        # its turn (a read's transaction that went on to write would be refused outright).
-        db.commit()
-        db.execute(
-            update(ApiKey)
-            .where(ApiKey.id == principal.key_id)
-            .where(or_(ApiKey.last_used_at.is_(None),
-                       ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
-            .values(last_used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        db.commit()
-    return principal
 
 
 def create(db: Session, *, workspace_id: uuid.UUID, name: str, scopes: Sequence[str],

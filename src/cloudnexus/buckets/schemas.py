@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from cloudnexus.schemas import MAX_OBJECT_BYTES, Model, Schema, Usage
+from cloudnexus.limits import MAX_OBJECT_BYTES
+from cloudnexus.schemas import Model, Schema, Usage
 
 if TYPE_CHECKING:
     from cloudnexus.buckets.models import Bucket

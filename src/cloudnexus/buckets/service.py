@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.schemas import is_bucket_name
-from cloudnexus.database import save_unique
+from cloudnexus.db.engine import save_unique
 from cloudnexus.errors import Conflict, ValidationFailed, bucket_not_found
 from cloudnexus.storage.base import Storage
 from cloudnexus.uploads.models import ABORTED

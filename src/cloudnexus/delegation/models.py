@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloudnexus.database import Base, new_id, utcnow
+from cloudnexus.db.columns import Base, new_id, utcnow
 
 HS256, ES256, EDDSA = "HS256", "ES256", "EdDSA"
 

@@ -11,10 +11,10 @@ from cloudnexus.delegation.schemas import (
     TokenCreate,
     TokenCreated,
 )
-from cloudnexus.deps import SessionDep, parse_id
+from cloudnexus.deps import SessionDep
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
-from cloudnexus.schemas import error_responses
+from cloudnexus.schemas import error_responses, parse_id
 
 
 class SecretRoute(IdempotentRoute):

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cloudnexus.database import utcnow
+from cloudnexus.db.columns import utcnow
 from cloudnexus.delegation.models import HS256, SigningKey
 from cloudnexus.delegation.schemas import SigningKeyCreate, TokenCreate
 from cloudnexus.errors import Conflict, NotFound, ValidationFailed

@@ -8,27 +8,24 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jwt
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 
 from cloudnexus.auth.principal import Principal
+from cloudnexus.db.reads import Query, read_one
 from cloudnexus.delegation.models import HS256
 from cloudnexus.delegation.schemas import MAX_TOKEN_SECONDS, CnxClaim, Subject
-from cloudnexus.deps import in_session, runtime_of
 from cloudnexus.errors import Unauthorized
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 LEEWAY_SECONDS = 60
 _CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 _SUBJECT = TypeAdapter(Subject)
-KEY = """
-SELECT id, workspace_id, algorithm, secret, public_key FROM signing_keys WHERE id = %(id)s
-"""
+KEY = Query("""
+SELECT id, workspace_id, algorithm, secret, public_key FROM signing_keys WHERE id = :id
+""", tables=("signing_keys",))
 
 
 @dataclass(frozen=True)
@@ -47,23 +44,8 @@ def refused(why: str) -> Unauthorized:
 async def authenticate_token(request: Request, token: str) -> Principal:
     """The principal of a delegated token; 401 for anything but a valid one."""
     key_id = _key_id(token)
-    database = await runtime_of(request).async_database()
-    if database is None:
-        key = await in_session(request, lambda db: _key_with_orm(db, key_id))
-    else:
-        row = await database.fetch_one(KEY, {"id": key_id})
-        key = KeyRow(**row) if row else None
-    return verify(token, key)
-
-
-def _key_with_orm(db: Session, key_id: uuid.UUID) -> KeyRow | None:
-    from cloudnexus.delegation.models import SigningKey
-
-    key = db.get(SigningKey, key_id)
-    db.rollback()  # only read: the connection goes back to the pool now
-    if key is None:
-        return None
-    return KeyRow(key.id, key.workspace_id, key.algorithm, key.secret, key.public_key)
+    row = await read_one(request, KEY, id=key_id)
+    return verify(token, KeyRow(**row) if row else None)
 
 
 def _key_id(token: str) -> uuid.UUID:

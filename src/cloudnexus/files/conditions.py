@@ -48,4 +48,5 @@ def content_type_matches(pattern: str) -> ColumnElement[bool]:
 
 def contains(column: Any, key: str) -> ColumnElement[bool]:
     """`column` holds `key` anywhere, `%` and `_` in it taken as they are."""
-    return column.like("%" + escape_like(key) + "%", escape="\\")
+    holds: ColumnElement[bool] = column.like("%" + escape_like(key) + "%", escape="\\")
+    return holds

@@ -14,6 +14,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
+from cloudnexus.db.engine import rows_matched
 from cloudnexus.files.models import DELETING, MISSING, READY, File
 from cloudnexus.previews.derived import delete_derived
 from cloudnexus.storage.base import Storage
@@ -57,7 +58,7 @@ def mark_deleting(db: Session, files: Sequence[File]) -> list[File]:
         result = db.execute(sql_update(File).where(File.id == file.id, File.status != DELETING)
                             .values(status=DELETING)
                             .execution_options(synchronize_session=False))
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        if rows_matched(result) == 1:
             newly.append(file)
     # Read after the rows are held: a preview counted meanwhile is in these sums.
     derived = {file_id: size for file_id, size in db.execute(

@@ -8,17 +8,13 @@ from fastapi import Depends, Path, Request
 from cloudnexus.auth.dependencies import PrincipalDep, check_covers
 from cloudnexus.buckets.reads import read_bucket
 from cloudnexus.buckets.rules import check_upload
-from cloudnexus.deps import (
-    SessionDep,
-    SettingsDep,
-    StorageDep,
-    database_released,
-    parse_id,
-)
-from cloudnexus.errors import AppError
+from cloudnexus.db.sessions import database_released
+from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
+from cloudnexus.errors import AppError, NotFound
 from cloudnexus.files.direct import DirectUpload, read_form
 from cloudnexus.files.forwarding import Forward, SpoolPipe
-from cloudnexus.files.reads import ReadFile, read_file
+from cloudnexus.files.reads import ReadFile, not_ready, read_file
+from cloudnexus.schemas import parse_id
 from cloudnexus.storage.keys import object_key
 
 if TYPE_CHECKING:
@@ -39,8 +35,11 @@ def valid_file(file_id: str, principal: PrincipalDep, db: SessionDep) -> "File":
 
 async def readable_file(file_id: str, principal: PrincipalDep, request: Request) -> ReadFile:
     """The file, for a route that only reads it (see files/reads.py)."""
-    file = await read_file(request, workspace_id=principal.workspace_id,
-                           file_id=parse_id(file_id, "File"))
+    wanted = parse_id(file_id, "File")
+    try:
+        file = await read_file(request, workspace_id=principal.workspace_id, file_id=wanted)
+    except NotFound:
+        raise await not_ready(request, principal=principal, file_id=wanted) from None
     check_covers(principal, bucket=file.shown.bucket, path=file.shown.path)
     return file
 

@@ -19,6 +19,8 @@ import threading
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from cloudnexus.limits import MiB
+
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("cloudnexus.files")
 
-FORWARD_FROM = 1024 * 1024  # smaller parts stay in memory and are sent whole, at once
+FORWARD_FROM = MiB  # smaller parts stay in memory and are sent whole, at once
 WAIT_SECONDS = 60  # a part that stops arriving for this long is given up on
 FORWARDS = 8  # at once, a thread each; past that, parts are stored once they have arrived
 _free = threading.BoundedSemaphore(FORWARDS)
@@ -100,6 +102,7 @@ class Forward:
 
     def __init__(self, storage: Storage, key: str, pipe: SpoolPipe, content_type: str) -> None:
         self.key, self.pipe = key, pipe
+        # A SpoolPipe has the reads put() makes of a BinaryIO, not the whole of its type.
         self._put = _threads().submit(storage.put, key, pipe,  # type: ignore[arg-type]
                                       content_type=content_type, size=pipe.length)
         self._put.add_done_callback(_ended)

@@ -110,7 +110,8 @@ def _filters(db: Session, *, bucket: Bucket, query: ListQuery) -> tuple[
 
 
 def _after(key: Any, last: Any, query: ListQuery) -> ColumnElement[bool]:
-    return key < last if query.order == "desc" else key > last
+    beyond: ColumnElement[bool] = key < last if query.order == "desc" else key > last
+    return beyond
 
 
 def _ordered(columns: list[Any], query: ListQuery) -> list[Any]:

@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudnexus.buckets.models import Bucket
-from cloudnexus.database import Base, JsonDocument, new_id, utcnow
+from cloudnexus.db.columns import Base, JsonDocument, new_id, utcnow
 from cloudnexus.files.status import DELETING, MISSING, READY
 
 __all__ = ["DELETING", "MISSING", "READY", "File"]

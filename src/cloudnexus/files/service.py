@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.rules import check_upload
-from cloudnexus.database import new_id, save_unique, utcnow, writes_take_turns
+from cloudnexus.db.columns import new_id, utcnow
+from cloudnexus.db.engine import rows_matched, save_unique, writes_take_turns
 from cloudnexus.errors import Conflict, NotFound, PreconditionFailed
 from cloudnexus.files.direct import DirectUpload
 from cloudnexus.files.models import DELETING, MISSING, READY, File
@@ -64,30 +66,49 @@ def _path_taken(bucket: Bucket, existing: File) -> Conflict:
                     "pass overwrite to replace it")
 
 
-def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: int,
-           content_type: str, sha256: str | None, metadata: dict[str, Any], tags: list[str],
-           storage_key: str, overwrite: bool, created_by: str | None,
-           reserved_size: int | None = None,
-           bytes_stored: Callable[[], None] | None = None,
-           sniffed: Sniffed | None = None) -> tuple[File, str | None]:
+@dataclass(frozen=True)
+class NewFile:
+    """A file whose bytes are (or are being) stored under `storage_key`, to be recorded: what
+    every way of making one (direct upload, presigned upload, copy) gives `record`."""
+
+    bucket: Bucket
+    file_id: uuid.UUID
+    path: str
+    size: int
+    content_type: str
+    sha256: str | None
+    metadata: dict[str, Any]
+    tags: list[str]
+    storage_key: str
+    overwrite: bool
+    created_by: str | None
+    # What the upload held in quota; without it the quota is checked here.
+    reserved_size: int | None = None
+    # Returns once the bytes are stored (or raises): given for bytes still on their way.
+    bytes_stored: Callable[[], None] | None = None
+    # What the first bytes are (previews/sniffing.py); None: not sniffed.
+    sniffed: Sniffed | None = None
+
+
+def record(db: Session, new: NewFile) -> tuple[File, str | None]:
     """Insert a ready file and count it (flushed, not committed).
 
-    A file already at the path is replaced when `overwrite` (409 otherwise): its record goes
-    in the same transaction and its object key is returned for the caller to delete after the
-    commit (maintenance removes it if that fails). `reserved_size` is what the upload held in
-    quota; without it the quota is checked here. `sniffed`: what the first bytes are. A
-    replaced file's previews go with it (uncounted here, their objects with its object).
+    A file already at the path is replaced when `new.overwrite` (409 otherwise): its record
+    goes in the same transaction and its object key is returned for the caller to delete
+    after the commit (maintenance removes it if that fails), and its previews go with it
+    (uncounted here; their objects are deleted with its object).
 
-    The rows come first, the counts last: `bytes_stored`, when given, returns once the bytes
-    are stored (or raises), so an upload whose bytes are still on their way writes its rows
-    meanwhile, and holds the usage rows, which every upload of the workspace must take, only
-    for the moment before its commit.
+    The rows come first, the counts last: `new.bytes_stored`, when given, is waited for
+    between them, so an upload whose bytes are still on their way writes its rows meanwhile,
+    and holds the usage rows, which every upload of the workspace must take, only for the
+    moment before its commit.
     """
+    bucket, path, reserved_size = new.bucket, new.path, new.reserved_size
     _lock_path(db, bucket=bucket, path=path)
     existing = _at_path(db, bucket=bucket, path=path, lock=True)
     replaced_key, freed, derived = None, None, 0
     if existing is not None:
-        if existing.status != DELETING and not overwrite:
+        if existing.status != DELETING and not new.overwrite:
             raise _path_taken(bucket, existing)
         if existing.status != DELETING:
             freed, derived = existing.size, existing.derived_bytes
@@ -95,17 +116,18 @@ def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: 
         db.delete(existing)
         db.flush()
     now = utcnow()
-    file = File(id=file_id, workspace_id=bucket.workspace_id, bucket_id=bucket.id, bucket=bucket,
-                path=path, path_search=search_key(path), size=size,
-                content_type=content_type, sha256=sha256,
-                etag=new_etag(), metadata_=metadata, tags=tags, status=READY,
-                storage_key=storage_key, created_by=created_by, created_at=now, updated_at=now,
-                detected_content_type=sniffed.content_type if sniffed else None,
-                image=sniffed.image if sniffed else None, derived_bytes=0)
+    file = File(id=new.file_id, workspace_id=bucket.workspace_id, bucket_id=bucket.id,
+                bucket=bucket, path=path, path_search=search_key(path), size=new.size,
+                content_type=new.content_type, sha256=new.sha256,
+                etag=new_etag(), metadata_=new.metadata, tags=new.tags, status=READY,
+                storage_key=new.storage_key, created_by=new.created_by, created_at=now,
+                updated_at=now, derived_bytes=0,
+                detected_content_type=new.sniffed.content_type if new.sniffed else None,
+                image=new.sniffed.image if new.sniffed else None)
     db.add(file)
     save_unique(db, f"'{path}' was just taken in bucket '{bucket.name}'", commit=False)
-    if bytes_stored is not None:
-        bytes_stored()
+    if new.bytes_stored is not None:
+        new.bytes_stored()
     if freed is not None:
         usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=-freed,
                      files=-1, check_quota=False)
@@ -114,12 +136,12 @@ def record(db: Session, *, bucket: Bucket, file_id: uuid.UUID, path: str, size: 
                              size=-derived)
     if reserved_size is not None:
         usage.release(db, workspace_id=bucket.workspace_id, size=reserved_size)
-    usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=size, files=1,
-                 check_quota=reserved_size is None)
+    usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=new.size,
+                 files=1, check_quota=reserved_size is None)
     # The change above holds the bucket's row, which a visibility change locks to make it:
     # read now, the visibility is the one this file is recorded under.
     db.refresh(bucket, attribute_names=["public"])
-    if new_object_key(bucket, file_id) != storage_key:
+    if new_object_key(bucket, new.file_id) != new.storage_key:
         raise Conflict("The bucket's visibility changed while the file was being stored; "
                        "send it again")
     return file, replaced_key
@@ -174,7 +196,7 @@ def update(db: Session, *, file: File, changes: dict[str, Any], if_match: str | 
         .values(**values, etag=new_etag(), updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_matched(result) != 1:
         db.rollback()
         raise PreconditionFailed("The file changed meanwhile; fetch it and retry")
     save_unique(db, "That path was just taken")
@@ -203,21 +225,22 @@ def copy(db: Session, storage: Storage, *, file: File, target: Bucket, path: str
         raise NotFound("File not found") from None
     sniffed = Sniffed(file.detected_content_type, file.image)
     check_detected(sniffed, target.allowed_content_types)
-    return record_stored(db, storage, bucket=target, file_id=file_id, path=path,
-                         size=file.size, content_type=file.content_type, sha256=file.sha256,
-                         metadata=dict(file.metadata_), tags=list(file.tags), storage_key=key,
-                         overwrite=overwrite, created_by=created_by, sniffed=sniffed)
+    return record_stored(db, storage, NewFile(
+        bucket=target, file_id=file_id, path=path, size=file.size,
+        content_type=file.content_type, sha256=file.sha256, metadata=dict(file.metadata_),
+        tags=list(file.tags), storage_key=key, overwrite=overwrite, created_by=created_by,
+        sniffed=sniffed))
 
 
-def record_stored(db: Session, storage: Storage, **fields: Any) -> File:
-    """Record bytes just stored under fields["storage_key"] and commit; if that fails, the
-    bytes go too (no object without a record), and a replaced file's bytes go after."""
+def record_stored(db: Session, storage: Storage, new: NewFile) -> File:
+    """Record bytes just stored under `new.storage_key` and commit; if that fails, the bytes
+    go too (no object without a record), and a replaced file's bytes go after."""
     try:
-        file, replaced_key = record(db, **fields)
+        file, replaced_key = record(db, new)
         db.commit()
     except Exception:
         db.rollback()
-        storage.delete(fields["storage_key"])
+        storage.delete(new.storage_key)
         raise
     delete_quietly(storage, replaced_key)
     return file
@@ -277,9 +300,9 @@ def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
 
     if takes_turns:
         bytes_stored()
-    return record_stored(db, storage, bucket=bucket, file_id=upload.file_id, path=upload.path,
-                         size=upload.size, content_type=upload.content_type,
-                         sha256=upload.sha256, metadata=upload.metadata, tags=upload.tags,
-                         storage_key=key, overwrite=upload.overwrite,
-                         created_by=upload.created_by, sniffed=sniffed,
-                         bytes_stored=None if takes_turns else bytes_stored)
+    return record_stored(db, storage, NewFile(
+        bucket=bucket, file_id=upload.file_id, path=upload.path, size=upload.size,
+        content_type=upload.content_type, sha256=upload.sha256, metadata=upload.metadata,
+        tags=upload.tags, storage_key=key, overwrite=upload.overwrite,
+        created_by=upload.created_by, sniffed=sniffed,
+        bytes_stored=None if takes_turns else bytes_stored))

@@ -7,7 +7,8 @@ from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
 from cloudnexus.auth.dependencies import PrincipalDep
-from cloudnexus.deps import SessionDep, SettingsDep, database_released
+from cloudnexus.db.sessions import database_released
+from cloudnexus.deps import SessionDep, SettingsDep
 from cloudnexus.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from cloudnexus.schemas import is_storable
 

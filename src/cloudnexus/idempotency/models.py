@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloudnexus.database import Base, JsonDocument, utcnow
+from cloudnexus.db.columns import Base, JsonDocument, utcnow
 
 ROUTE_LENGTH = 1200  # "POST /v1/...": every route's real paths are far shorter
 

@@ -11,7 +11,8 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloudnexus.database import utcnow
+from cloudnexus.db.columns import utcnow
+from cloudnexus.db.engine import rows_matched
 from cloudnexus.errors import Conflict
 from cloudnexus.idempotency.models import IdempotencyRecord
 
@@ -95,4 +96,4 @@ def release(db: Session, *, claim: Claim) -> None:
 def forget_expired(db: Session) -> int:
     result = db.execute(delete(IdempotencyRecord).where(_forgotten(utcnow())))
     db.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rows_matched(result)

@@ -7,12 +7,12 @@ from fastapi.responses import RedirectResponse
 
 from cloudnexus.auth.dependencies import PrincipalDep, require
 from cloudnexus.auth.scopes import READ, WRITE
-from cloudnexus.deps import SessionDep, SettingsDep, StorageDep, parse_id
+from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
 from cloudnexus.files.dependencies import FileDep
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
 from cloudnexus.links.schemas import LinkCreate, LinkList, LinkOut
-from cloudnexus.schemas import ErrorBody, error_responses
+from cloudnexus.schemas import ErrorBody, error_responses, parse_id
 
 if TYPE_CHECKING:
     from cloudnexus.links.models import ShareLink

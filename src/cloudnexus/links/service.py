@@ -11,7 +11,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloudnexus.database import utcnow
+from cloudnexus.db.columns import utcnow
 from cloudnexus.errors import AppError, Gone, NotFound
 from cloudnexus.files.models import READY, File
 from cloudnexus.links.models import ShareLink

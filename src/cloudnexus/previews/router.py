@@ -6,9 +6,10 @@ from fastapi.responses import RedirectResponse
 
 from cloudnexus.auth.dependencies import require
 from cloudnexus.auth.scopes import READ
-from cloudnexus.deps import SettingsDep, StorageDep, runtime_of
+from cloudnexus.deps import SettingsDep, StorageDep
 from cloudnexus.files.dependencies import ReadableFileDep
 from cloudnexus.previews.schemas import VariantDep
+from cloudnexus.runtime import runtime_of
 from cloudnexus.schemas import error_responses
 
 router = APIRouter(tags=["files"])

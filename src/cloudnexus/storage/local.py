@@ -14,6 +14,7 @@ from typing import BinaryIO
 from urllib.parse import quote
 
 from cloudnexus.config import Settings
+from cloudnexus.limits import MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES
 from cloudnexus.storage.base import (
     PENDING_STATE,
     MultipartUpload,
@@ -28,7 +29,6 @@ from cloudnexus.storage.base import (
 from cloudnexus.storage.disposition import content_disposition
 from cloudnexus.storage.signing import PUBLIC_PATH, Grant, Signer, expiry, load_or_create_key
 from cloudnexus.storage.staging import (
-    CHUNK,
     StagedFile,
     check_key,
     read_json,
@@ -36,9 +36,6 @@ from cloudnexus.storage.staging import (
     write_json,
 )
 
-MIN_PART_SIZE = 5 * CHUNK  # as on S3: every part but the last
-MAX_PART_SIZE = 5 * 1024 * CHUNK
-MAX_PART_NUMBER = 10_000
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -227,10 +224,10 @@ class LocalStorage:
 
     def presign_part(self, key: str, upload_id: str, part_number: int, *, size: int,
                      expires_in: int) -> str:
-        if not 1 <= part_number <= MAX_PART_NUMBER:
-            raise ValueError(f"part_number must be 1..{MAX_PART_NUMBER}")
-        if not 0 <= size <= MAX_PART_SIZE:
-            raise ValueError(f"a part is 0..{MAX_PART_SIZE} bytes")
+        if not 1 <= part_number <= MAX_PARTS:
+            raise ValueError(f"part_number must be 1..{MAX_PARTS}")
+        if not 0 <= size <= MAX_PART_BYTES:
+            raise ValueError(f"a part is 0..{MAX_PART_BYTES} bytes")
         grant = Grant("PUT", check_key(key), expiry(expires_in), content_length=size,
                       upload_id=upload_id, part_number=part_number)
         return self.signer.url(self.base_url, grant)
@@ -268,8 +265,8 @@ class LocalStorage:
             stored = received.get(part.part_number)
             if stored is None or stored.etag.strip('"') != part.etag.strip('"'):
                 raise StorageError(f"part {part.part_number} was not received with that etag")
-            if index < len(parts) and stored.size < MIN_PART_SIZE:
-                raise StorageError(f"part {part.part_number} is under {MIN_PART_SIZE} bytes")
+            if index < len(parts) and stored.size < MIN_PART_BYTES:
+                raise StorageError(f"part {part.part_number} is under {MIN_PART_BYTES} bytes")
         content_type = read_json(folder / "upload.json")["content_type"]
         with self.staged(key) as staged:
             for part in parts:

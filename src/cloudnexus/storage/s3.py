@@ -16,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cloudnexus.config import Settings
+from cloudnexus.limits import MAX_COPY_BYTES, MiB
 from cloudnexus.storage.base import (
     PENDING_STATE,
     READY_STATE,
@@ -30,8 +31,6 @@ from cloudnexus.storage.base import (
 )
 from cloudnexus.storage.disposition import content_disposition
 
-MiB = 1024 * 1024
-MAX_COPY_OBJECT = 5 * 1024 * MiB  # CopyObject's limit; larger sources need UploadPartCopy
 _MISSING = {"404", "NoSuchKey", "NoSuchUpload", "NotFound"}
 _TAKEN = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 _REJECTED = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}
@@ -69,7 +68,7 @@ class _HashingReader:
         # the body (a socket or request stream) returns less per call.
         pieces, wanted = [], size if size >= 0 else None
         while wanted is None or wanted > 0:
-            piece = self._body.read(wanted if wanted is not None else 1024 * 1024)
+            piece = self._body.read(wanted if wanted is not None else MiB)
             if not piece:
                 break
             pieces.append(piece)
@@ -96,7 +95,8 @@ def _sha256_hex(response: dict[str, Any]) -> str | None:
     multipart = "-" in (checksum or "") or "-" in response.get("ETag", "")
     if checksum and (kind == "FULL_OBJECT" or (kind is None and not multipart)):
         return base64.b64decode(checksum).hex()
-    return response.get("Metadata", {}).get("sha256")
+    sha256: str | None = response.get("Metadata", {}).get("sha256")
+    return sha256
 
 
 class S3Storage:
@@ -186,7 +186,7 @@ class S3Storage:
         source = {"Bucket": self.bucket, "Key": source_key}
         with _mapped(source_key):
             head = self.client.head_object(Bucket=self.bucket, Key=source_key)
-            if head["ContentLength"] <= MAX_COPY_OBJECT:  # ChecksumAlgorithm: a fresh SHA-256
+            if head["ContentLength"] <= MAX_COPY_BYTES:  # ChecksumAlgorithm: a fresh SHA-256
                 self.client.copy_object(Bucket=self.bucket, Key=dest_key, CopySource=source,
                                         ChecksumAlgorithm="SHA256")
                 return

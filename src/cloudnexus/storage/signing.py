@@ -88,6 +88,7 @@ def grant_from_query(method: str, key: str, query: Mapping[str, object]) -> Gran
     values = {name: query.get(name) for name in _QUERY_FIELDS}
     if values["expires"] is None:
         raise SignatureError("The URL is not signed")
+    # The values come typed by the route's query model (SignedQuery); Mapping[str, object] says not.
     return Grant(method=method, key=key, **values)  # type: ignore[arg-type]
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
+from cloudnexus.limits import MiB
 from cloudnexus.storage.base import StorageError
 
-CHUNK = 1024 * 1024
+CHUNK = MiB  # read and written at a time
 
 
 class BodyTooLarge(StorageError):

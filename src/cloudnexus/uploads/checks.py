@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from cloudnexus.errors import UploadMismatch
+from cloudnexus.limits import MiB
 from cloudnexus.storage.base import ObjectInfo, ObjectNotFound, Storage, StorageError, UploadedPart
 from cloudnexus.uploads.models import SINGLE, Upload
 from cloudnexus.uploads.schemas import CompletedPart
@@ -71,7 +72,7 @@ def _hash_object(storage: Storage, upload: Upload) -> str:
     digest = hashlib.sha256()
     try:
         with storage.open(upload.storage_key) as body:
-            while chunk := body.read(1024 * 1024):
+            while chunk := body.read(MiB):
                 digest.update(chunk)
     except ObjectNotFound:  # removed meanwhile (the upload was aborted or expired)
         raise _nothing_stored(upload) from None

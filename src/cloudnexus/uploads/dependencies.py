@@ -6,7 +6,8 @@ from fastapi import Depends
 
 from cloudnexus.auth.dependencies import PrincipalDep, check_covers
 from cloudnexus.auth.principal import Principal
-from cloudnexus.deps import SessionDep, parse_id
+from cloudnexus.deps import SessionDep
+from cloudnexus.schemas import parse_id
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cloudnexus.config import Settings
-from cloudnexus.database import utcnow
+from cloudnexus.db.columns import utcnow
 from cloudnexus.storage.base import ObjectNotFound, Storage, UploadedPart
 from cloudnexus.uploads.models import PENDING, SINGLE, Upload
 from cloudnexus.uploads.parts import part_count, part_length
@@ -18,6 +18,7 @@ def describe(storage: Storage, settings: Settings, upload: Upload, *,
     A multipart upload lists URLs for at most PART_URLS_PER_RESPONSE parts after
     `part_number_marker`: a response for 10,000 parts would be megabytes (over Lambda's
     6 MB with a session token) and seconds of signing."""
+    # The column holds str; the constraint on it (and the writers) keep it to the Literal's.
     out = UploadOut(id=upload.id, file_id=upload.file_id, method=upload.method,  # type: ignore[arg-type]
                     status=upload.status, path=upload.path, size=upload.size,
                     content_type=upload.content_type, expires_at=upload.expires_at)

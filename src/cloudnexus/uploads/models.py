@@ -10,10 +10,11 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudnexus.buckets.models import Bucket
-from cloudnexus.database import Base, JsonDocument, new_id, utcnow
+from cloudnexus.db.columns import Base, JsonDocument, new_id, utcnow
+from cloudnexus.uploads.status import ABORTED, COMPLETED, EXPIRED, FAILED, PENDING
 
-PENDING, COMPLETED, ABORTED, EXPIRED = "pending", "completed", "aborted", "expired"
-FAILED = "failed"  # a multipart upload whose assembled object failed the check: its parts are gone
+__all__ = ["ABORTED", "COMPLETED", "EXPIRED", "FAILED", "MULTIPART", "PENDING", "SINGLE", "Upload"]
+
 SINGLE, MULTIPART = "PUT", "MULTIPART"
 
 

@@ -11,9 +11,9 @@ from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
 from cloudnexus.files.schemas import FileOut
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
+from cloudnexus.limits import MAX_PARTS
 from cloudnexus.schemas import error_responses
 from cloudnexus.uploads.dependencies import LockedUploadDep, UploadDep
-from cloudnexus.uploads.parts import MAX_PARTS
 from cloudnexus.uploads.schemas import (
     PART_URLS_PER_RESPONSE,
     UploadComplete,

@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from cloudnexus.files.schemas import ContentType, Metadata, Path, Sha256, Tags
-from cloudnexus.schemas import MAX_OBJECT_BYTES, Model, Schema
-from cloudnexus.uploads.parts import MAX_PARTS
+from cloudnexus.limits import MAX_OBJECT_BYTES, MAX_PARTS
+from cloudnexus.schemas import Model, Schema
 
 PART_URLS_PER_RESPONSE = 1000  # ~1.7 MB of URLs with a Lambda session token; S3 allows 10,000
 

@@ -14,7 +14,8 @@ from cloudnexus.auth.grants import Grant
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.config import Settings
-from cloudnexus.database import new_id, utcnow
+from cloudnexus.db.columns import new_id, utcnow
+from cloudnexus.db.engine import rows_matched
 from cloudnexus.errors import (
     Conflict,
     NotFound,
@@ -26,6 +27,7 @@ from cloudnexus.errors import (
 from cloudnexus.files import service as files
 from cloudnexus.files.models import File
 from cloudnexus.files.paths import check_path
+from cloudnexus.limits import MAX_OBJECT_BYTES
 from cloudnexus.previews.checks import check_detected, sniff_stored
 from cloudnexus.previews.sniffing import Sniffed
 from cloudnexus.storage.base import ObjectInfo, ObjectNotFound, Storage
@@ -39,7 +41,7 @@ from cloudnexus.uploads.models import (
     SINGLE,
     Upload,
 )
-from cloudnexus.uploads.parts import MAX_OBJECT, part_size_for
+from cloudnexus.uploads.parts import part_size_for
 from cloudnexus.uploads.schemas import (
     CompletedPart,
     UploadCreate,
@@ -57,7 +59,7 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
     path = check_path(request.path)
     if grant is not None:
         grant.check_new_file(path=path, size=request.size, content_type=request.content_type)
-    if request.size > MAX_OBJECT:
+    if request.size > MAX_OBJECT_BYTES:
         raise PayloadTooLarge("Objects are at most 5 TiB")
     check_upload(size=request.size, content_type=request.content_type,
                  max_file_size=bucket.max_file_size,
@@ -139,12 +141,12 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
         # While the upload's row is held (an abort waits), before the record that makes the
         # file visible: a public bucket's object is readable from here on.
         storage.mark_ready(upload.storage_key)
-        file, replaced_key = files.record(
-            db, bucket=upload.bucket, file_id=upload.file_id, path=upload.path,
-            size=upload.size, content_type=upload.content_type,
-            sha256=upload.sha256 or stored.sha256, metadata=upload.metadata_, tags=upload.tags,
-            storage_key=upload.storage_key, overwrite=upload.overwrite,
-            created_by=upload.created_by, reserved_size=upload.size, sniffed=sniffed)
+        file, replaced_key = files.record(db, files.NewFile(
+            bucket=upload.bucket, file_id=upload.file_id, path=upload.path, size=upload.size,
+            content_type=upload.content_type, sha256=upload.sha256 or stored.sha256,
+            metadata=upload.metadata_, tags=upload.tags, storage_key=upload.storage_key,
+            overwrite=upload.overwrite, created_by=upload.created_by,
+            reserved_size=upload.size, sniffed=sniffed))
         db.commit()
     except Conflict:
         db.rollback()
@@ -230,7 +232,7 @@ def _leave_pending(db: Session, upload: Upload, status: str) -> bool:
     False when another transaction moved it first."""
     moved = db.execute(update(Upload).where(Upload.id == upload.id, Upload.status == PENDING)
                        .values(status=status).execution_options(synchronize_session=False))
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_matched(moved) != 1:
         return False
     set_committed_value(upload, "status", status)
     return True

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloudnexus.database import save_unique
+from cloudnexus.db.engine import save_unique
 from cloudnexus.errors import NotFound, ValidationFailed
 from cloudnexus.workspaces.models import Workspace
 
@@ -47,6 +47,7 @@ def list_workspaces(db: Session) -> list[Workspace]:
 def set_quota(db: Session, *, workspace: Workspace, max_bytes: int | object | None = UNSET,
               max_files: int | object | None = UNSET) -> Workspace:
     """Change the given limits; None means unlimited, UNSET leaves a limit as it is."""
+    # `is not UNSET` leaves int | None, which mypy cannot narrow an `object` sentinel to.
     if max_bytes is not UNSET:
         workspace.max_bytes = max_bytes  # type: ignore[assignment]
     if max_files is not UNSET:

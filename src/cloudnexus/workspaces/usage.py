@@ -14,6 +14,7 @@ from sqlalchemy import BigInteger, Table, Update, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
+from cloudnexus.db.engine import rows_matched
 from cloudnexus.errors import QuotaExceeded
 from cloudnexus.workspaces.models import Workspace
 
@@ -45,7 +46,7 @@ _CHANGE_BUCKET_DERIVED = update(buckets).where(B.id == bindparam("bucket_id")).v
 
 def _updated(db: Session, statement: Update, **params: object) -> bool:
     result = db.execute(statement, params)
-    return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+    return rows_matched(result) == 1
 
 
 def reserve(db: Session, *, workspace_id: uuid.UUID, size: int) -> None:

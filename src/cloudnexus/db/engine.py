@@ -1,80 +1,33 @@
-"""The engine (Lambda-friendly pool), the declarative Base, the column types both databases share.
+"""The engine (one Lambda-friendly pool per process) and its sessions and transactions.
 
 Imported on the first request that needs the database, never at cold start.
 """
 
 from __future__ import annotations
 
-import json
 import threading
-import time
-import uuid
 import weakref
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import JSON, Connection, DateTime, Engine, create_engine, event
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DisconnectionError, IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
-from cloudnexus import connections
 from cloudnexus.config import Settings
-from cloudnexus.connections import (
-    APPLICATION_NAME,
-    CONNECT_TIMEOUT_SECONDS,
-    POOL_RECYCLE_SECONDS,
-)
+from cloudnexus.db.columns import load_json
 from cloudnexus.errors import Conflict, ServiceUnavailable
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on PostgreSQL and on SQLite (which keeps no zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime")
-        return value.astimezone(UTC) if value is not None else None
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+if TYPE_CHECKING:
+    from cloudnexus.db.pool import Pool
 
 
-JsonDocument = JSON().with_variant(JSONB(), "postgresql")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> uuid.UUID:
-    return uuid.uuid4()
-
-
-class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JsonDocument}
-
-
-def load_json(text: str | bytes) -> Any:
-    """json.loads, less its work for the empty object and list: most files' metadata and tags,
-    two per row of a listing page (13% of a page of 100 here)."""
-    if text in ("{}", b"{}"):
-        return {}
-    if text in ("[]", b"[]"):
-        return []
-    return json.loads(text)
-
-
-def create_db_engine(settings: Settings) -> Engine:
+def create_db_engine(settings: Settings, pool: Pool | None = None) -> Engine:
+    """The engine; on PostgreSQL it takes its connections from `pool` (the process's one
+    pool, db.pool), or from a pool of its own (a command, a test)."""
     url = make_url(settings.sqlalchemy_url())
     if url.get_backend_name() == "sqlite":
         if url.database:
@@ -89,46 +42,22 @@ def create_db_engine(settings: Settings) -> Engine:
         event.listen(engine, "commit", writer.end)
         event.listen(engine, "rollback", writer.end)
         return engine
-    engine = create_engine(
+    if pool is None:
+        from cloudnexus.db.pool import Pool  # psycopg: not for SQLite
+
+        pool = Pool(settings.postgres_url(), size=settings.pool_size)
+    return create_engine(
         url,
-        pool_size=settings.pool_size,
-        max_overflow=0,
-        pool_recycle=POOL_RECYCLE_SECONDS,
-        pool_timeout=10,
+        # The pool is db.pool's, shared with the read API: each checkout takes one of its
+        # connections, each checkin gives it back (PooledConnection.close).
+        poolclass=NullPool,
+        creator=pool.take,
         json_deserializer=load_json,
         # An error's message leaves out the statement's values (key hashes, paths, metadata):
         # it goes to the logs with the traceback of an unexpected error. (PostgreSQL's own
         # DETAIL line may still name a conflicting key; unique violations are 409s, caught.)
         hide_parameters=True,
-        # prepare_threshold=None: prepared statements would pin connections behind RDS Proxy.
-        connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-                      "application_name": APPLICATION_NAME},
     )
-    event.listen(engine, "checkin", _note_idle)
-    event.listen(engine, "checkout", _pinger(engine.dialect))
-    return engine
-
-
-def _note_idle(_: Any, record: Any) -> None:
-    record.info["idle_since"] = time.monotonic()
-
-
-def _pinger(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
-    """SQLAlchemy's pool_pre_ping, only for a connection that has sat idle: one in steady use
-    was just seen working, so a ping per request would be a round trip for nothing. A Lambda
-    that slept, or a database that restarted while the pool was quiet, is pinged."""
-
-    def ping_after_idle(dbapi_connection: Any, record: Any, _: Any) -> None:
-        idle_since = record.info.get("idle_since")
-        if idle_since is None or \
-                time.monotonic() - idle_since < connections.PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            dialect.do_ping(dbapi_connection)
-        except Exception as error:  # any failure: the pool replaces the connection
-            raise DisconnectionError(str(error)) from error
-
-    return ping_after_idle
 
 
 # The execution option of an engine whose transactions only read (see reading_engine).
@@ -192,6 +121,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def rows_matched(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched. Executing one returns a CursorResult, which
+    Session.execute is typed to return as its base class, Result, that has no rowcount."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def save_unique(db: Session, conflict: str, *, commit: bool = True) -> None:

@@ -1,4 +1,4 @@
-"""How connections to PostgreSQL are kept: what both pools (ORM and event loop) share."""
+"""How connections to PostgreSQL are kept (db.pool), and the slots requests wait for."""
 
 import asyncio
 

@@ -1,5 +1,5 @@
-"""PostgreSQL on the event loop (database_async): connections are reused within a loop, and
-those of a loop that ended without a shutdown are closed, not left open on the server."""
+"""The process's one pool of PostgreSQL connections (cloudnexus.db.pool): connections are
+reused across requests and event loops, and closed at shutdown, not left open on the server."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from cloudnexus.app import create_app
-from cloudnexus.connections import APPLICATION_NAME
+from cloudnexus.db.connections import APPLICATION_NAME
 
 UNKNOWN_KEY = {"Authorization": f"Bearer cnx_{'a' * 32}_x"}  # 401: the key check alone
 
@@ -52,7 +52,7 @@ def test_one_event_loop_reuses_one_connection(app: Any, open_connections: Any) -
 def test_connections_of_event_loops_that_ended_are_closed(app: Any,
                                                           open_connections: Any) -> None:
     """A client without a lifespan runs each request in a new event loop and never shuts the
-    app down: each loop's connection is closed once the next loop asks for one."""
+    app down: the loops share one connection, closed with the runtime."""
     before = open_connections()
     client = TestClient(app)
     for _ in range(10):
@@ -61,3 +61,17 @@ def test_connections_of_event_loops_that_ended_are_closed(app: Any,
     assert len(ours) <= 1
     app.state.runtime.close()
     assert not ours & open_connections()
+
+
+def test_the_key_check_and_the_orm_share_one_connection(app: Any, open_connections: Any) -> None:
+    """A request checks its key through the read API and then lists buckets through the ORM:
+    requests one after another (as in a Lambda container) hold one connection between them,
+    not one per kind of query."""
+    from tests.conftest import Tenant
+
+    before = open_connections()
+    headers = Tenant(app.state.runtime, "one-pool").headers()  # through the ORM, made here
+    with TestClient(app) as client:
+        for _ in range(10):
+            assert client.get("/v1/buckets", headers=headers).status_code == 200
+        assert len(open_connections() - before) == 1

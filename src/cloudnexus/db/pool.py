@@ -1,0 +1,158 @@
+"""The process's one pool of PostgreSQL connections (psycopg), which the ORM's engine and the
+read API both draw on: at most DB_POOL_SIZE connections a process, one in a Lambda container.
+
+Imported on the first request that needs PostgreSQL, never at cold start, and without
+SQLAlchemy: a cold start's first read takes a connection from here alone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, LiteralString
+
+from psycopg import Connection
+from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
+
+from cloudnexus.db import connections
+from cloudnexus.db.connections import (
+    APPLICATION_NAME,
+    CONNECT_TIMEOUT_SECONDS,
+    POOL_RECYCLE_SECONDS,
+)
+from cloudnexus.errors import ServiceUnavailable
+
+POOL_WAIT_SECONDS = 10  # for a connection when all are in use
+Row = dict[str, Any]
+
+
+class PooledConnection(Connection[Any]):
+    """A connection whose close() gives it back to its pool (which closes it for real when it
+    is broken, inside a transaction, or old): SQLAlchemy's engine, which takes a connection
+    for each checkout (NullPool), closes it at each checkin."""
+
+    pool: Pool | None = None
+    made: float = 0.0
+    idle_since: float = 0.0
+    _handlers: set[Callable[..., Any]]
+
+    def add_notice_handler(self, callback: Callable[..., Any]) -> None:
+        # SQLAlchemy adds its notice logger at each checkout: a connection it takes again
+        # keeps the one it has rather than a longer list at every request.
+        handlers = self.__dict__.setdefault("_handlers", set())
+        if callback not in handlers:
+            handlers.add(callback)
+            super().add_notice_handler(callback)
+
+    def close(self) -> None:
+        pool, self.pool = self.pool, None
+        if pool is None:
+            super().close()
+        else:
+            pool.give_back(self)
+
+
+class Pool:
+    """At most `size` connections, taken by one thread at a time each."""
+
+    def __init__(self, url: str, *, size: int) -> None:
+        self._url = url
+        self._free = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self._idle: list[PooledConnection] = []  # the most recently used last: taken first
+
+    def take(self) -> PooledConnection:
+        """An idle connection that answers, or a new one; 503 when all stay in use."""
+        if not self._free.acquire(timeout=POOL_WAIT_SECONDS):
+            raise ServiceUnavailable("The database is busy; retry shortly")
+        try:
+            connection = self._idle_connection() or self._connect()
+        except BaseException:
+            self._free.release()
+            raise
+        connection.pool = self
+        return connection
+
+    def give_back(self, connection: PooledConnection) -> None:
+        """Keep it for the next taker if it is idle and sound (no statement cut off midway,
+        no transaction left open); else close it."""
+        try:
+            if connection.broken or connection.closed or \
+                    connection.info.transaction_status != TransactionStatus.IDLE or \
+                    time.monotonic() - connection.made >= POOL_RECYCLE_SECONDS:
+                connection.close()
+            else:
+                connection.idle_since = time.monotonic()
+                with self._lock:
+                    self._idle.append(connection)
+        finally:
+            self._free.release()
+
+    def fetch_one(self, sql: LiteralString, params: Mapping[str, Any]) -> Row | None:
+        """The statement's first row, as a dict, or None (autocommit: no transaction)."""
+        connection = self.take()
+        try:
+            connection.autocommit = True
+            with connection.cursor(row_factory=dict_row) as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchone()
+        finally:
+            self._reset(connection)
+
+    def execute(self, sql: LiteralString, params: Mapping[str, Any]) -> None:
+        """Run a statement in autocommit (a transaction of its own)."""
+        connection = self.take()
+        try:
+            connection.autocommit = True
+            connection.execute(sql, params)
+        finally:
+            self._reset(connection)
+
+    def close(self) -> None:
+        """Close the idle connections (the process is ending)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.pool = None
+            connection.close()
+
+    def _reset(self, connection: PooledConnection) -> None:
+        if not connection.broken and not connection.closed and \
+                connection.info.transaction_status == TransactionStatus.IDLE:
+            connection.autocommit = False  # as the ORM's engine expects it
+        connection.close()
+
+    def _idle_connection(self) -> PooledConnection | None:
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                connection = self._idle.pop()
+            now = time.monotonic()
+            if now - connection.made < POOL_RECYCLE_SECONDS and (
+                    now - connection.idle_since < connections.PING_AFTER_IDLE_SECONDS
+                    or _answers(connection)):
+                return connection
+            connection.close()
+
+    def _connect(self) -> PooledConnection:
+        connection = PooledConnection.connect(
+            self._url, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name=APPLICATION_NAME,
+            prepare_threshold=None)  # prepared statements would pin connections behind RDS Proxy
+        connection.made = time.monotonic()
+        return connection
+
+
+def _answers(connection: PooledConnection) -> bool:
+    """Ping a connection that sat idle: a Lambda that slept, or a database that restarted
+    meanwhile, would otherwise fail the request that takes it."""
+    try:
+        connection.autocommit = True  # else the ping would open a transaction
+        connection.execute("")
+        connection.autocommit = False
+    except Exception:  # noqa: BLE001 - any failure: make a new connection instead
+        return False
+    return True
