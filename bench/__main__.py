@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench import coldstart, embedded, listing, package, throughput, uploads, warm
+from bench import coldstart, embedded, listing, package, previews, throughput, uploads, warm
 from bench.report import Row, save, show
 from bench.scratch import scratch_database
 from bench.serve import moto_server
@@ -29,6 +29,7 @@ def main() -> None:
         rows += warm.run(url, endpoint, runs * 20)
         rows += throughput.run(url, seconds)
         rows += uploads.run(url, endpoint, runs)
+        rows += previews.run(url, endpoint, runs)
         rows += embedded.run(url, seconds)
         rows += listing.run(url, large=large, runs=runs * 2)
     rows += package.run()

@@ -119,7 +119,8 @@ from bench.events import context, v2_event
 response = main.handler(v2_event("GET", "/v1/files/{file_id}",
     headers={{"authorization": "Bearer {tenant.admin}"}}), context())
 print(json.dumps([response["statusCode"], json.loads(response["body"])["path"],
-                  [m for m in ("sqlalchemy", "boto3", "botocore") if m in sys.modules]]))
+                  [m for m in ("sqlalchemy", "boto3", "botocore", "PIL", "puremagic")
+                   if m in sys.modules]]))
 """
     assert json.loads(run(code, tmp_path, DATABASE_URL=postgres_url)) == [200, "a.txt", []]
 

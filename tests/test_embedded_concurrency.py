@@ -126,7 +126,7 @@ def _counters(server: EmbeddedServer, workspace: Workspace) -> dict[str, Any]:
 
 def _books(files: int, *, reserved: tuple[int, int] = (0, 0)) -> dict[str, Any]:
     """What _counters must read once `files` files of BODY are stored."""
-    stored = {"bytes": files * len(BODY), "files": files}
+    stored = {"bytes": files * len(BODY), "files": files, "derived_bytes": 0}
     return {"workspace": stored, "bucket": stored, "reserved": reserved}
 
 

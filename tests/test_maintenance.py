@@ -144,7 +144,7 @@ def test_delete_interrupted_after_the_storage_call_is_finished(
     assert report.finished_deletes == 1
     assert file_row(stack_app, by_maintenance["id"]) is None
     assert stack_client.get("/v1/workspace", headers=headers).json()["usage"] == {
-        "bytes": 0, "files": 0}
+        "bytes": 0, "files": 0, "derived_bytes": 0}
     assert all_objects(runtime.storage) == []
 
 

@@ -73,26 +73,29 @@ def test_the_search_index_leads_with_the_bucket() -> None:
 
 def store_files_at_0004(engine: Engine, paths: list[str]) -> uuid.UUID:
     """The schema as it was before file_trigrams, with files in it: their bucket's id."""
-    from cloudnexus.buckets.models import Bucket
     from cloudnexus.db.engine import create_session_factory
-    from cloudnexus.workspaces import service as workspaces
 
     command.upgrade(alembic_config(engine), "0004")
+    workspace_id, bucket_id = uuid.uuid4(), uuid.uuid4()
     with create_session_factory(engine)() as db:
-        workspace = workspaces.create(db, name="before")
-        bucket = Bucket(workspace_id=workspace.id, name="old")  # no service: it writes events
-        db.add(bucket)
-        db.flush()
+        # In SQL: the models have columns of later revisions.
+        db.execute(text("INSERT INTO workspaces (id, name, created_at, used_bytes, used_files, "
+                        "reserved_bytes, reserved_files) VALUES (:id, 'before', now(), 0, 0, 0, 0)"),
+                   {"id": workspace_id})
+        db.execute(text("INSERT INTO buckets (id, workspace_id, name, public, created_at, "
+                        "updated_at, used_bytes, used_files) "
+                        "VALUES (:id, :workspace, 'old', false, now(), now(), 0, 0)"),
+                   {"id": bucket_id, "workspace": workspace_id})
         db.execute(text(
             "INSERT INTO files (id, workspace_id, bucket_id, path, path_search, size, "
             "content_type, etag, metadata, tags, status, storage_key, created_at, updated_at) "
             "SELECT gen_random_uuid(), :workspace, :bucket, p, s, 1, 'text/plain', 'e', '{}', "
             "'[]', 'ready', 'k/' || p, now(), now() "
             "FROM unnest(CAST(:paths AS text[]), CAST(:folded AS text[])) AS t(p, s)"),
-            {"workspace": workspace.id, "bucket": bucket.id, "paths": paths,
+            {"workspace": workspace_id, "bucket": bucket_id, "paths": paths,
              "folded": [search_key(path) for path in paths]})
         db.commit()
-    return bucket.id
+    return bucket_id
 
 
 def held_trigrams(engine: Engine) -> set[tuple[Any, ...]]:

@@ -265,7 +265,7 @@ def test_a_hang_up_mid_upload_is_a_499_at_info_and_leaves_nothing(serve_factory:
     stored = [path for path in (served.data_dir / "objects").rglob("*") if path.is_file()]
     assert stored == []
     with served.client() as client:
-        assert client.get("/v1/workspace").json()["usage"] == {"bytes": 0, "files": 0}
+        assert client.get("/v1/workspace").json()["usage"] == {"bytes": 0, "files": 0, "derived_bytes": 0}
         assert client.get("/v1/buckets/photos/files").json()["items"] == []
 
 

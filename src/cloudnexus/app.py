@@ -26,6 +26,7 @@ from cloudnexus.middleware import (
     RequestContextMiddleware,
     UnexpectedErrorMiddleware,
 )
+from cloudnexus.previews.router import router as previews_router
 from cloudnexus.runtime import Runtime
 from cloudnexus.schemas import error_schemas
 from cloudnexus.uploads.router import router as uploads_router
@@ -80,8 +81,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     _document_errors(app)
     routers = [health.router, workspace_router, keys_router, delegation_router, buckets_router,
-               files_router, uploads_router, links_router, share_router, events_router,
-               console_router]
+               files_router, previews_router, uploads_router, links_router, share_router,
+               events_router, console_router]
     if settings.docs_enabled:
         from cloudnexus.apidocs.router import router as docs_router
 

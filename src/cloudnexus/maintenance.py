@@ -28,6 +28,7 @@ class Report:
     finished_deletes: int = 0
     orphans_removed: int = 0
     missing_marked: int = 0
+    previews_removed: int = 0
     idempotency_forgotten: int = 0
     events_forgotten: int = 0
     orphan_keys: list[str] = field(default_factory=list)
@@ -48,6 +49,7 @@ def run(runtime: Runtime, *, dry_run: bool = False,
         _expire_uploads(db, storage, report, now=started)
         _finish_deletes(db, storage, report)
         _reconcile(db, storage, report, started=started, grace=orphan_grace)
+        _reconcile_previews(db, storage, report, started=started, grace=orphan_grace)
         if not dry_run:
             from cloudnexus.idempotency import service as idempotency
 
@@ -116,14 +118,9 @@ def _reconcile(db: Any, storage: Any, report: Report, *, started: datetime,
         known = _known_ids(db, [file_id for file_id, _ in batch])
         for file_id, info in batch:
             seen.add(file_id.int)
-            if file_id in known:
-                continue
-            if info.last_modified is not None and info.last_modified > started - grace:
-                continue
-            report.orphans_removed += 1
-            _sample(report.orphan_keys, info.key)
-            if not report.dry_run:
-                storage.delete(info.key)
+            if file_id not in known and _remove_old(storage, report, info, started=started,
+                                                    grace=grace):
+                report.orphans_removed += 1
     _mark_missing(db, report, seen=seen, started=started)
 
 
@@ -159,6 +156,47 @@ def _known_ids(db: Any, file_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     known |= set(db.scalars(select(Upload.file_id).where(Upload.file_id.in_(file_ids),
                                                          Upload.status == PENDING)))
     return known
+
+
+def _reconcile_previews(db: Any, storage: Any, report: Report, *, started: datetime,
+                        grace: timedelta) -> None:
+    """Previews whose file is gone, or that no file counts (a request that stored one and
+    crashed before counting it), go once older than `grace`."""
+    from sqlalchemy import select
+
+    from cloudnexus.files.models import File
+    from cloudnexus.previews.variants import DERIVED_PREFIX
+
+    for batch in _batches(_previews(storage.list_objects(DERIVED_PREFIX)), 500):
+        counted = {file_id: previews or {} for file_id, previews in db.execute(
+            select(File.id, File.previews).where(File.id.in_({f for f, _, _ in batch})))}
+        for file_id, name, info in batch:
+            if name not in counted.get(file_id, {}) and _remove_old(
+                    storage, report, info, started=started, grace=grace):
+                report.previews_removed += 1
+        db.rollback()
+
+
+def _remove_old(storage: Any, report: Report, info: Any, *, started: datetime,
+                grace: timedelta) -> bool:
+    """Remove an object no record accounts for, once older than `grace`; whether it was
+    (or, in a dry run, would be)."""
+    if info.last_modified is not None and info.last_modified > started - grace:
+        return False
+    _sample(report.orphan_keys, info.key)
+    if not report.dry_run:
+        storage.delete(info.key)
+    return True
+
+
+def _previews(objects: Iterator[Any]) -> Iterator[tuple[uuid.UUID, str, Any]]:
+    """(file id, variant name, object) of each derived object: previews/w/b/{file}/{name}."""
+    for info in objects:
+        parts = info.key.split("/")
+        try:
+            yield uuid.UUID(parts[3]), parts[4], info
+        except (ValueError, IndexError):
+            logger.warning("object not made by CloudNexus left alone", extra={"key": info.key})
 
 
 def _mark_missing(db: Any, report: Report, *, seen: set[int], started: datetime) -> None:

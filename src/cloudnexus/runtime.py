@@ -110,6 +110,11 @@ class Runtime:
                     self._storage = create_storage(self.settings)
         return self._storage
 
+    @property
+    def storage_made(self) -> bool:
+        """Whether the storage (for S3: boto3 and its client) is made already."""
+        return self._storage is not None
+
     def close_connections(self) -> None:
         """Close the idle database connections (at the app's shutdown); more are made if a
         request comes after all."""

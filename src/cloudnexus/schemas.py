@@ -6,7 +6,7 @@ import uuid
 import warnings
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.warnings import UnsupportedFieldAttributeWarning
 
 from cloudnexus.errors import NotFound
@@ -76,6 +76,8 @@ class ErrorBody(Model):
 class Usage(Model):
     bytes: int
     files: int
+    derived_bytes: int = Field(description="Previews' bytes: counted apart from `bytes`, "
+                                              "not against `max_bytes`")
 
 
 _DESCRIPTIONS = {

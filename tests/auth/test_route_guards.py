@@ -34,6 +34,7 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("PATCH", "/v1/files/{file_id}"): WRITE,
     ("DELETE", "/v1/files/{file_id}"): WRITE,
     ("GET", "/v1/files/{file_id}/content"): READ,
+    ("GET", "/v1/files/{file_id}/preview"): READ,
     ("POST", "/v1/files/{file_id}/copy"): WRITE,
     ("POST", "/v1/buckets/{bucket}/uploads"): WRITE,
     ("GET", "/v1/uploads/{upload_id}"): WRITE,

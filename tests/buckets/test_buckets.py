@@ -22,7 +22,7 @@ def test_create_get_and_list(client: Any, tenant: Tenant) -> None:
     assert body["name"] == "photos" and body["public"] is True
     assert body["max_file_size"] == 1000
     assert body["allowed_content_types"] == ["image/*", "application/pdf"]
-    assert body["usage"] == {"bytes": 0, "files": 0}
+    assert body["usage"] == {"bytes": 0, "files": 0, "derived_bytes": 0}
     reader = tenant.headers(tenant.key("files:read"))
     assert client.get("/v1/buckets/photos", headers=reader).json() == body
     assert client.get("/v1/buckets", headers=reader).json() == {"items": [body]}
@@ -201,7 +201,7 @@ def test_a_forced_delete_and_a_complete_of_one_of_its_uploads_do_not_deadlock(
     deleted = client.delete("/v1/buckets/gone?force=true", headers=tenant.headers())
     assert (completing[0].result(30), deleted.status_code) == (200, 409)
     assert client.get("/v1/workspace", headers=tenant.headers()).json()["usage"] == {
-        "bytes": 5, "files": 1}
+        "bytes": 5, "files": 1, "derived_bytes": 0}
 
 
 def test_without_public_buckets_a_public_bucket_is_refused_naming_the_setting(

@@ -29,6 +29,7 @@ TOKEN_ROUTES = {
     ("GET", "/v1/buckets/{bucket}/files"): "list",
     ("GET", "/v1/files/{file_id}"): "read",
     ("GET", "/v1/files/{file_id}/content"): "read",
+    ("GET", "/v1/files/{file_id}/preview"): "read",
     ("POST", "/v1/buckets/{bucket}/files"): "write",
     ("PATCH", "/v1/files/{file_id}"): "write",
     ("POST", "/v1/files/{file_id}/copy"): "write",

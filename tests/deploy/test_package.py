@@ -59,7 +59,8 @@ def test_size_is_printed_and_within_lambda_limits(package: tuple[Path, str]) -> 
     zipped, unzipped = path.stat().st_size, sum(info.file_size for info in infos)
     assert f"{zipped / 1e6:.1f} MB zipped" in printed
     assert zipped < 50e6 and unzipped < 250e6  # Lambda's limits for a direct upload
-    assert zipped < 20e6 and unzipped < 80e6  # the project's own budget
+    # The project's own budget; Pillow (previews) brought 4.4 MB zipped, 22 MB unzipped.
+    assert zipped < 30e6 and unzipped < 110e6
 
 
 def test_the_build_is_reproducible(package: tuple[Path, str], tmp_path: Path) -> None:
@@ -133,5 +134,5 @@ def test_bytecode_is_shipped_on_request_for_a_read_only_task_root(tmp_path: Path
     assert f"fastapi/__pycache__/routing.{tag}.pyc" in archive.namelist()
     # .pyc beside every .py: more than the plain package's 20 MB bound (cryptography, for
     # ES256 and EdDSA tokens, is the largest part), well within Lambda's 50 MB.
-    assert out.stat().st_size < 30e6
-    assert sum(info.file_size for info in archive.infolist()) < 100e6
+    assert out.stat().st_size < 40e6  # with Pillow's libraries (previews)
+    assert sum(info.file_size for info in archive.infolist()) < 130e6

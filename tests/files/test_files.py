@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from tests.conftest import Tenant
 
 FILE_FIELDS = {"id", "bucket", "path", "size", "content_type", "sha256", "etag", "metadata",
-               "tags", "status", "created_at", "updated_at", "public_url", "created_by"}
+               "tags", "status", "created_at", "updated_at", "public_url", "created_by",
+               "detected_content_type", "image"}
 
 
 @pytest.fixture
@@ -115,7 +116,7 @@ def test_taken_path_is_409_unless_overwrite(client: Any, tenant: Tenant, bucket:
     assert replaced.status_code == 201
     assert client.get(f"/v1/files/{first['id']}", headers=tenant.headers()).status_code == 404
     usage = client.get("/v1/workspace", headers=tenant.headers()).json()["usage"]
-    assert usage == {"bytes": 6, "files": 1}
+    assert usage == {"bytes": 6, "files": 1, "derived_bytes": 0}
 
 
 @pytest.mark.parametrize(("fields", "status"), [
@@ -226,7 +227,7 @@ def test_concurrent_overwrites_of_one_path_all_succeed_and_one_file_stays(
     listed = client.get("/v1/buckets/docs/files", headers=tenant.headers()).json()["items"]
     assert len(listed) == 1
     usage = client.get("/v1/workspace", headers=tenant.headers()).json()["usage"]
-    assert usage == {"bytes": listed[0]["size"], "files": 1}
+    assert usage == {"bytes": listed[0]["size"], "files": 1, "derived_bytes": 0}
 
 
 def test_patch_with_a_null_path_changes_nothing(client: Any, tenant: Tenant,
@@ -256,7 +257,7 @@ def test_a_file_found_without_its_bytes_can_be_deleted_and_frees_its_path(
                         headers=tenant.headers())
     assert batch.json() == {"deleted": 1}
     usage = client.get("/v1/workspace", headers=tenant.headers()).json()["usage"]
-    assert usage == {"bytes": 0, "files": 0}
+    assert usage == {"bytes": 0, "files": 0, "derived_bytes": 0}
     assert upload(client, tenant, b"new", path="a.txt").status_code == 201
 
 
@@ -354,7 +355,7 @@ def test_copy_within_and_across_buckets(client: Any, tenant: Tenant, bucket: str
                           json={"bucket": "nope", "path": "x"})
     assert missing.status_code == 404
     assert client.get("/v1/workspace", headers=tenant.headers()).json()["usage"] == {
-        "bytes": 14, "files": 2}
+        "bytes": 14, "files": 2, "derived_bytes": 0}
 
 
 def test_delete_then_a_second_delete_is_404(client: Any, tenant: Tenant, bucket: str) -> None:
@@ -363,7 +364,7 @@ def test_delete_then_a_second_delete_is_404(client: Any, tenant: Tenant, bucket:
     second = client.delete(f"/v1/files/{file['id']}", headers=tenant.headers())
     assert second.status_code == 404 and second.json()["error"]["code"] == "not_found"
     assert client.get("/v1/workspace", headers=tenant.headers()).json()["usage"] == {
-        "bytes": 0, "files": 0}
+        "bytes": 0, "files": 0, "derived_bytes": 0}
 
 
 def test_batch_delete_by_ids_and_by_prefix(client: Any, tenant: Tenant, bucket: str) -> None:
@@ -455,7 +456,7 @@ def test_a_direct_upload_whose_bucket_turns_public_meanwhile_is_409_and_keeps_no
     storage = app.state.runtime.storage
     assert [*storage.list_objects(f"private/{tenant.workspace_id}/")] == []
     assert client.get("/v1/workspace", headers=tenant.headers()).json()["usage"] == {
-        "bytes": 0, "files": 0}
+        "bytes": 0, "files": 0, "derived_bytes": 0}
 
 
 def test_an_overwrite_and_a_batch_delete_of_the_same_files_do_not_deadlock(
@@ -508,7 +509,7 @@ def test_bucket_with_files_is_deleted_only_with_force(client: Any, tenant: Tenan
     assert client.delete("/v1/buckets/docs?force=true", headers=tenant.headers()).status_code == 204
     assert client.get(f"/v1/files/{file['id']}", headers=tenant.headers()).status_code == 404
     assert client.get("/v1/workspace", headers=tenant.headers()).json()["usage"] == {
-        "bytes": 0, "files": 0}
+        "bytes": 0, "files": 0, "derived_bytes": 0}
 
 
 def test_a_refused_direct_upload_leaves_no_bytes_behind(stack_app: Any, stack_client: Any,

@@ -48,7 +48,7 @@ def test_concurrent_uploads_to_one_path_one_wins(app: Any, client: Any, tenant: 
     listed = client.get("/v1/buckets/race/files", headers=tenant.headers()).json()["items"]
     assert len(listed) == 1
     workspace = client.get("/v1/workspace", headers=tenant.headers()).json()
-    assert workspace["usage"] == {"bytes": listed[0]["size"], "files": 1}
+    assert workspace["usage"] == {"bytes": listed[0]["size"], "files": 1, "derived_bytes": 0}
     with app.state.runtime.session_factory() as db:
         assert workspaces.get(db, workspace_id=tenant.workspace_id).reserved_bytes == 0
 

@@ -205,7 +205,7 @@ def test_taken_path_and_overwrite(stack_client: Any, stack_tenant: Tenant, bucke
     assert stack_client.get(f"/v1/files/{first['id']}",
                             headers=stack_tenant.headers()).status_code == 404
     usage = stack_client.get("/v1/workspace", headers=stack_tenant.headers()).json()["usage"]
-    assert usage == {"bytes": 7, "files": 1}
+    assert usage == {"bytes": 7, "files": 1, "derived_bytes": 0}
 
 
 def test_idempotent_upload_creation(stack_app: Any, stack_client: Any, stack_tenant: Tenant,

@@ -11,7 +11,7 @@ from tests.conftest import Tenant
 def test_workspace_shows_usage_and_unlimited_quota(client: Any, tenant: Tenant) -> None:
     body = client.get("/v1/workspace", headers=tenant.headers(tenant.key("files:read"))).json()
     assert body["id"] == str(tenant.workspace_id) and body["name"] == "acme"
-    assert body["usage"] == {"bytes": 0, "files": 0}
+    assert body["usage"] == {"bytes": 0, "files": 0, "derived_bytes": 0}
     assert body["quota"] == {"max_bytes": None, "max_files": None}
     assert body["created_at"].endswith("Z")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloudnexus.db.columns import Base, JsonDocument, new_id, utcnow
@@ -27,3 +27,7 @@ class Bucket(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     used_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     used_files: Mapped[int] = mapped_column(BigInteger, default=0)
+    previews_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    preview_sizes: Mapped[list[str] | None] = mapped_column(JsonDocument)  # None: any size
+    # Previews' bytes: counted apart from used_bytes, and not against the quota.
+    derived_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

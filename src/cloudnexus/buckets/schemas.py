@@ -27,6 +27,14 @@ def is_bucket_name(name: str) -> bool:
     return re.fullmatch(BUCKET_NAME, name) is not None
 
 
+def _preview_size(value: str) -> str:
+    from cloudnexus.previews.variants import MAX_SIDE
+
+    if any(int(side) > MAX_SIDE for side in value.split("x")):
+        raise ValueError(f"each side is 1..{MAX_SIDE} pixels")
+    return value
+
+
 def _content_type(value: str) -> str:
     value = value.strip().lower()
     if not _CONTENT_TYPE_PATTERN.fullmatch(value):
@@ -35,6 +43,9 @@ def _content_type(value: str) -> str:
 
 
 ContentTypePattern = Annotated[str, AfterValidator(_content_type)]
+PreviewSize = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,3}x[1-9][0-9]{0,3}$"),
+                        AfterValidator(_preview_size)]
+PreviewSizes = Annotated[list[PreviewSize], Field(min_length=1, max_length=100)]
 ContentTypes = Annotated[list[ContentTypePattern], Field(min_length=1, max_length=100)]
 
 
@@ -43,6 +54,9 @@ class BucketCreate(Schema):
     public: bool = False
     max_file_size: int | None = Field(None, ge=1, le=MAX_OBJECT_BYTES)
     allowed_content_types: ContentTypes | None = None
+    previews_enabled: bool = True
+    preview_sizes: PreviewSizes | None = Field(
+        None, description='Sizes /preview makes, like ["64x64", "256x256"]; null: any')
 
 
 class BucketUpdate(Schema):
@@ -51,6 +65,8 @@ class BucketUpdate(Schema):
     public: bool | None = None
     max_file_size: int | None = Field(None, ge=1, le=MAX_OBJECT_BYTES)
     allowed_content_types: ContentTypes | None = None
+    previews_enabled: bool | None = None
+    preview_sizes: PreviewSizes | None = None
 
 
 class BucketOut(Model):
@@ -59,6 +75,8 @@ class BucketOut(Model):
     public: bool
     max_file_size: int | None
     allowed_content_types: list[str] | None
+    previews_enabled: bool
+    preview_sizes: list[str] | None
     created_at: datetime
     updated_at: datetime
     usage: Usage
@@ -69,8 +87,10 @@ class BucketOut(Model):
             id=bucket.id, name=bucket.name, public=bucket.public,
             max_file_size=bucket.max_file_size,
             allowed_content_types=bucket.allowed_content_types,
+            previews_enabled=bucket.previews_enabled, preview_sizes=bucket.preview_sizes,
             created_at=bucket.created_at, updated_at=bucket.updated_at,
-            usage=Usage(bytes=bucket.used_bytes, files=bucket.used_files),
+            usage=Usage(bytes=bucket.used_bytes, files=bucket.used_files,
+                        derived_bytes=bucket.derived_bytes),
         )
 
 

@@ -31,10 +31,12 @@ def check_visibility(public: bool | None, *, public_buckets: bool) -> None:
 
 def create(db: Session, *, workspace_id: uuid.UUID, name: str, public: bool = False,
            max_file_size: int | None = None, allowed_content_types: list[str] | None = None,
+           previews_enabled: bool = True, preview_sizes: list[str] | None = None,
            public_buckets: bool = True) -> Bucket:
     check_visibility(public, public_buckets=public_buckets)
     bucket = Bucket(workspace_id=workspace_id, name=name, public=public,
-                    max_file_size=max_file_size, allowed_content_types=allowed_content_types)
+                    max_file_size=max_file_size, allowed_content_types=allowed_content_types,
+                    previews_enabled=previews_enabled, preview_sizes=preview_sizes)
     db.add(bucket)
     save_unique(db, f"Bucket '{name}' already exists", commit=False)
     emit(db, types.BUCKET_CREATED, bucket)
@@ -71,8 +73,9 @@ def update(db: Session, *, bucket: Bucket, changes: dict[str, Any],
     from cloudnexus.uploads import service as uploads
 
     check_visibility(changes.get("public"), public_buckets=public_buckets)
-    if "public" in changes and changes["public"] is None:
-        changes.pop("public")
+    for switch in ("public", "previews_enabled"):  # null: unchanged (they have no "none")
+        if switch in changes and changes[switch] is None:
+            changes.pop(switch)
     if changes.get("public", bucket.public) != bucket.public:
         db.refresh(bucket, with_for_update=True)  # uploads starting meanwhile wait (see there)
         if changes["public"] != bucket.public and (

@@ -18,6 +18,7 @@ from cloudnexus.db.engine import rows_matched
 from cloudnexus.events.types import FILE_DELETED
 from cloudnexus.files import service
 from cloudnexus.files.models import DELETING, MISSING, READY, File
+from cloudnexus.previews.derived import delete_derived
 from cloudnexus.storage.base import Storage
 from cloudnexus.workspaces import usage
 
@@ -62,10 +63,16 @@ def mark_deleting(db: Session, files: Sequence[File]) -> list[File]:
         if rows_matched(result) == 1:
             newly.append(file)
             service.emit(db, FILE_DELETED, file)
+    # Read after the rows are held: a preview counted meanwhile is in these sums.
+    derived = {file_id: size for file_id, size in db.execute(
+        select(File.id, File.derived_bytes).where(File.id.in_([f.id for f in newly])))}
     for workspace_id, bucket_id in dict.fromkeys((f.workspace_id, f.bucket_id) for f in newly):
         theirs = [f for f in newly if (f.workspace_id, f.bucket_id) == (workspace_id, bucket_id)]
         usage.change(db, workspace_id=workspace_id, bucket_id=bucket_id,
                      size=-sum(f.size for f in theirs), files=-len(theirs), check_quota=False)
+        if derived_bytes := sum(derived.get(f.id) or 0 for f in theirs):
+            usage.change_derived(db, workspace_id=workspace_id, bucket_id=bucket_id,
+                                 size=-derived_bytes)
     db.commit()
     return marked + newly
 
@@ -79,11 +86,17 @@ def purge_deleting(db: Session, storage: Storage, *, bucket_id: uuid.UUID | None
 
 
 def purge(db: Session, storage: Storage, files: Sequence[File]) -> int:
-    """Delete the objects of files marked `deleting`, then their records."""
-    for file in files:
-        storage.delete(file.storage_key)
+    """Delete the objects of files marked `deleting` (and their previews), then their
+    records."""
     if not files:
         return 0
+    # Read now: no preview is added to a file once it is marked.
+    previews = {file_id: names for file_id, names in db.execute(
+        select(File.id, File.previews).where(File.id.in_([file.id for file in files])))}
+    for file in files:
+        storage.delete(file.storage_key)
+        if previews.get(file.id):
+            delete_derived(storage, file.storage_key, previews[file.id])
     db.execute(sql_delete(File).where(File.id.in_([file.id for file in files]),
                                       File.status == DELETING))
     db.commit()

@@ -50,6 +50,12 @@ class File(Base):
     storage_key: Mapped[str] = mapped_column(String(255))
     # The token's `sub`, or `key:<api key id>`; null for files made before it was recorded.
     created_by: Mapped[str | None] = mapped_column(String(255))
+    # What the first bytes are (previews/sniffing.py): null when unknown, or not an image.
+    detected_content_type: Mapped[str | None] = mapped_column(String(255))
+    image: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    # Previews made of it (variant name -> bytes; null: none) and their sum.
+    previews: Mapped[dict[str, int] | None] = mapped_column(JsonDocument)
+    derived_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -17,7 +17,9 @@ from cloudnexus.uploads.status import PENDING
 
 RECORD = Query("""
 SELECT f.id, b.name AS bucket, f.path, f.size, f.content_type, f.sha256, f.etag, f.metadata,
-       f.tags, f.status, f.created_at, f.updated_at, f.created_by, f.storage_key, b.public
+       f.tags, f.status, f.created_at, f.updated_at, f.created_by, f.detected_content_type,
+       f.image, f.storage_key, b.public, f.previews,
+       b.previews_enabled, b.preview_sizes
 FROM files f JOIN buckets b ON b.id = f.bucket_id
 WHERE f.id = :id AND f.workspace_id = :workspace_id AND f.status = :status
 """, tables=("files", "buckets"))
@@ -39,6 +41,9 @@ class ReadFile:
     shown: FileOut
     storage_key: str
     public: bool
+    previews: dict[str, int] | None = None  # variant name -> bytes, of those made
+    previews_enabled: bool = True  # the bucket's settings
+    preview_sizes: list[str] | None = None
 
 
 async def read_file(request: Request, *, workspace_id: uuid.UUID, file_id: uuid.UUID) -> ReadFile:
@@ -47,7 +52,9 @@ async def read_file(request: Request, *, workspace_id: uuid.UUID, file_id: uuid.
     if row is None:
         raise NotFound("File not found")
     storage_key, public = row.pop("storage_key"), row.pop("public")
-    return ReadFile(FileOut(**row, public_url=None), storage_key, public)
+    previews = {name: row.pop(name) for name in ("previews", "previews_enabled",
+                                                  "preview_sizes")}
+    return ReadFile(FileOut(**row, public_url=None), storage_key, public, **previews)
 
 
 async def not_ready(request: Request, *, principal: Principal, file_id: uuid.UUID) -> NotFound:

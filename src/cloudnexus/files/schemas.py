@@ -89,6 +89,12 @@ ContentType = Annotated[str, StringConstraints(pattern=CONTENT_TYPE_PATTERN,
 Path = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
+class ImageInfo(Model):
+    width: int = Field(description="As displayed, after the EXIF orientation")
+    height: int = Field(description="As displayed, after the EXIF orientation")
+    format: str = Field(description="jpeg, png, webp or gif")
+
+
 class FileOut(Model):
     id: uuid.UUID
     bucket: str
@@ -105,6 +111,9 @@ class FileOut(Model):
     public_url: str | None
     created_by: str | None = Field(description="The delegated token's `sub`, or "
                                                "`key:<api key id>`; null for older files")
+    detected_content_type: str | None = Field(
+        description="The type its first bytes show; null when not recognized")
+    image: ImageInfo | None = Field(description="For images: size and format; null otherwise")
 
     @classmethod
     def from_model(cls, file: File, public_url: str | None) -> FileOut:
@@ -113,7 +122,8 @@ class FileOut(Model):
             content_type=file.content_type, sha256=file.sha256, etag=file.etag,
             metadata=file.metadata_, tags=file.tags, status=file.status,
             created_at=file.created_at, updated_at=file.updated_at, public_url=public_url,
-            created_by=file.created_by,
+            created_by=file.created_by, detected_content_type=file.detected_content_type,
+            image=file.image,  # type: ignore[arg-type]  # validated from its dict
         )
 
 

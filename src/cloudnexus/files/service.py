@@ -22,6 +22,9 @@ from cloudnexus.files.direct import DirectUpload
 from cloudnexus.files.models import DELETING, MISSING, READY, File
 from cloudnexus.files.paths import check_path, search_key
 from cloudnexus.files.schemas import FileOut
+from cloudnexus.previews.checks import check_detected, sniff_body
+from cloudnexus.previews.derived import delete_derived
+from cloudnexus.previews.sniffing import Sniffed
 from cloudnexus.storage.base import ObjectNotFound, Storage
 from cloudnexus.storage.keys import object_key
 from cloudnexus.workspaces import usage
@@ -92,6 +95,8 @@ class NewFile:
     reserved_size: int | None = None
     # Returns once the bytes are stored (or raises): given for bytes still on their way.
     bytes_stored: Callable[[], None] | None = None
+    # What the first bytes are (previews/sniffing.py); None: not sniffed.
+    sniffed: Sniffed | None = None
 
 
 def record(db: Session, new: NewFile) -> tuple[File, str | None]:
@@ -99,7 +104,8 @@ def record(db: Session, new: NewFile) -> tuple[File, str | None]:
 
     A file already at the path is replaced when `new.overwrite` (409 otherwise): its record
     goes in the same transaction and its object key is returned for the caller to delete
-    after the commit (maintenance removes it if that fails).
+    after the commit (maintenance removes it if that fails), and its previews go with it
+    (uncounted here; their objects are deleted with its object).
 
     The rows come first, the counts last: `new.bytes_stored`, when given, is waited for
     between them, so an upload whose bytes are still on their way writes its rows meanwhile,
@@ -109,12 +115,12 @@ def record(db: Session, new: NewFile) -> tuple[File, str | None]:
     bucket, path, reserved_size = new.bucket, new.path, new.reserved_size
     _lock_path(db, bucket=bucket, path=path)
     existing = _at_path(db, bucket=bucket, path=path, lock=True)
-    replaced_key, freed = None, None
+    replaced_key, freed, derived = None, None, 0
     if existing is not None:
         if existing.status != DELETING and not new.overwrite:
             raise _path_taken(bucket, existing)
         if existing.status != DELETING:
-            freed = existing.size
+            freed, derived = existing.size, existing.derived_bytes
             emit(db, types.FILE_DELETED, existing)
         replaced_key = existing.storage_key
         db.delete(existing)
@@ -125,7 +131,9 @@ def record(db: Session, new: NewFile) -> tuple[File, str | None]:
                 content_type=new.content_type, sha256=new.sha256,
                 etag=new_etag(), metadata_=new.metadata, tags=new.tags, status=READY,
                 storage_key=new.storage_key, created_by=new.created_by, created_at=now,
-                updated_at=now)
+                updated_at=now, derived_bytes=0,
+                detected_content_type=new.sniffed.content_type if new.sniffed else None,
+                image=new.sniffed.image if new.sniffed else None)
     db.add(file)
     save_unique(db, f"'{path}' was just taken in bucket '{bucket.name}'", commit=False)
     if new.bytes_stored is not None:
@@ -133,6 +141,9 @@ def record(db: Session, new: NewFile) -> tuple[File, str | None]:
     if freed is not None:
         usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=-freed,
                      files=-1, check_quota=False)
+    if derived:
+        usage.change_derived(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id,
+                             size=-derived)
     if reserved_size is not None:
         usage.release(db, workspace_id=bucket.workspace_id, size=reserved_size)
     usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=new.size,
@@ -160,12 +171,13 @@ def _lock_path(db: Session, *, bucket: Bucket, path: str) -> None:
 
 
 def delete_quietly(storage: Storage, key: str | None) -> None:
-    """Best effort after a commit: an object left behind has no record, so maintenance
-    removes it."""
+    """Best effort after a commit: an object (and any preview made of it) left behind has
+    no record, so maintenance removes it."""
     if key is None:
         return
     try:
         storage.delete(key)
+        delete_derived(storage, key)
     except Exception:  # noqa: BLE001 - reconciled later; the request already succeeded
         logger.warning("could not delete an object without a record; maintenance will",
                        extra={"key": key})
@@ -225,10 +237,13 @@ def copy(db: Session, storage: Storage, *, file: File, target: Bucket, path: str
         storage.copy(file.storage_key, key)
     except ObjectNotFound:  # deleted meanwhile
         raise NotFound("File not found") from None
+    sniffed = Sniffed(file.detected_content_type, file.image)
+    check_detected(sniffed, target.allowed_content_types)
     return record_stored(db, storage, NewFile(
         bucket=target, file_id=file_id, path=path, size=file.size,
         content_type=file.content_type, sha256=file.sha256, metadata=dict(file.metadata_),
-        tags=list(file.tags), storage_key=key, overwrite=overwrite, created_by=created_by))
+        tags=list(file.tags), storage_key=key, overwrite=overwrite, created_by=created_by,
+        sniffed=sniffed))
 
 
 def record_stored(db: Session, storage: Storage, new: NewFile) -> File:
@@ -285,6 +300,8 @@ def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
     def store_spool() -> None:
         storage.put(key, upload.body, content_type=upload.content_type, sha256=upload.sha256)
 
+    sniffed = sniff_body(upload.body)  # the forward reads the spool by offset, not position
+    check_detected(sniffed, bucket.allowed_content_types)
     if forward is None:
         check_upload(size=upload.size, content_type=upload.content_type,
                      max_file_size=bucket.max_file_size,
@@ -301,4 +318,5 @@ def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
         bucket=bucket, file_id=upload.file_id, path=upload.path, size=upload.size,
         content_type=upload.content_type, sha256=upload.sha256, metadata=upload.metadata,
         tags=upload.tags, storage_key=key, overwrite=upload.overwrite,
-        created_by=upload.created_by, bytes_stored=None if takes_turns else bytes_stored))
+        created_by=upload.created_by, sniffed=sniffed,
+        bytes_stored=None if takes_turns else bytes_stored))

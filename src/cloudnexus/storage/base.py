@@ -84,6 +84,14 @@ class Storage(Protocol):
     def open(self, key: str) -> BinaryIO:
         """A readable stream of the object's bytes; ObjectNotFound when absent."""
 
+    def read_head(self, key: str, length: int) -> bytes:
+        """The object's first `length` bytes (fewer when it is shorter), without reading the
+        rest (a ranged GET on S3); ObjectNotFound when absent."""
+
+    def create(self, key: str, data: bytes, *, content_type: str) -> None:
+        """Store `data` under `key` only if no object is there, all at once (readers see the
+        whole object or none); ObjectExists when one is."""
+
     def head(self, key: str) -> ObjectInfo:
         """Size, type and sha256 (None if unknown, as for S3 multipart objects); ObjectNotFound."""
 

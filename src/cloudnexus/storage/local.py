@@ -126,6 +126,22 @@ class LocalStorage:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFound(key) from None
 
+    def read_head(self, key: str, length: int) -> bytes:
+        with self.open(key) as body:
+            return body.read(length)
+
+    def create(self, key: str, data: bytes, *, content_type: str) -> None:
+        with self.staged(key) as staged:
+            staged.write(data)
+            staged.close()
+            try:  # a hard link publishes the whole file under its name, or fails if taken
+                os.link(staged.path, staged.dest)
+            except FileExistsError:
+                raise ObjectExists(key) from None
+            write_json(sidecar(staged.dest), {"content_type": content_type,
+                                              "size": staged.size, "sha256": staged.sha256,
+                                              "etag": staged.etag})
+
     def head(self, key: str) -> ObjectInfo:
         path = self.path_of(key)
         try:

@@ -23,6 +23,7 @@ from cloudnexus.storage.base import (
     READY_STATE,
     STATE_TAG,
     MultipartUpload,
+    ObjectExists,
     ObjectInfo,
     ObjectNotFound,
     PresignedRequest,
@@ -32,6 +33,7 @@ from cloudnexus.storage.base import (
 from cloudnexus.storage.disposition import content_disposition
 
 _MISSING = {"404", "NoSuchKey", "NoSuchUpload", "NotFound"}
+_TAKEN = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 _REJECTED = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}
 # A signed header of every presigned write: the client cannot leave it out or change it, so
 # the object is pending (not publicly readable, expired by the lifecycle rule) until complete.
@@ -170,6 +172,23 @@ class S3Storage:
         with _mapped(key):
             body: BinaryIO = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
         return body
+
+    def read_head(self, key: str, length: int) -> bytes:
+        with _mapped(key):
+            response = self.client.get_object(Bucket=self.bucket, Key=key,
+                                              Range=f"bytes=0-{length - 1}")
+        with response["Body"] as body:
+            data: bytes = body.read(length)
+        return data
+
+    def create(self, key: str, data: bytes, *, content_type: str) -> None:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*",
+                                   ContentType=content_type, ChecksumAlgorithm="SHA256")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _TAKEN:
+                raise ObjectExists(key) from None
+            raise
 
     def head(self, key: str) -> ObjectInfo:
         with _mapped(key):

@@ -62,6 +62,10 @@ class StagedFile:
     def etag(self) -> str:
         return f'"{self._md5.hexdigest()}"'
 
+    def close(self) -> None:
+        """Flush the bytes to the file (before another name is linked to it)."""
+        self._file.close()
+
     def commit(self) -> None:
         self._file.close()
         os.replace(self.path, self.dest)

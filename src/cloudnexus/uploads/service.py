@@ -21,6 +21,7 @@ from cloudnexus.errors import (
     Conflict,
     NotFound,
     PayloadTooLarge,
+    UnsupportedMediaType,
     UploadMismatch,
     ValidationFailed,
     bucket_not_found,
@@ -30,7 +31,9 @@ from cloudnexus.files import service as files
 from cloudnexus.files.models import File
 from cloudnexus.files.paths import check_path
 from cloudnexus.limits import MAX_OBJECT_BYTES
-from cloudnexus.storage.base import ObjectInfo, Storage
+from cloudnexus.previews.checks import check_detected, sniff_stored
+from cloudnexus.previews.sniffing import Sniffed
+from cloudnexus.storage.base import ObjectInfo, ObjectNotFound, Storage
 from cloudnexus.uploads import checks
 from cloudnexus.uploads.models import (
     ABORTED,
@@ -137,6 +140,7 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
     if sha256 is not None:
         _declare_sha256(upload, sha256)
     stored = _checked_object(db, storage, upload, parts)
+    sniffed = _sniffed(db, storage, upload)
     if not _leave_pending(db, upload, COMPLETED):
         db.refresh(upload)
         return _already_over(db, upload)
@@ -149,7 +153,7 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
             content_type=upload.content_type, sha256=upload.sha256 or stored.sha256,
             metadata=upload.metadata_, tags=upload.tags, storage_key=upload.storage_key,
             overwrite=upload.overwrite, created_by=upload.created_by,
-            reserved_size=upload.size))
+            reserved_size=upload.size, sniffed=sniffed))
         db.commit()
     except Conflict:
         db.rollback()
@@ -211,6 +215,21 @@ def _checked_object(db: Session, storage: Storage, upload: Upload,
         if upload.method == MULTIPART or not isinstance(mismatch, checks.NothingStored):
             finish(db, storage, upload=upload, status=FAILED)
         raise
+
+
+def _sniffed(db: Session, storage: Storage, upload: Upload) -> Sniffed:
+    """What the stored bytes begin with; bytes of a type the bucket does not allow (an
+    executable declared image/png) fail the upload like a mismatch, then 415."""
+    try:
+        sniffed = sniff_stored(storage, upload.storage_key)
+    except ObjectNotFound:  # removed since it was checked: an abort, which the move out of
+        return Sniffed(None, None)  # 'pending' that follows finds (404)
+    try:
+        check_detected(sniffed, upload.bucket.allowed_content_types)
+    except UnsupportedMediaType:
+        finish(db, storage, upload=upload, status=FAILED)
+        raise
+    return sniffed
 
 
 def abort(db: Session, storage: Storage, *, upload: Upload) -> None:

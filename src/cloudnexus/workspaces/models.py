@@ -24,3 +24,4 @@ class Workspace(Base):
     used_files: Mapped[int] = mapped_column(BigInteger, default=0)
     reserved_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     reserved_files: Mapped[int] = mapped_column(BigInteger, default=0)
+    derived_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

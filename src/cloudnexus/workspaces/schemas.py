@@ -30,6 +30,7 @@ class WorkspaceOut(Model):
             id=workspace.id,
             name=workspace.name,
             created_at=workspace.created_at,
-            usage=Usage(bytes=workspace.used_bytes, files=workspace.used_files),
+            usage=Usage(bytes=workspace.used_bytes, files=workspace.used_files,
+                        derived_bytes=workspace.derived_bytes),
             quota=Quota(max_bytes=workspace.max_bytes, max_files=workspace.max_files),
         )

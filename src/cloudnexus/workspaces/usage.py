@@ -38,6 +38,10 @@ _CHANGE_WORKSPACE = update(workspaces).where(
     used_bytes=W.used_bytes + _bytes, used_files=W.used_files + _files)
 _CHANGE_BUCKET = update(buckets).where(B.id == bindparam("bucket_id")).values(
     used_bytes=B.used_bytes + _bytes, used_files=B.used_files + _files)
+_CHANGE_WORKSPACE_DERIVED = update(workspaces).where(W.id == bindparam("workspace_id")).values(
+    derived_bytes=W.derived_bytes + _bytes)
+_CHANGE_BUCKET_DERIVED = update(buckets).where(B.id == bindparam("bucket_id")).values(
+    derived_bytes=B.derived_bytes + _bytes)
 
 
 def _updated(db: Session, statement: Update, **params: object) -> bool:
@@ -66,6 +70,13 @@ def change(db: Session, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: 
                     room_bytes=room_bytes, room_files=room_files):
         raise quota_exceeded(db, workspace_id=workspace_id, size=room_bytes, files=room_files)
     _updated(db, _CHANGE_BUCKET, bucket_id=bucket_id, bytes=size, files=files)
+
+
+def change_derived(db: Session, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID,
+                   size: int) -> None:
+    """Add (or remove) previews' bytes: counted apart, never against the quota."""
+    db.execute(_CHANGE_WORKSPACE_DERIVED, {"workspace_id": workspace_id, "bytes": size})
+    db.execute(_CHANGE_BUCKET_DERIVED, {"bucket_id": bucket_id, "bytes": size})
 
 
 def quota_exceeded(db: Session, *, workspace_id: uuid.UUID, size: int,

@@ -5,7 +5,7 @@ wraps), 0 on SQLite; the cursor orders by (xid, seq), docs/events.md says why. C
 0006 while 0007 (previews) is made beside it: the merge re-chains one after the other.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-07 02:40:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

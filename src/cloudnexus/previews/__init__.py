@@ -1,0 +1,1 @@
+"""Image previews (derived objects made on first request) and content sniffing."""

@@ -1,0 +1,69 @@
+"""What a file's first bytes are: the media type (puremagic's signatures) and, for images,
+their size as displayed and format (Pillow reads only the header).
+
+Both libraries are imported inside the functions: only an upload pays for them, never
+`import main` (tests/test_cold_start.py)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from cloudnexus.previews.render import ROTATED, orientation_of
+
+SNIFF_BYTES = 64 * 1024  # a JPEG's EXIF block (which holds the orientation) fits in 64 KiB
+# For a format the library knows but names no single media type for (an ELF executable; a
+# ZIP that could be any of several Office formats): known, and not any allowed type.
+UNNAMED = "application/octet-stream"
+_IMAGE_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP",
+                  "image/gif": "GIF"}
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    content_type: str | None  # None: not recognized
+    image: dict[str, Any] | None  # {"width", "height", "format"} for images
+
+
+def sniff(head: bytes) -> Sniffed:
+    """The type of the bytes `head` begins (at most SNIFF_BYTES of a file)."""
+    content_type = detect(head)
+    pillow_format = _IMAGE_FORMATS.get(content_type or "")
+    return Sniffed(content_type, image_info(head, pillow_format) if pillow_format else None)
+
+
+def detect(head: bytes) -> str | None:
+    import puremagic
+
+    try:
+        matches = puremagic.magic_string(head)
+    except (puremagic.PureError, ValueError):  # nothing matched, or no bytes
+        return None
+    if not matches:
+        return None
+    best = matches[0].confidence
+    types = {match.mime_type for match in matches if match.confidence == best}
+    return types.pop() if len(types) == 1 and "" not in types else UNNAMED
+
+
+def image_info(head: bytes, pillow_format: str) -> dict[str, Any] | None:
+    """Width and height as displayed (after the EXIF orientation) and the format, from the
+    header; None when the header cannot be read from these bytes (a WebP is parsed whole:
+    one longer than SNIFF_BYTES has none).
+
+    The format's class is used directly rather than Image.open, whose decompression-bomb
+    check would refuse to even tell the size of a huge image: nothing is decoded here."""
+    from PIL import Image
+
+    Image.init()
+    factory = Image.OPEN[pillow_format][0]
+    try:
+        with factory(io.BytesIO(head)) as image:  # type: ignore[call-arg]  # typed as Image.open's
+            width, height = image.size
+            orientation = orientation_of(image)
+    except (OSError, SyntaxError, ValueError, EOFError, KeyError, IndexError):
+        return None
+    if orientation in ROTATED:
+        width, height = height, width
+    return {"width": width, "height": height, "format": pillow_format.lower()}
