@@ -113,7 +113,8 @@ class World:
         method, template = route
         ids = {"bucket": "photos", "file_id": self.files.get(file, file),
                "upload_id": upload_id or self.new_upload(), "key_id": str(uuid.uuid4()),
-               "signing_key_id": self.hs256["id"], "link_id": str(uuid.uuid4())}
+               "signing_key_id": self.hs256["id"], "link_id": str(uuid.uuid4()),
+               "webhook_id": str(uuid.uuid4())}
         url = template.format(**ids)
         headers = {"Authorization": f"Bearer {token}"}
         if route in TOKEN_FORMS or route in FORMS:
