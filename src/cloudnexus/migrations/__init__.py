@@ -16,12 +16,14 @@ MIGRATE_HINT = "run `cloudnexus migrate`"
 HERE = Path(__file__).parent
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine | None = None) -> Config:
+    """The migrations' configuration; with an engine, for running them on it."""
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(HERE))
-    config.attributes["engine"] = engine
+    if engine is not None:
+        config.attributes["engine"] = engine
     return config
 
 
@@ -34,12 +36,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 @functools.cache
 def _scripts() -> ScriptDirectory:
-    from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    config = Config()
-    config.set_main_option("script_location", str(HERE))
-    return ScriptDirectory.from_config(config)
+    return ScriptDirectory.from_config(alembic_config())
 
 
 def head_revision() -> str | None:
