@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint audit fuzz load bench bench-embedded bench-quick package deploy-lint venv clean
+.PHONY: run test lint audit fuzz load bench bench-embedded bench-peer bench-quick package deploy-lint venv clean
 
 venv: $(STAMP)
 
@@ -39,6 +39,9 @@ load: venv  ## 50 clients of mixed work for 60 s on uvicorn + PostgreSQL + moto,
 
 bench-embedded: venv  ## the embedded default's write throughput beside PostgreSQL's (16 clients); merged into bench/results.json
 	$(BIN)/python -m bench.embedded
+
+bench-peer: venv  ## side by side with a running Supabase Storage (PEER_URL, PEER_JWT_SECRET: bench/peer/__init__.py); skips without one
+	$(BIN)/python -m bench.peer
 
 bench: venv  ## benchmarks with targets (PostgreSQL at 127.0.0.1:5432); writes bench/results.json
 	$(BIN)/python -m bench

@@ -1,0 +1,166 @@
+"""The two servers behind one interface: upload, download and walk, each its own way.
+
+CloudNexus: a direct upload is `multipart/form-data` (the contract's only direct form); a
+download is `GET /v1/files/{id}/content`, a 302, then the presigned GET it points to (two
+requests, as every client of ours makes them); a walk follows `next_cursor`.
+Supabase Storage: an upload is `POST /object/{bucket}/{path}` with the raw bytes (what its
+JavaScript client sends for a Buffer, its cheaper form); a download is one
+`GET /object/authenticated/{bucket}/{path}`; a walk is `POST /object/list/{bucket}` with
+`limit` and `offset`, until a page comes back short.
+Any other answer than the expected one stops the run: a figure of failures is no figure.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from bench.embedded import embedded_environment
+from bench.peer.peers import Peer
+from bench.scratch import make_tenant, scratch_database
+from bench.serve import _wait_for_port as wait_for_port
+from bench.serve import free_port
+
+PAGE = 100
+WALK_PREFIX = "walk/"
+
+
+class Target(Protocol):
+    name: str
+    base: str
+
+    def headers(self) -> dict[str, str]: ...
+
+    async def upload(self, client: httpx.AsyncClient, path: str, body: bytes) -> str:
+        """Store `body` at `path`; return what `download` takes to read it back."""
+
+    async def download(self, client: httpx.AsyncClient, handle: str, size: int) -> None: ...
+
+    async def walk(self, client: httpx.AsyncClient) -> int:
+        """Every file under WALK_PREFIX, PAGE a request; returns how many were seen."""
+
+
+def expect(response: httpx.Response, status: int, what: str) -> httpx.Response:
+    if response.status_code != status:
+        raise RuntimeError(f"{what}: {response.status_code} (expected {status}): "
+                           f"{response.text[:300]}")
+    return response
+
+
+class CloudNexus:
+    name = "CloudNexus"
+
+    def __init__(self, base: str, key: str, bucket: str, pid: int) -> None:
+        self.base, self.key, self.bucket, self.pid = base, key, bucket, pid
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    async def upload(self, client: httpx.AsyncClient, path: str, body: bytes) -> str:
+        response = await client.post(
+            f"/v1/buckets/{self.bucket}/files", data={"path": path},
+            files={"file": ("blob.bin", body, "application/octet-stream")})
+        file_id: str = expect(response, 201, "CloudNexus upload").json()["id"]
+        return file_id
+
+    async def download(self, client: httpx.AsyncClient, handle: str, size: int) -> None:
+        redirect = expect(await client.get(f"/v1/files/{handle}/content"), 302,
+                          "CloudNexus download")
+        content = expect(await client.get(redirect.headers["location"]), 200,
+                         "CloudNexus presigned GET")
+        if len(content.content) != size:
+            raise RuntimeError(f"CloudNexus served {len(content.content)} bytes, not {size}")
+
+    async def walk(self, client: httpx.AsyncClient) -> int:
+        seen, cursor = 0, None
+        while True:
+            params: dict[str, str | int] = {"prefix": WALK_PREFIX, "limit": PAGE, "sort": "path"}
+            if cursor:
+                params["cursor"] = cursor
+            page = expect(await client.get(f"/v1/buckets/{self.bucket}/files", params=params),
+                          200, "CloudNexus listing").json()
+            seen += len(page["items"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                return seen
+
+
+class Supabase:
+    name = "Supabase Storage"
+
+    def __init__(self, peer: Peer) -> None:
+        self.base, self.token = peer.url, peer.token
+        self.bucket = f"cloudnexus-side-by-side-{uuid.uuid4().hex[:8]}"
+        self.paths: list[str] = []
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def create_bucket(self) -> None:
+        expect(httpx.post(f"{self.base}/bucket", headers=self.headers(), timeout=30,
+                          json={"name": self.bucket, "public": False}),
+               200, "Supabase bucket creation")
+
+    def delete_bucket(self) -> None:
+        """Its objects (by name, 1,000 a request), then the bucket: the peer is left as found."""
+        with httpx.Client(base_url=self.base, headers=self.headers(), timeout=120) as client:
+            for start in range(0, len(self.paths), 1000):
+                expect(client.request("DELETE", f"/object/{self.bucket}",
+                                      json={"prefixes": self.paths[start:start + 1000]}),
+                       200, "Supabase object deletion")
+            expect(client.delete(f"/bucket/{self.bucket}"), 200, "Supabase bucket deletion")
+
+    async def upload(self, client: httpx.AsyncClient, path: str, body: bytes) -> str:
+        response = await client.post(f"/object/{self.bucket}/{path}", content=body,
+                                     headers={"Content-Type": "application/octet-stream"})
+        expect(response, 200, "Supabase upload")
+        self.paths.append(path)
+        return path
+
+    async def download(self, client: httpx.AsyncClient, handle: str, size: int) -> None:
+        content = expect(await client.get(f"/object/authenticated/{self.bucket}/{handle}"),
+                         200, "Supabase download")
+        if len(content.content) != size:
+            raise RuntimeError(f"Supabase served {len(content.content)} bytes, not {size}")
+
+    async def walk(self, client: httpx.AsyncClient) -> int:
+        seen = 0
+        while True:
+            page = expect(await client.post(f"/object/list/{self.bucket}", json={
+                "prefix": WALK_PREFIX, "limit": PAGE, "offset": seen,
+                "sortBy": {"column": "name", "order": "asc"}}), 200, "Supabase listing").json()
+            seen += len(page)
+            if len(page) < PAGE:
+                return seen
+
+
+@contextmanager
+def cloudnexus_server(log_path: str | None = None) -> Iterator[CloudNexus]:
+    """`cloudnexus serve` on loopback: a new migrated PostgreSQL database (with a workspace,
+    an admin key and a private bucket) and a local storage folder; stopped and dropped after."""
+    with scratch_database() as url, tempfile.TemporaryDirectory(prefix="cloudnexus-peer-") \
+            as folder:
+        tenant = make_tenant(url, with_file=False)
+        port = free_port()
+        env = {**embedded_environment(Path(folder), port), "DATABASE_URL": url}
+        with open(log_path or os.devnull, "w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cloudnexus", "serve", "--host", "127.0.0.1",
+                 "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                base = f"http://127.0.0.1:{port}"
+                wait_for_port(port, process, seconds=60)
+                yield CloudNexus(base, tenant.key, tenant.bucket, process.pid)
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+
