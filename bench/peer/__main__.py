@@ -49,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"memory not compared: {peer.memory_note}")
     show(rows)
     end_load = os.getloadavg()
-    print(f"{sum(row.met for row in rows)} of {len(rows)} targets met; load average at the "
+    targeted = [row for row in rows if row.target != "(reported)"]
+    print(f"{sum(row.met for row in targeted)} of {len(targeted)} targets met; load average at the "
           f"end {end_load[0]:.2f} {end_load[1]:.2f} {end_load[2]:.2f}")
     if not args.no_save:
         save(rows, peer, started=started, load=(*load, *end_load))
