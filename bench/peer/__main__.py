@@ -1,4 +1,4 @@
-"""`python -m bench.peer [--seconds 3] [--rounds 3]`: see bench/peer/__init__.py."""
+"""`python -m bench.peer [--seconds 1.5] [--rounds 6]`: see bench/peer/__init__.py."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from bench.peer.peers import PEER_NAME, PeerRefused, Skip, find_peer
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of one turn")
-    parser.add_argument("--rounds", type=int, default=3, help="turns of each server")
+    parser.add_argument("--seconds", type=float, default=1.5, help="length of one turn")
+    parser.add_argument("--rounds", type=int, default=6, help="turns of each server")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds, not counted")
     parser.add_argument("--no-save", action="store_true", help="leave bench/results.json")
     parser.add_argument("--server-log", help="where `cloudnexus serve` writes its log")
