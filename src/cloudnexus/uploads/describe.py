@@ -19,7 +19,7 @@ def describe(storage: Storage, settings: Settings, upload: Upload, *,
     `part_number_marker`: a response for 10,000 parts would be megabytes (over Lambda's
     6 MB with a session token) and seconds of signing."""
     # The column holds str; the constraint on it (and the writers) keep it to the Literal's.
-    out = UploadOut(id=upload.id, file_id=upload.file_id, method=upload.method,  # type: ignore[arg-type]
+    out = UploadOut(id=upload.id, file_id=upload.result_file_id, method=upload.method,  # type: ignore[arg-type]
                     status=upload.status, path=upload.path, size=upload.size,
                     content_type=upload.content_type, expires_at=upload.expires_at)
     if upload.status != PENDING:

@@ -69,7 +69,8 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
     check_upload(size=request.size, content_type=request.content_type,
                  max_file_size=bucket.max_file_size,
                  allowed_content_types=bucket.allowed_content_types)
-    files.ensure_path_free(db, bucket=bucket, path=path, overwrite=request.overwrite)
+    replaces = files.ensure_path_free(db, bucket=bucket, path=path,
+                                      overwrite=request.overwrite)
     multipart = request.size > 0 and (
         request.multipart or request.size > settings.multipart_threshold)
     usage.reserve(db, workspace_id=bucket.workspace_id, size=request.size)
@@ -87,7 +88,8 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
         workspace_id=bucket.workspace_id, bucket_id=bucket.id, bucket=bucket, file_id=file_id,
         path=path, size=request.size, content_type=request.content_type, sha256=request.sha256,
         metadata_=request.metadata, tags=request.tags, overwrite=request.overwrite,
-        method=MULTIPART if multipart else SINGLE, status=PENDING, created_by=created_by,
+        replaces_file_id=replaces, method=MULTIPART if multipart else SINGLE, status=PENDING,
+        created_by=created_by,
         storage_key=files.new_object_key(bucket, file_id),
         expires_at=utcnow() + (MULTIPART_LIFETIME if multipart
                                else timedelta(seconds=settings.presign_expires)),
@@ -148,18 +150,19 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
         # While the upload's row is held (an abort waits), before the record that makes the
         # file visible: a public bucket's object is readable from here on.
         storage.mark_ready(upload.storage_key)
-        file, replaced_key = files.record(db, files.NewFile(
+        file, leftover_key = files.record(db, storage, files.NewFile(
             bucket=upload.bucket, file_id=upload.file_id, path=upload.path, size=upload.size,
             content_type=upload.content_type, sha256=upload.sha256 or stored.sha256,
             metadata=upload.metadata_, tags=upload.tags, storage_key=upload.storage_key,
             overwrite=upload.overwrite, created_by=upload.created_by,
             reserved_size=upload.size, sniffed=sniffed))
+        upload.replaces_file_id = file.id if file.id != upload.file_id else None
         db.commit()
     except Conflict:
         db.rollback()
         finish(db, storage, upload=upload, status=ABORTED)
         raise
-    files.delete_quietly(storage, replaced_key)
+    files.delete_quietly(storage, leftover_key)
     return file
 
 
@@ -195,7 +198,7 @@ def _declare_sha256(upload: Upload, sha256: str) -> None:
 def _already_over(db: Session, upload: Upload) -> File:
     """What completing an upload that is no longer pending answers."""
     if upload.status == COMPLETED:
-        return files.get(db, workspace_id=upload.workspace_id, file_id=upload.file_id)
+        return files.get(db, workspace_id=upload.workspace_id, file_id=upload.result_file_id)
     if upload.status == FAILED:
         raise UploadMismatch("The uploaded object differed from the declaration and was "
                              "removed; this upload is over, start a new one")
@@ -268,7 +271,7 @@ def finish(db: Session, storage: Storage, *, upload: Upload, status: str) -> boo
 def _emit_failed(db: Session, upload: Upload) -> None:
     """upload.failed, in the transaction that failed or expired it: the upload as
     GET /v1/uploads/{id} shows it (no URLs: they sign nothing any more), and its bucket."""
-    shown = UploadOut(id=upload.id, file_id=upload.file_id, method=upload.method,  # type: ignore[arg-type]
+    shown = UploadOut(id=upload.id, file_id=upload.result_file_id, method=upload.method,  # type: ignore[arg-type]
                       status=upload.status, path=upload.path, size=upload.size,
                       content_type=upload.content_type, expires_at=upload.expires_at)
     data = {"upload": {**shown.model_dump(mode="json", exclude_none=True),
