@@ -26,6 +26,11 @@ def emit(db: Session, *, workspace_id: uuid.UUID, type_: str, data: dict[str, An
     if db.get_bind().dialect.name == "postgresql":
         event.xid = text(CURRENT_XID)  # type: ignore[assignment]
     db.add(event)
+    settings = db.info.get("settings")  # runtime.py: the writers' sessions carry them
+    if settings is not None and settings.events_queue_url is not None:
+        from cloudnexus.events.queue import nudge_after_commit
+
+        nudge_after_commit(db, settings)
     return event
 
 

@@ -49,7 +49,7 @@ def check_stored(storage: Storage, upload: Upload) -> ObjectInfo:
                            "stored": stored.content_type})
     if upload.sha256 and not mismatches:
         actual = stored.sha256 if upload.method == SINGLE and stored.sha256 else \
-            _hash_object(storage, upload)
+            hash_object(storage, upload)
         if actual != upload.sha256:
             mismatches.append({"field": "sha256", "declared": upload.sha256, "stored": actual})
     if mismatches:
@@ -70,7 +70,7 @@ def _nothing_stored(upload: Upload) -> NothingStored:
                                             "stored": None}])
 
 
-def _hash_object(storage: Storage, upload: Upload) -> str:
+def hash_object(storage: Storage, upload: Upload) -> str:
     """Multipart objects carry no whole-object SHA-256: read it back, in chunks.
 
     The next chunk is read on a second thread while this one hashes the last (both release

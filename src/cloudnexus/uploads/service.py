@@ -139,7 +139,7 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
     answers what its own would have.
     """
     if upload.status != PENDING:
-        return _already_over(db, upload, sha256)
+        return _already_over(db, storage, upload, sha256)
     if upload.expires_at <= utcnow():
         raise NotFound("Upload expired")
     if sha256 is not None:
@@ -148,7 +148,7 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
     sniffed = _sniffed(db, storage, upload)
     if not _leave_pending(db, upload, COMPLETED):
         db.refresh(upload)
-        return _already_over(db, upload, sha256)
+        return _already_over(db, storage, upload, sha256)
     try:
         # While the upload's row is held (an abort waits), before the record that makes the
         # file visible: a public bucket's object is readable from here on.
@@ -200,16 +200,20 @@ def _check_declared(upload: Upload, sha256: str) -> None:
                                message="The upload was created with another sha256")
 
 
-def _already_over(db: Session, upload: Upload, sha256: str | None) -> File:
+def _already_over(db: Session, storage: Storage, upload: Upload, sha256: str | None) -> File:
     """What completing an upload that is no longer pending answers: its file (when a SHA-256
-    is named, the file's own must be it), or the refusal that ended it, again."""
+    is named, the stored bytes must have it, as at its first complete), or the refusal that
+    ended it, again."""
     if upload.status == COMPLETED:
         file = files.get(db, workspace_id=upload.workspace_id, file_id=upload.file_id)
         if sha256 is not None:
             _check_declared(upload, sha256)
-            if file.sha256 != sha256:
+            # Completed on arrival without a declared SHA-256, from storage that computes
+            # none (S3): the bytes are read back, as that first complete would have.
+            actual = file.sha256 or checks.hash_object(storage, upload)
+            if actual != sha256:
                 raise UploadMismatch(details=[{"field": "sha256", "declared": sha256,
-                                               "stored": file.sha256}])
+                                               "stored": actual}])
         return file
     if upload.refusal is not None:
         raise error_of(**upload.refusal)
