@@ -64,12 +64,14 @@ def _take(runtime: Runtime, message: dict[str, Any]) -> int:
     uploads it completed."""
     from cloudnexus.uploads.arrivals import complete_stored
 
-    return sum(complete_stored(runtime, key) for key in stored_keys(message.get("body", "")))
+    keys = stored_keys(message.get("body", ""), bucket=runtime.settings.s3_bucket)
+    return sum(complete_stored(runtime, key) for key in keys)
 
 
-def stored_keys(body: str) -> list[str]:
-    """The object keys of an S3 notification's ObjectCreated:Put records under the prefixes
-    storage/keys.py makes; [] for a nudge, S3's s3:TestEvent or anything else."""
+def stored_keys(body: str, *, bucket: str | None) -> list[str]:
+    """The object keys of an S3 notification's ObjectCreated:Put records of `bucket`, under
+    the prefixes storage/keys.py makes; [] for a nudge, S3's s3:TestEvent or anything else.
+    (A notification only wakes the check: complete reads the object from our bucket.)"""
     try:
         notification = json.loads(body)
     except ValueError:
@@ -81,8 +83,11 @@ def stored_keys(body: str) -> list[str]:
         if not (isinstance(record, dict) and record.get("eventSource") == "aws:s3"
                 and record.get("eventName") == _PUT):
             continue
+        s3 = record.get("s3", {})
+        if s3.get("bucket", {}).get("name") != bucket:
+            continue
         # S3 sends the key URL-encoded, a space as "+" (as a form would).
-        key = unquote_plus(str(record.get("s3", {}).get("object", {}).get("key", "")))
+        key = unquote_plus(str(s3.get("object", {}).get("key", "")))
         if key.startswith((PRIVATE_PREFIX, PUBLIC_PREFIX)):
             keys.append(key)
     return keys

@@ -159,7 +159,8 @@ def test_a_notification_for_a_path_taken_meanwhile_is_complete_s_409(on_s3: Any)
 
 
 def test_other_messages_complete_nothing(on_s3: Any) -> None:
-    """A copy's notification, S3's test event, a nudge, and a PUT of no upload's object."""
+    """A copy's notification, S3's test event, a nudge, another bucket's notification, and
+    a PUT of no upload's object."""
     application, client, tenant = on_s3
     client.post("/v1/buckets", json={"name": "media"}, headers=tenant.headers())
     upload = start(client, tenant, b"bytes")
@@ -176,7 +177,11 @@ def test_other_messages_complete_nothing(on_s3: Any) -> None:
     storage = application.state.runtime.storage
     direct_key = next(info.key for info in storage.list_objects("private/")
                       if info.key.endswith(direct["id"]))
-    for message in (copy, test_event, nudge, notification(application, direct_key)):
+    elsewhere = notification(application, key)
+    record = json.loads(elsewhere["Records"][0]["body"])
+    record["Records"][0]["s3"]["bucket"]["name"] = "another-bucket"
+    elsewhere["Records"][0]["body"] = json.dumps(record)
+    for message in (copy, test_event, nudge, elsewhere, notification(application, direct_key)):
         assert dispatch(application, message) == {"batchItemFailures": []}
     assert status(client, tenant, upload)["status"] == "pending"
 
@@ -191,7 +196,7 @@ def test_a_notification_that_cannot_be_handled_is_given_back_to_the_queue(
     good = notification(application, key_of(application, upload), message_id="good")
     bad = dict(good["Records"][0], messageId="bad")
     unreachable = make_settings(database_url=database_url, log_level="WARNING",
-                                s3_bucket="nowhere",
+                                s3_bucket=application.state.runtime.settings.s3_bucket,
                                 s3_endpoint_url=f"http://127.0.0.1:{free_port()}")
     for broken in running_app(unreachable):
         assert dispatch(broken, {"Records": [bad]}) == {
