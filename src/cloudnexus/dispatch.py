@@ -21,6 +21,7 @@ import json
 import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -31,6 +32,11 @@ logger = logging.getLogger("cloudnexus.dispatch")
 # A round of sends lasts at most WEBHOOK_TIMEOUT; another starts only with this much more
 # of the invocation's time left.
 MARGIN_SECONDS = 5.0
+# Another look, this much later, when the newest event is held back behind an older
+# transaction still running (docs/events.md: the horizon), rather than at the next sweep.
+# Only for a minute: behind a transaction left open longer, the sweep takes over (no nudge
+# wakes the function every few seconds for as long as that lasts).
+HELD_BACK_SECONDS, HELD_BACK_FOR = 2, timedelta(minutes=1)
 _PUT = "ObjectCreated:Put"  # a single PUT; multipart uploads are completed by their clients
 
 
@@ -95,10 +101,11 @@ def stored_keys(body: str, *, bucket: str | None) -> list[str]:
 
 def deliver(runtime: Runtime, context: Any) -> int:
     """Send what is due, round after round while some was sent and time is left; then nudge
-    the queue, delayed, for the next retry due within SQS's longest delay (or at once, when
+    the queue, delayed: for the newest event when it is held back behind an older
+    transaction, else for the next retry due within SQS's longest delay (or at once, when
     time ran out with more to send). How many attempts were made."""
     from cloudnexus.db.columns import utcnow
-    from cloudnexus.events import dispatcher, queue
+    from cloudnexus.events import dispatcher, outbox, queue
 
     settings = runtime.settings
     attempts, more = 0, False
@@ -116,7 +123,10 @@ def deliver(runtime: Runtime, context: Any) -> int:
         return attempts
     with runtime.session_factory() as db:
         due = dispatcher.next_due(db)
-    if due is not None:
+        held_back = outbox.newest_held_back(db, written_after=utcnow() - HELD_BACK_FOR)
+    if held_back:
+        queue.nudge(settings, delay_seconds=HELD_BACK_SECONDS)
+    elif due is not None:
         wait = math.ceil((due - utcnow()).total_seconds())
         # Not for one already due that this round could not claim: the sweep takes it, where
         # a nudge could wake the function again and again for it.

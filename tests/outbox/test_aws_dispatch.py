@@ -143,16 +143,21 @@ def test_the_dispatcher_delivers_on_the_nudge_and_retries_on_a_delayed_one(
     assert len(nudges) == 1 and json.loads(nudges[0]["body"]) == {"cloudnexus": "events"}
 
     _dispatch_until(main, nudges, lambda: len(hooks.received) >= 1)
-    assert queue.delayed() == 1  # the 503's retry, due in about 5 s: nudged for, delayed
+    # The 503's retry, due in about 5 s: nudged for, delayed. (On a PostgreSQL cluster that
+    # others share, a round held back behind their transactions may have nudged too.)
+    assert queue.delayed() >= 1 and queue.receive() == []
     retry = queue.receive(wait=8)
-    assert [json.loads(r["body"]) for r in retry] == [{"cloudnexus": "events"}]
+    assert retry and {r["body"] for r in retry} == {json.dumps({"cloudnexus": "events"})}
     _dispatch_until(main, retry, lambda: len(hooks.received) >= 2)
     (first, _), (second, body) = hooks.received
     assert first["webhook-id"] == second["webhook-id"]
     delivered = Receiver(secret).verify(body, second)
     assert delivered["type"] == "bucket.created"
     assert delivered["data"]["bucket"]["name"] == "docs"
-    assert queue.delayed() == 0 and queue.receive() == []  # nothing more is due
+    attempts = _call(main, tenant, "GET", f"/v1/webhooks/{json.loads(made['body'])['id']}"
+                                         "/deliveries")
+    assert sorted((d["attempt"], d["status_code"]) for d in json.loads(attempts["body"])[
+        "items"]) == [(1, 503), (2, 204)]
 
 
 def test_the_sweep_delivers_what_a_lost_nudge_left(functions: Any, queue: Queue,
@@ -168,3 +173,26 @@ def test_the_sweep_delivers_what_a_lost_nudge_left(functions: Any, queue: Queue,
         assert main.dispatch(document("eventbridge_scheduled"), context()) == {
             "batchItemFailures": []}
     assert json.loads(hooks.received[0][1])["type"] == "bucket.created"
+
+
+def test_an_event_held_back_by_an_older_transaction_is_nudged_for_shortly(
+        functions: Any, queue: Queue, hooks: Hooks, database_url: str) -> None:
+    """On PostgreSQL an event waits while an older transaction runs (docs/events.md): the
+    dispatcher that found nothing to send looks again 2 s later, not at the next sweep."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite hands out every committed event at once")
+    import psycopg
+
+    main = functions
+    tenant = Tenant(main.app.state.runtime, "acme")
+    _call(main, tenant, "POST", "/v1/webhooks", {"url": hooks.url})
+    with psycopg.connect(database_url.replace("+psycopg", "")) as older:
+        older.execute("SELECT pg_current_xact_id()")  # takes its id, stays open
+        assert _call(main, tenant, "POST", "/v1/buckets", {"name": "docs"})["statusCode"] \
+            == 201
+        nudge = queue.receive(wait=2)
+        assert main.dispatch({"Records": nudge}, context()) == {"batchItemFailures": []}
+        assert hooks.received == [] and queue.delayed() == 1
+    again = queue.receive(wait=4)
+    assert len(again) == 1
+    _dispatch_until(main, again, lambda: len(hooks.received) == 1)

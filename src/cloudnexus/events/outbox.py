@@ -67,6 +67,17 @@ def page(db: Session, *, workspace_id: uuid.UUID, after: str | None, types: list
     return events, encode_cursor(events[-1].xid, events[-1].seq)
 
 
+def newest_held_back(db: Session, *, written_after: datetime) -> bool:
+    """Whether the newest event, if written after `written_after`, is still behind the
+    horizon (PostgreSQL: a transaction older than the one that wrote it is still running,
+    so no reader is handed it yet)."""
+    if db.get_bind().dialect.name != "postgresql":
+        return False
+    newest = (select(Event.xid).where(Event.created_at > written_after)
+              .order_by(Event.seq.desc()).limit(1).scalar_subquery())
+    return bool(db.scalar(select(newest >= text(_HORIZON))))
+
+
 def forget_before(db: Session, cutoff: datetime) -> int:
     """Delete the events made before `cutoff` (maintenance's retention)."""
     count = db.scalar(select(func.count()).where(Event.created_at < cutoff)) or 0
