@@ -215,7 +215,7 @@ def test_reserved_concurrency_caps_the_connections(template: Any) -> None:
                                  parameters["DBMaxConnections"]["Default"])
     assert parameters["DBInstanceClass"]["Default"] == "db.t4g.micro"
     assert shared(template)["Environment"]["Variables"]["DB_POOL_SIZE"] == "1"
-    dispatcher = resource(template, "DispatcherFunction")["ReservedConcurrentExecutions"]
+    dispatcher = _reserved(template, "DispatcherFunction")
     assert 2 * reserved + 2 * 2 + 2 * dispatcher + 10 <= max_connections
     assert resource(template, "ApiFunction")["ReservedConcurrentExecutions"] == {"Fn::If": [
         "UseReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
@@ -409,6 +409,14 @@ def test_log_group_query_and_maintenance_schedule(template: Any) -> None:
     assert resource(template, "MaintenanceInvokePermission")["Principal"] == "events.amazonaws.com"
 
 
+def _reserved(template: dict[str, Any], function: str) -> int:
+    """A function's reserved concurrency, when ReservedConcurrency reserves any."""
+    condition, reserved, otherwise = resource(template, function)[
+        "ReservedConcurrentExecutions"]["Fn::If"]
+    assert (condition, otherwise) == ("UseReservedConcurrency", {"Ref": "AWS::NoValue"})
+    return int(reserved)
+
+
 # 9. Events and webhooks on AWS: the queue, the dispatcher, the nudge, the sweep, S3's
 # notifications (docs/events.md)
 def _granted(role: str, template: dict[str, Any]) -> dict[str, Any]:
@@ -443,15 +451,18 @@ def test_the_dispatcher_is_the_same_package_with_its_own_handler(template: Any) 
     assert "Environment" not in function  # the shared one, EVENTS_QUEUE_URL with it
     assert shared(template)["Environment"]["Variables"]["EVENTS_QUEUE_URL"] == {
         "Ref": "EventsQueue"}
-    assert function["VpcConfig"]["SecurityGroupIds"] == [{"Ref": "LambdaSecurityGroup"}]
+    # The Globals' security group (SAM appends lists: naming it again would repeat it).
+    assert "SecurityGroupIds" not in function["VpcConfig"]
+    assert shared(template)["VpcConfig"]["SecurityGroupIds"] == [{"Ref": "LambdaSecurityGroup"}]
     assert function["LoggingConfig"]["LogGroup"] == {"Ref": "DispatcherLogGroup"}
     mapping = resource(template, "DispatcherQueueMapping")
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
     assert mapping["FunctionName"] == {"Ref": "DispatcherFunction"}
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["MaximumBatchingWindowInSeconds"] == 0
-    assert mapping["ScalingConfig"]["MaximumConcurrency"] < function[
-        "ReservedConcurrentExecutions"]  # room for the sweep
+    # Room for the sweep beside the queue's invocations.
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] < _reserved(
+        template, "DispatcherFunction")
     sweep = resource(template, "DispatchSweepRule")
     assert sweep["ScheduleExpression"] == {"Ref": "DispatchSweepSchedule"}
     assert sweep["Targets"] == [{"Id": "sweep",
