@@ -487,7 +487,8 @@ def test_each_function_may_do_only_its_part_with_the_queue(template: Any) -> Non
     objects = [{"Fn::Sub": "${FilesBucket.Arn}/private/*"},
                {"Fn::Sub": "${FilesBucket.Arn}/uploads/*"}]
     assert {action for action, target in dispatcher.items() if target == objects} == {
-        "s3:GetObject", "s3:PutObjectTagging", "s3:DeleteObject"}  # no PutObject
+        "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"}
+    assert "s3:AbortMultipartUpload" not in dispatcher  # single PUTs only
     wildcard = {action for action, target in dispatcher.items() if target == "*"}
     assert all(action.startswith("ec2:") for action in wildcard)
     assert not any(action.endswith("*") for action in dispatcher)

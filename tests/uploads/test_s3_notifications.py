@@ -119,6 +119,17 @@ def test_a_notification_completes_the_upload_and_complete_answers_the_same_file(
     created = events(client, tenant, 1, type="file.created")
     assert [e["data"]["file"]["id"] for e in created] == [upload["file_id"]]
 
+    # An overwrite keeps the file (its id and key): its bytes are read back from there.
+    newer = b"newer bytes for the same path"
+    again = start(client, tenant, newer, overwrite=True)
+    dispatch(application, notification(application, key_of(application, again)))
+    kept = client.post(f"/v1/uploads/{again['id']}/complete", headers=tenant.headers(),
+                       json={"sha256": hashlib.sha256(newer).hexdigest()})
+    assert kept.status_code == 200, kept.text
+    assert (kept.json()["id"], kept.json()["size"]) == (upload["file_id"], len(newer))
+    assert_error(client.post(f"/v1/uploads/{again['id']}/complete", headers=tenant.headers(),
+                             json={"sha256": digest}), 422, "upload_mismatch")
+
 
 def test_a_notification_of_bytes_the_bucket_refuses_fails_the_upload_with_complete_s_415(
         on_s3: Any) -> None:

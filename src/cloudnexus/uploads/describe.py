@@ -20,7 +20,7 @@ def shown(upload: Upload) -> UploadOut:
     """The upload without URLs: what it is, its status, and the refusal that ended it."""
     refusal = None if upload.refusal is None else UploadRefusal.model_validate(upload.refusal)
     # The column holds str; the constraint on it (and the writers) keep it to the Literal's.
-    return UploadOut(id=upload.id, file_id=upload.file_id, method=upload.method,  # type: ignore[arg-type]
+    return UploadOut(id=upload.id, file_id=upload.result_file_id, method=upload.method,  # type: ignore[arg-type]
                      status=upload.status, path=upload.path, size=upload.size,
                      content_type=upload.content_type, expires_at=upload.expires_at,
                      error=refusal)

@@ -27,7 +27,9 @@ class Upload(Base):
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
     )
     bucket_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("buckets.id", ondelete="CASCADE"))
-    file_id: Mapped[uuid.UUID] = mapped_column(default=new_id, unique=True)
+    file_id: Mapped[uuid.UUID] = mapped_column(default=new_id, unique=True)  # of its key
+    # The file at its path that it overwrites, whose id (and key) the new file keeps.
+    replaces_file_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     path: Mapped[str] = mapped_column(String(1024))
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(255))
@@ -48,3 +50,8 @@ class Upload(Base):
     expires_at: Mapped[datetime]
 
     bucket: Mapped[Bucket] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def result_file_id(self) -> uuid.UUID:
+        """The id of the file it makes: the overwritten file's, else its own."""
+        return self.replaces_file_id or self.file_id

@@ -71,7 +71,8 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
     check_upload(size=request.size, content_type=request.content_type,
                  max_file_size=bucket.max_file_size,
                  allowed_content_types=bucket.allowed_content_types)
-    files.ensure_path_free(db, bucket=bucket, path=path, overwrite=request.overwrite)
+    replaces = files.ensure_path_free(db, bucket=bucket, path=path,
+                                      overwrite=request.overwrite)
     multipart = request.size > 0 and (
         request.multipart or request.size > settings.multipart_threshold)
     usage.reserve(db, workspace_id=bucket.workspace_id, size=request.size)
@@ -89,7 +90,8 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
         workspace_id=bucket.workspace_id, bucket_id=bucket.id, bucket=bucket, file_id=file_id,
         path=path, size=request.size, content_type=request.content_type, sha256=request.sha256,
         metadata_=request.metadata, tags=request.tags, overwrite=request.overwrite,
-        method=MULTIPART if multipart else SINGLE, status=PENDING, created_by=created_by,
+        replaces_file_id=replaces, method=MULTIPART if multipart else SINGLE, status=PENDING,
+        created_by=created_by,
         storage_key=files.new_object_key(bucket, file_id),
         expires_at=utcnow() + (MULTIPART_LIFETIME if multipart
                                else timedelta(seconds=settings.presign_expires)),
@@ -153,18 +155,19 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
         # While the upload's row is held (an abort waits), before the record that makes the
         # file visible: a public bucket's object is readable from here on.
         storage.mark_ready(upload.storage_key)
-        file, replaced_key = files.record(db, files.NewFile(
+        file, leftover_key = files.record(db, storage, files.NewFile(
             bucket=upload.bucket, file_id=upload.file_id, path=upload.path, size=upload.size,
             content_type=upload.content_type, sha256=upload.sha256 or stored.sha256,
             metadata=upload.metadata_, tags=upload.tags, storage_key=upload.storage_key,
             overwrite=upload.overwrite, created_by=upload.created_by,
             reserved_size=upload.size, sniffed=sniffed))
+        upload.replaces_file_id = file.id if file.id != upload.file_id else None
         db.commit()
     except Conflict as taken:
         db.rollback()
         finish(db, storage, upload=upload, status=ABORTED, refusal=taken)
         raise
-    files.delete_quietly(storage, replaced_key)
+    files.delete_quietly(storage, leftover_key)
     return file
 
 
@@ -205,12 +208,12 @@ def _already_over(db: Session, storage: Storage, upload: Upload, sha256: str | N
     is named, the stored bytes must have it, as at its first complete), or the refusal that
     ended it, again."""
     if upload.status == COMPLETED:
-        file = files.get(db, workspace_id=upload.workspace_id, file_id=upload.file_id)
+        file = files.get(db, workspace_id=upload.workspace_id, file_id=upload.result_file_id)
         if sha256 is not None:
             _check_declared(upload, sha256)
             # Completed on arrival without a declared SHA-256, from storage that computes
             # none (S3): the bytes are read back, as that first complete would have.
-            actual = file.sha256 or checks.hash_object(storage, upload)
+            actual = file.sha256 or checks.hash_object(storage, upload, file.storage_key)
             if actual != sha256:
                 raise UploadMismatch(details=[{"field": "sha256", "declared": sha256,
                                                "stored": actual}])
