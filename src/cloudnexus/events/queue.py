@@ -69,8 +69,12 @@ def _listening() -> None:
 
 def _after_commit(db: Session) -> None:
     settings = db.info.pop(_PENDING, None)
-    if settings is not None:
+    if settings is None:
+        return
+    try:
         nudge(settings)
+    except Exception:  # raised out of commit(), it would fail a request whose change is made
+        logger.warning("the dispatcher could not be nudged", exc_info=True)
 
 
 def _after_rollback(db: Session) -> None:
