@@ -42,6 +42,9 @@ class Upload(Base):
     multipart_id: Mapped[str | None] = mapped_column(String(1024))
     storage_key: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    # Why a complete (the client's, or the bytes' arrival) refused it and ended it: the
+    # error's {"code", "message", "details"}, answered again to every later complete.
+    refusal: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
     created_by: Mapped[str | None] = mapped_column(String(255))  # given to its file
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
