@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cloudnexus.config import Settings
 from cloudnexus.db.columns import utcnow
 from cloudnexus.storage.base import ObjectNotFound, Storage, UploadedPart
 from cloudnexus.uploads.models import PENDING, SINGLE, Upload
 from cloudnexus.uploads.parts import part_count, part_length
-from cloudnexus.uploads.schemas import PART_URLS_PER_RESPONSE, PartUrl, ReceivedPart, UploadOut
+from cloudnexus.uploads.schemas import (
+    PART_URLS_PER_RESPONSE,
+    PartUrl,
+    ReceivedPart,
+    UploadCreate,
+    UploadOut,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from cloudnexus.auth.principal import Principal
+    from cloudnexus.buckets.models import Bucket
+
+
+def start(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
+          request: UploadCreate, principal: Principal) -> UploadOut:
+    """Start a presigned upload and describe it (in one worker thread: the route's)."""
+    from cloudnexus.uploads import service
+
+    upload = service.create(db, storage, settings, bucket=bucket, request=request,
+                            grant=principal.grant, created_by=principal.created_by)
+    return describe(storage, settings, upload, just_created=True)
 
 
 def describe(storage: Storage, settings: Settings, upload: Upload, *,
