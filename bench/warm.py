@@ -10,10 +10,28 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from bench.coldstart import environment
 from bench.events import context, v2_event
 from bench.report import Row, ratio_row
-from bench.scratch import make_tenant
+from bench.scratch import make_tenant, seed_files
+
+LISTED = 120  # files in the bench bucket: the listing row reads a full page of 100
+
+
+def seed_beside(database_url: str, file_id: str, *, rows: int) -> None:
+    """`rows` more ready files in the bucket of `file_id`."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        workspace_id, bucket_id = connection.execute(
+            text("SELECT workspace_id, bucket_id FROM files WHERE id = :id"),
+            {"id": file_id}).one()
+    with Session(engine) as db:
+        seed_files(db, workspace_id=workspace_id, bucket_id=bucket_id, rows=rows)
+    engine.dispose()
 
 
 def per_request(handler: Any, event: dict[str, Any] | Callable[[int], dict[str, Any]], *,
@@ -48,6 +66,7 @@ def run(database_url: str, moto_endpoint: str, runs: int) -> list[Row]:
     from bench import reference_app
 
     tenant = make_tenant(database_url)
+    seed_beside(database_url, tenant.file_id, rows=LISTED)
     auth = {"authorization": f"Bearer {tenant.key}"}
     constant = (reference_app.handler, v2_event("GET", "/constant"))
     def upload(index: int) -> dict[str, Any]:
