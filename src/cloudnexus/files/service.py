@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import String, bindparam, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cloudnexus.buckets import service as buckets
 from cloudnexus.buckets.models import Bucket
@@ -147,11 +148,13 @@ def record(db: Session, new: NewFile) -> tuple[File, str | None]:
                              size=-derived)
     if reserved_size is not None:
         usage.release(db, workspace_id=bucket.workspace_id, size=reserved_size)
-    usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=new.size,
-                 files=1, check_quota=reserved_size is None)
-    # The change above holds the bucket's row, which a visibility change locks to make it:
-    # read now, the visibility is the one this file is recorded under.
-    db.refresh(bucket, attribute_names=["public"])
+    # The change holds the bucket's row, which a visibility change locks to make it: read
+    # under it (returned by the change), the visibility is the one this file is recorded under.
+    public = usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id,
+                          size=new.size, files=1, check_quota=reserved_size is None)
+    if public is None:  # deleted meanwhile
+        raise NotFound("Bucket not found")
+    set_committed_value(bucket, "public", public)
     if new_object_key(bucket, new.file_id) != new.storage_key:
         raise Conflict("The bucket's visibility changed while the file was being stored; "
                        "send it again")
