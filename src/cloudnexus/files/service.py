@@ -8,10 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, bindparam, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from cloudnexus.buckets import service as buckets
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.db.columns import new_id, utcnow
@@ -163,11 +165,13 @@ def record(db: Session, storage: Storage, new: NewFile) -> tuple[File, str | Non
                              size=-derived)
     if reserved_size is not None:
         usage.release(db, workspace_id=bucket.workspace_id, size=reserved_size)
-    usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=new.size,
-                 files=1, check_quota=reserved_size is None)
-    # The change above holds the bucket's row, which a visibility change locks to make it:
-    # read now, the visibility is the one this file is recorded under.
-    db.refresh(bucket, attribute_names=["public"])
+    # The change holds the bucket's row, which a visibility change locks to make it: read
+    # under it (returned by the change), the visibility is the one this file is recorded under.
+    public = usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id,
+                          size=new.size, files=1, check_quota=reserved_size is None)
+    if public is None:  # deleted meanwhile
+        raise NotFound("Bucket not found")
+    set_committed_value(bucket, "public", public)
     if new_object_key(bucket, new.file_id) != new.storage_key:
         raise Conflict("The bucket's visibility changed while the file was being stored; "
                        "send it again")
@@ -193,8 +197,12 @@ def _lock_path(db: Session, *, bucket: Bucket, path: str) -> None:
     old file, finds it deleted, does not see the first's new file (its snapshot is older) and
     inserts beside it: 409 "just taken", for a request that asked to overwrite."""
     if db.get_bind().dialect.name == "postgresql":
-        name = f"{bucket.id}/{path}"
-        db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
+        db.execute(_PATH_LOCK, {"name": f"{bucket.id}/{path}"})
+
+
+# Built once: made per upload, its cache key cost more Python than its round trip.
+_PATH_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(
+    bindparam("name", type_=String), 0)))
 
 
 def delete_quietly(storage: Storage, key: str | None) -> None:
@@ -308,9 +316,11 @@ def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
     if upload.grant is not None:
         upload.grant.check_new_file(path=upload.path, size=upload.size,
                                     content_type=upload.content_type)
-    bucket = db.get(Bucket, upload.bucket_id)
-    if bucket is None:  # deleted since the upload began
-        raise NotFound("Bucket not found")
+    # 404 when there is none by that name (deleted since the upload began, or a small one's
+    # bucket, read first here: files/dependencies.py)
+    if upload.workspace_id is None:
+        raise RuntimeError("a direct upload's dependency names its workspace")
+    bucket = buckets.get(db, workspace_id=upload.workspace_id, name=upload.bucket_name)
     takes_turns = writes_take_turns(db)
     if takes_turns:
         # One writer at a time: its turn is not spent waiting on storage. The bucket's read

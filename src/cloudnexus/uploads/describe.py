@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cloudnexus.config import Settings
 from cloudnexus.db.columns import utcnow
 from cloudnexus.storage.base import ObjectNotFound, Storage, UploadedPart
@@ -11,9 +13,16 @@ from cloudnexus.uploads.schemas import (
     PART_URLS_PER_RESPONSE,
     PartUrl,
     ReceivedPart,
+    UploadCreate,
     UploadOut,
     UploadRefusal,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from cloudnexus.auth.principal import Principal
+    from cloudnexus.buckets.models import Bucket
 
 
 def shown(upload: Upload) -> UploadOut:
@@ -24,6 +33,16 @@ def shown(upload: Upload) -> UploadOut:
                      status=upload.status, path=upload.path, size=upload.size,
                      content_type=upload.content_type, expires_at=upload.expires_at,
                      error=refusal)
+
+
+def start(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
+          request: UploadCreate, principal: Principal) -> UploadOut:
+    """Start a presigned upload and describe it (in one worker thread: the route's)."""
+    from cloudnexus.uploads import service
+
+    upload = service.create(db, storage, settings, bucket=bucket, request=request,
+                            grant=principal.grant, created_by=principal.created_by)
+    return describe(storage, settings, upload, just_created=True)
 
 
 def describe(storage: Storage, settings: Settings, upload: Upload, *,
