@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint audit fuzz load bench bench-embedded bench-peer bench-quick package deploy-lint venv clean
+.PHONY: run test lint audit fuzz load webhook-load bench bench-embedded bench-peer bench-quick package deploy-lint venv clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,9 @@ fuzz: venv  ## the long form of the fuzzing: 150 examples per operation and per 
 
 load: venv  ## 50 clients of mixed work for 60 s on uvicorn + PostgreSQL + moto, then on the embedded default (SQLite + local folder), each audited
 	$(BIN)/python -m bench.load --clients 50 --seconds 60
+
+webhook-load: venv  ## 10,000 changes on the embedded default, each event delivered to a loopback receiver: none lost, repeats only retries (about 20 min on 2 shared cores)
+	$(BIN)/python -m bench.webhook_load --changes 10000
 
 bench-embedded: venv  ## the embedded default's write throughput beside PostgreSQL's (16 clients); merged into bench/results.json
 	$(BIN)/python -m bench.embedded

@@ -1,4 +1,4 @@
-"""The Lambda entry point: `main.handler`.
+"""The Lambda entry points: `main.handler`, and `main.dispatch` for the dispatcher function.
 
 API Gateway events (HTTP API v2, REST API v1) go through Mangum to the FastAPI app; an
 EventBridge scheduled event runs maintenance instead, `{"cloudnexus": "migrate"}` (a
@@ -50,6 +50,19 @@ def is_api_event(event: Any) -> bool:
     return isinstance(event, dict) and "requestContext" in event and (
         "httpMethod" in event or "routeKey" in event or "rawPath" in event
     )
+
+
+def dispatch(event: Any, context: Any) -> dict[str, Any]:
+    """The dispatcher function's handler (deploy/template.yaml): its queue's batches (nudges
+    after commits, S3's ObjectCreated notifications) and the sweep's schedule; see
+    cloudnexus/dispatch.py."""
+    token = aws_request_id_var.set(getattr(context, "aws_request_id", None))
+    try:
+        from cloudnexus.dispatch import handle
+
+        return handle(app.state.runtime, event, context)
+    finally:
+        aws_request_id_var.reset(token)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def seed(url: str, rows: int) -> tuple[Any, Any]:
 
 def deep_cursor(db: Any, bucket: Any, query: ListQuery, depth: int) -> str:
     statement = build_statement(db, bucket=bucket, query=query).offset(depth).limit(1)
-    row = db.scalars(statement).one()
+    row = db.execute(statement).one()
     return encode_cursor(query, bucket.id, row)
 
 

@@ -2,12 +2,15 @@
 10,000) on the embedded default, or on the database given, delivered by the serve loop to a
 loopback receiver; prints how many events arrived, lost and repeated. Not in `make test`.
 
-Every change's event must arrive (none lost); a repeat may only be a retry, with the same
-webhook-id (the receiver fails one request in 50 to make some)."""
+Every change's event must arrive (none lost), and the ids delivered must be exactly those
+GET /v1/events lists; a repeat may only be a retry of an answer that failed, with the same
+webhook-id (the receiver fails one request in 50 to make some): per id, deliveries = failed
+answers + 1. Exits 1 when any of that does not hold."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import threading
 import time
@@ -26,6 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     received: Counter[str] = Counter()
     answered: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -34,6 +38,8 @@ def main() -> None:
             with lock:
                 received[self.headers["webhook-id"]] += 1
                 fail = sum(received.values()) % 50 == 0
+                if fail:
+                    failed[self.headers["webhook-id"]] += 1
             self.send_response(500 if fail else 204)
             self.end_headers()
             if not fail:
@@ -63,11 +69,31 @@ def main() -> None:
         while len(answered) < args.changes and time.monotonic() < deadline:
             time.sleep(0.5)
         total = time.perf_counter() - started
+        listed = _event_ids(client, auth)
     server.shutdown()
     repeats = sum(count - 1 for count in received.values())
+    unexplained = sum(received[id_] - 1 - failed[id_] for id_ in received)
+    lost = args.changes - len(answered)
     print(f"changes {args.changes} written in {written:.1f} s; delivered {len(answered)} "
-          f"distinct events in {total:.1f} s; lost {args.changes - len(answered)}; "
-          f"repeated deliveries {repeats} (all retries of a failed answer, same webhook-id)")
+          f"distinct events in {total:.1f} s; lost {lost}; repeated deliveries {repeats}, "
+          f"failed answers {sum(failed.values())}, repeats not explained by a failed answer "
+          f"{unexplained}; delivered ids == GET /v1/events ids: {set(answered) == listed} "
+          f"({len(listed)} listed)")
+    if lost or unexplained or set(answered) != listed or len(listed) != args.changes:
+        sys.exit(1)
+
+
+def _event_ids(client: Any, auth: dict[str, str]) -> set[str]:
+    """Every event id GET /v1/events lists, following its cursor."""
+    ids: set[str] = set()
+    cursor = None
+    while True:
+        params = {"limit": 1000, **({"after": cursor} if cursor else {})}
+        page = client.get("/v1/events", params=params, headers=auth).json()
+        ids |= {event["id"] for event in page["items"]}
+        if not page["items"]:
+            return ids
+        cursor = page["next_cursor"]
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@
 # --ca-bundle ships a PEM file (the RDS CA bundle, plus Amazon's root CAs behind RDS Proxy) as
 # rds-ca-bundle.pem at the root, where the template's PGSSLROOTCERT points, for DBSslMode=verify-full.
 #
+# What no code path loads (Pillow's AVIF and fonts, unused SQLAlchemy dialects…) is left out:
+# deploy/trim.txt lists it, with the reasons.
+#
 # Wheels only (--only-binary): a dependency without an aarch64 wheel for that Python fails
 # the build here, not at cold start. The zip is reproducible: sorted entries, fixed times,
 # no tests, dist-info trimmed to what importlib.metadata reads. --bytecode ships compiled
@@ -71,6 +74,16 @@ if [ -n "$CA_BUNDLE" ]; then
   cp "$CA_BUNDLE" "$BUILD/site/rds-ca-bundle.pem"
 fi
 find "$BUILD/site" -name __pycache__ -prune -exec rm -rf {} +
+# Debug symbols are a quarter of some wheels' libraries (cryptography's, Pillow's, SQLAlchemy's
+# extensions): --strip-unneeded keeps what dynamic linking needs. llvm-strip reads aarch64
+# objects on any host (GNU strip reads only its own architecture).
+if command -v llvm-strip >/dev/null; then
+  find "$BUILD/site" -type f \( -name '*.so' -o -name '*.so.*' \) \
+    -exec llvm-strip --strip-unneeded {} +
+else
+  echo "package.sh: llvm-strip not found (Debian: apt-get install llvm): libraries left" \
+    "unstripped, the zip is larger" >&2
+fi
 if [ "$BYTECODE" = 1 ]; then
   # Paths recorded relative to the zip's root, so tracebacks read the same as without.
   "python$PYTHON_VERSION" -m compileall -q -j 0 --invalidation-mode unchecked-hash \
@@ -79,11 +92,13 @@ fi
 
 mkdir -p "$(dirname "$OUT")"
 "$PYTHON" - "$BUILD/site" "$OUT" <<'PY'
-import os, sys, zipfile
+import fnmatch, os, sys, zipfile
 from pathlib import Path
 
 root, out = Path(sys.argv[1]), Path(sys.argv[2])
 DROP_DIRS = {"tests", "test", "testing"}
+TRIM = [line.strip() for line in Path("deploy/trim.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")]
 KEEP_IN_DIST_INFO = {"METADATA", "entry_points.txt", "top_level.txt"}
 files = []
 for path in sorted(root.rglob("*")):
@@ -94,6 +109,8 @@ for path in sorted(root.rglob("*")):
     if relative.parts[0] == "bin":
         continue
     if relative.parts[0].endswith(".dist-info") and relative.name not in KEEP_IN_DIST_INFO:
+        continue
+    if any(fnmatch.fnmatch(str(relative), pattern) for pattern in TRIM):
         continue
     files.append((str(relative), path))
 out.unlink(missing_ok=True)

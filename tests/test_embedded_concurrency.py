@@ -265,11 +265,10 @@ def test_concurrent_presigned_completes_to_one_path_one_wins_promptly(
     created, completed, seconds = asyncio.run(bursts())
     # No file holds the path yet when they are created, so each may start; one completes.
     assert _statuses(created) == {201: 16}, [r.text for r in created]
-    # Each PUT completes its upload on arrival (issue 21), so the losers were refused there
-    # and their clients' completes find them over: 404, where a client's own complete
-    # racing the others answers 409. (Known gap: the later complete should repeat the 409.)
-    statuses = _statuses(completed)
-    assert statuses[200] == 1 and statuses[404] + statuses[409] == 15, [
-        r.text for r in completed]
+    # Each PUT completes its upload on arrival, so the losers were refused there: their
+    # clients' completes answer that refusal again, the 409 their own would have met.
+    assert _statuses(completed) == {200: 1, 409: 15}, [r.text for r in completed]
+    assert {r.json()["error"]["code"] for r in completed if r.status_code == 409} == {
+        "conflict"}
     assert seconds < PROMPTLY_SECONDS
     assert _counters(embedded_server, workspace) == _books(1)

@@ -68,6 +68,11 @@ def maintenance_function_name(api_function: str) -> str:
     return api_function.removesuffix("-api") + "-maintenance"
 
 
+def dispatcher_function_name(api_function: str) -> str:
+    """... and `STACK-dispatcher`."""
+    return api_function.removesuffix("-api") + "-dispatcher"
+
+
 def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -257,6 +262,58 @@ def check_maintenance(d: Deployment) -> Iterator[Check]:
                 f"rules {rules}" if rules else f"no rule targets {targets}")
 
 
+def check_events(d: Deployment) -> Iterator[Check]:
+    """Events on AWS (docs/events.md): the API nudges a queue with a dead-letter queue; the
+    dispatcher (main.dispatch) consumes it, reporting batch item failures; a schedule sweeps;
+    the bucket notifies the queue of single PUTs under both object prefixes."""
+    lambda_, sqs, s3 = d.client("lambda"), d.client("sqs"), d.client("s3")
+    queue_url = d.env.get("EVENTS_QUEUE_URL")
+    if not queue_url:
+        yield Check("events queue", False, "no EVENTS_QUEUE_URL: nothing nudges a dispatcher")
+        return
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
+        "QueueArn", "RedrivePolicy"])["Attributes"]
+    queue_arn = attributes["QueueArn"]
+    redrive = json.loads(attributes.get("RedrivePolicy", "{}"))
+    yield Check("events queue", bool(redrive.get("deadLetterTargetArn")),
+                f"{queue_arn}: dead-letter queue {redrive.get('deadLetterTargetArn')} after "
+                f"{redrive.get('maxReceiveCount')} receives")
+    name = dispatcher_function_name(d.function["FunctionName"])
+    mappings = lambda_.list_event_source_mappings(EventSourceArn=queue_arn).get(
+        "EventSourceMappings", [])
+    consumers = {mapping["FunctionArn"].split(":")[6]: mapping for mapping in mappings}
+    try:
+        dispatcher: dict[str, Any] | None = lambda_.get_function_configuration(FunctionName=name)
+    except lambda_.exceptions.ResourceNotFoundException:
+        dispatcher = None
+    mapping = consumers.get(name)
+    reports = mapping is not None and "ReportBatchItemFailures" in mapping.get(
+        "FunctionResponseTypes", [])
+    yield Check("dispatcher function",
+                dispatcher is not None and dispatcher.get("Handler") == "main.dispatch"
+                and reports,
+                f"{name}: handler {dispatcher and dispatcher.get('Handler')} (main.dispatch), "
+                f"fed by the queue with batch item failures: {reports}")
+    if dispatcher is not None:
+        rules = d.client("events").list_rule_names_by_target(
+            TargetArn=dispatcher["FunctionArn"])["RuleNames"]
+        yield Check("dispatcher sweep", bool(rules),
+                    f"rules {rules}" if rules else "no schedule sweeps for lost nudges")
+    bucket = d.env.get("S3_BUCKET", "")
+    notified = s3.get_bucket_notification_configuration(Bucket=bucket).get(
+        "QueueConfigurations", [])
+    prefixes = {rule["Value"] for configuration in notified
+                if configuration["QueueArn"] == queue_arn
+                and any(event in ("s3:ObjectCreated:Put", "s3:ObjectCreated:*")
+                        for event in configuration["Events"])
+                for rule in configuration.get("Filter", {}).get("Key", {}).get(
+                    "FilterRules", [])
+                if rule["Name"].lower() == "prefix"}
+    yield Check("bucket notifications", {"private/", "uploads/"} <= prefixes,
+                f"ObjectCreated:Put to the queue under {sorted(prefixes)} "
+                "(private/ and uploads/)")
+
+
 def run(function_name: str, region: str | None = None,
         endpoint_url: str | None = None, maintenance_function: str | None = None) -> list[Check]:
     """Every check, in checklist order; a check that cannot be read fails with the reason.
@@ -269,7 +326,7 @@ def run(function_name: str, region: str | None = None,
                             maintenance_function)
     results: list[Check] = []
     for section in (check_security_groups, check_role, check_function, check_bucket, check_api,
-                    check_monitoring, check_maintenance):
+                    check_monitoring, check_maintenance, check_events):
         try:
             results += list(section(deployment))
         except Exception as exc:  # noqa: BLE001 - a section we cannot read is a failed check

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     webhook_timeout: float = Field(10, gt=0, le=60)  # seconds a receiver has to answer
     webhook_dispatch: bool = False  # deliver from this process (`cloudnexus serve` sets it)
+    # On AWS: the queue of the dispatcher function, nudged after a commit that wrote events.
+    events_queue_url: AnyHttpUrl | None = None
     preview_max_bytes: int = Field(25 * MiB, ge=1)  # a larger source gets no preview (413)
     preview_max_pixels: int = Field(50_000_000, ge=1)  # nor one with more pixels (413)
 

@@ -103,6 +103,18 @@ class ServiceUnavailable(AppError):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
+def error_of(code: str, message: str, details: list[Any] | None = None) -> AppError:
+    """The typed error whose `code` this is, carrying `message` and `details` again (a
+    refusal recorded earlier, answered once more)."""
+    pending = [AppError]
+    while pending:
+        kind = pending.pop(0)
+        if kind.code == code and kind.__init__ is AppError.__init__:
+            return kind(message, details=details)
+        pending.extend(kind.__subclasses__())
+    return AppError(message, details=details)
+
+
 def error_body(status: int, code: str, message: str,
                details: list[Any] | None = None) -> dict[str, Any]:
     return {

@@ -92,7 +92,10 @@ class Runtime:
                     self._engine = create_db_engine(self.settings, pool)
                     self._read_session_factory = create_session_factory(
                         reading_engine(self._engine))
-                    self._session_factory = create_session_factory(self._engine)
+                    # The writers' sessions carry the settings, for what runs after their
+                    # commits (events.queue: the nudge of the AWS dispatcher).
+                    self._session_factory = create_session_factory(
+                        self._engine, info={"settings": self.settings})
         return self._session_factory, self._read_session_factory
 
     @property

@@ -215,7 +215,8 @@ def test_reserved_concurrency_caps_the_connections(template: Any) -> None:
                                  parameters["DBMaxConnections"]["Default"])
     assert parameters["DBInstanceClass"]["Default"] == "db.t4g.micro"
     assert shared(template)["Environment"]["Variables"]["DB_POOL_SIZE"] == "1"
-    assert 2 * reserved + 2 * 2 + 10 <= max_connections
+    dispatcher = _reserved(template, "DispatcherFunction")
+    assert 2 * reserved + 2 * 2 + 2 * dispatcher + 10 <= max_connections
     assert resource(template, "ApiFunction")["ReservedConcurrentExecutions"] == {"Fn::If": [
         "UseReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
     assert resource(template, "MaintenanceFunction")["ReservedConcurrentExecutions"] == {
@@ -406,3 +407,113 @@ def test_log_group_query_and_maintenance_schedule(template: Any) -> None:
     schedule = resource(template, "MaintenanceRule")
     assert schedule["ScheduleExpression"] == {"Ref": "MaintenanceSchedule"}
     assert resource(template, "MaintenanceInvokePermission")["Principal"] == "events.amazonaws.com"
+
+
+def _reserved(template: dict[str, Any], function: str) -> int:
+    """A function's reserved concurrency, when ReservedConcurrency reserves any."""
+    condition, reserved, otherwise = resource(template, function)[
+        "ReservedConcurrentExecutions"]["Fn::If"]
+    assert (condition, otherwise) == ("UseReservedConcurrency", {"Ref": "AWS::NoValue"})
+    return int(reserved)
+
+
+# 9. Events and webhooks on AWS: the queue, the dispatcher, the nudge, the sweep, S3's
+# notifications (docs/events.md)
+def _granted(role: str, template: dict[str, Any]) -> dict[str, Any]:
+    return {action: statement["Resource"] for statement in statements(resource(template, role))
+            for action in ([statement["Action"]] if isinstance(statement["Action"], str)
+                           else statement["Action"])}
+
+
+def test_the_events_queue_has_a_dead_letter_queue(template: Any) -> None:
+    queue = resource(template, "EventsQueue")
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5}
+    assert queue["VisibilityTimeout"] >= 6 * resource(template, "DispatcherFunction")["Timeout"]
+    for name in ("EventsQueue", "EventsDeadLetterQueue"):
+        assert resource(template, name)["SqsManagedSseEnabled"] is True
+    alarm = resource(template, "EventsDeadLetterAlarm")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {
+        "Fn::GetAtt": ["EventsDeadLetterQueue", "QueueName"]}}]
+    assert (alarm["Threshold"], alarm["AlarmActions"]) == (0, [{"Ref": "AlarmTopic"}])
+
+
+def test_the_dispatcher_is_the_same_package_with_its_own_handler(template: Any) -> None:
+    import ast
+
+    function = resource(template, "DispatcherFunction")
+    module, name = function["Handler"].split(".")
+    source = ast.parse((TEMPLATE.parents[1] / f"{module}.py").read_text())
+    assert name in {node.name for node in source.body if isinstance(node, ast.FunctionDef)}
+    assert function["CodeUri"] == resource(template, "ApiFunction")["CodeUri"]
+    assert function["Role"] == {"Fn::GetAtt": ["DispatcherRole", "Arn"]}
+    assert "Environment" not in function  # the shared one, EVENTS_QUEUE_URL with it
+    assert shared(template)["Environment"]["Variables"]["EVENTS_QUEUE_URL"] == {
+        "Ref": "EventsQueue"}
+    # The Globals' security group (SAM appends lists: naming it again would repeat it).
+    assert "SecurityGroupIds" not in function["VpcConfig"]
+    assert shared(template)["VpcConfig"]["SecurityGroupIds"] == [{"Ref": "LambdaSecurityGroup"}]
+    assert function["LoggingConfig"]["LogGroup"] == {"Ref": "DispatcherLogGroup"}
+    mapping = resource(template, "DispatcherQueueMapping")
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
+    assert mapping["FunctionName"] == {"Ref": "DispatcherFunction"}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["MaximumBatchingWindowInSeconds"] == 0
+    # Room for the sweep beside the queue's invocations.
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] < _reserved(
+        template, "DispatcherFunction")
+    sweep = resource(template, "DispatchSweepRule")
+    assert sweep["ScheduleExpression"] == {"Ref": "DispatchSweepSchedule"}
+    assert sweep["Targets"] == [{"Id": "sweep",
+                                 "Arn": {"Fn::GetAtt": ["DispatcherFunction", "Arn"]}}]
+    permission = resource(template, "DispatchSweepInvokePermission")
+    assert (permission["FunctionName"], permission["SourceArn"]) == (
+        {"Ref": "DispatcherFunction"}, {"Fn::GetAtt": ["DispatchSweepRule", "Arn"]})
+
+
+def test_each_function_may_do_only_its_part_with_the_queue(template: Any) -> None:
+    queue = {"Fn::GetAtt": ["EventsQueue", "Arn"]}
+    api = _granted("FunctionRole", template)
+    assert {action: target for action, target in api.items()
+            if action.startswith("sqs:")} == {"sqs:SendMessage": queue}
+    dispatcher = _granted("DispatcherRole", template)
+    assert {action: target for action, target in dispatcher.items()
+            if action.startswith("sqs:")} == {
+        "sqs:ReceiveMessage": queue, "sqs:DeleteMessage": queue,
+        "sqs:GetQueueAttributes": queue, "sqs:SendMessage": queue}
+    assert dispatcher["logs:PutLogEvents"] == {"Fn::Sub": "${DispatcherLogGroup.Arn}:*"}
+    assert dispatcher["secretsmanager:GetSecretValue"] == {"Ref": "AppDatabaseSecret"}
+    objects = [{"Fn::Sub": "${FilesBucket.Arn}/private/*"},
+               {"Fn::Sub": "${FilesBucket.Arn}/uploads/*"}]
+    assert {action for action, target in dispatcher.items() if target == objects} == {
+        "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"}
+    assert "s3:AbortMultipartUpload" not in dispatcher  # single PUTs only
+    wildcard = {action for action, target in dispatcher.items() if target == "*"}
+    assert all(action.startswith("ec2:") for action in wildcard)
+    assert not any(action.endswith("*") for action in dispatcher)
+
+
+def test_s3_notifies_the_queue_of_single_puts_under_both_prefixes(template: Any) -> None:
+    from cloudnexus.storage.keys import PRIVATE_PREFIX, PUBLIC_PREFIX
+
+    bucket = template["Resources"]["FilesBucket"]
+    assert bucket["DependsOn"] == "EventsQueuePolicy"
+    configurations = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert {(c["Event"], c["Queue"]["Fn::GetAtt"][0],
+             c["Filter"]["S3Key"]["Rules"][0]["Value"]) for c in configurations} == {
+        ("s3:ObjectCreated:Put", "EventsQueue", PRIVATE_PREFIX),
+        ("s3:ObjectCreated:Put", "EventsQueue", PUBLIC_PREFIX)}
+    allowed = resource(template, "EventsQueuePolicy")["PolicyDocument"]["Statement"][0]
+    assert allowed["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert allowed["Action"] == "sqs:SendMessage"
+    assert allowed["Condition"] == {"StringEquals": {"aws:SourceAccount": {
+        "Ref": "AWS::AccountId"}}}
+
+
+def test_the_private_subnets_reach_sqs_through_an_endpoint(template: Any) -> None:
+    endpoint = template["Resources"]["SqsEndpoint"]
+    assert endpoint["Condition"] == "UseVpcEndpoints"
+    assert endpoint["Properties"]["ServiceName"] == {
+        "Fn::Sub": "com.amazonaws.${AWS::Region}.sqs"}
+    assert endpoint["Properties"]["PrivateDnsEnabled"] is True

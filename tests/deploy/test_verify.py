@@ -82,6 +82,20 @@ def deploy(endpoint: str, suffix: str, *, maintenance_function: bool = True) -> 
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("main.py", "def handler(event, context):\n    return {}\n")
+    sqs = aws("sqs")
+    dead_letters = sqs.create_queue(QueueName=f"events-dlq-{suffix}")["QueueUrl"]
+    dead_letters_arn = sqs.get_queue_attributes(
+        QueueUrl=dead_letters, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = sqs.create_queue(QueueName=f"events-{suffix}", Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_letters_arn,
+                                     "maxReceiveCount": 5})})["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "QueueConfigurations": [
+            {"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:Put"], "Filter": {"Key": {
+                "FilterRules": [{"Name": "prefix", "Value": prefix}]}}}
+            for prefix in ("private/", "uploads/")]})
     lambda_ = aws("lambda")
     settings = {
         "Runtime": "python3.14", "Role": role, "Handler": "main.handler",
@@ -90,7 +104,8 @@ def deploy(endpoint: str, suffix: str, *, maintenance_function: bool = True) -> 
         "Environment": {"Variables": {
             "DB_HOST": "db.internal", "DB_PORT": "5432", "DB_NAME": "cloudnexus",
             "DB_USER": "cloudnexus_app", "DB_SECRET_ARN": "arn:aws:secretsmanager:x", "S3_BUCKET":
-            bucket, "LOG_LEVEL": "INFO", "CORS_ORIGINS": "https://app.example"}}}
+            bucket, "LOG_LEVEL": "INFO", "CORS_ORIGINS": "https://app.example",
+            "EVENTS_QUEUE_URL": queue}}}
     function = lambda_.create_function(FunctionName=f"cloudnexus-{suffix}-api", Timeout=28,
                                        **settings)
     version = lambda_.publish_version(FunctionName=function["FunctionName"])["Version"]
@@ -103,6 +118,12 @@ def deploy(endpoint: str, suffix: str, *, maintenance_function: bool = True) -> 
         lambda_.put_function_event_invoke_config(FunctionName=maintenance["FunctionName"],
                                                  MaximumRetryAttempts=0)
         scheduled = maintenance["FunctionArn"]
+    dispatcher = lambda_.create_function(
+        FunctionName=f"cloudnexus-{suffix}-dispatcher", Timeout=60,
+        **{**settings, "Handler": "main.dispatch"})
+    lambda_.create_event_source_mapping(EventSourceArn=queue_arn,
+                                        FunctionName=dispatcher["FunctionName"], BatchSize=10,
+                                        FunctionResponseTypes=["ReportBatchItemFailures"])
     gateway = aws("apigatewayv2")
     api = gateway.create_api(Name=f"api-{suffix}", ProtocolType="HTTP")["ApiId"]
     integration = gateway.create_integration(
@@ -162,8 +183,11 @@ def deploy(endpoint: str, suffix: str, *, maintenance_function: bool = True) -> 
     events.put_rule(Name=f"maintenance-{suffix}", ScheduleExpression="rate(15 minutes)")
     events.put_targets(Rule=f"maintenance-{suffix}", Targets=[
         {"Id": "maintenance", "Arn": scheduled}])
+    events.put_rule(Name=f"sweep-{suffix}", ScheduleExpression="rate(1 minute)")
+    events.put_targets(Rule=f"sweep-{suffix}", Targets=[
+        {"Id": "sweep", "Arn": dispatcher["FunctionArn"]}])
     return {"function": function["FunctionName"], "database_sg": database_sg,
-            "bucket": bucket}
+            "bucket": bucket, "queue": queue}
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +227,8 @@ def test_a_schedule_on_the_api_alias_is_found(moto_endpoint: str) -> None:
 
 @pytest.mark.parametrize("breakage", ["open_database", "small_memory", "public_bucket",
                                       "wide_s3", "plain_password", "api_timeout_30",
-                                      "maintenance_retried", "no_schedule"])
+                                      "maintenance_retried", "no_schedule", "no_dead_letters",
+                                      "no_sweep", "private_uploads_not_notified"])
 def test_one_broken_item_fails_by_name(moto_endpoint: str, breakage: str) -> None:
     made = deploy(moto_endpoint, breakage.replace("_", "-"))
     aws = clients(moto_endpoint)
@@ -212,12 +237,25 @@ def test_one_broken_item_fails_by_name(moto_endpoint: str, breakage: str) -> Non
         "public_bucket": "bucket public access", "wide_s3": "role: s3 scoped to the bucket",
         "plain_password": "environment", "api_timeout_30": "lambda settings",
         "maintenance_retried": "maintenance function", "no_schedule": "maintenance schedule",
+        "no_dead_letters": "events queue", "no_sweep": "dispatcher sweep",
+        "private_uploads_not_notified": "bucket notifications",
     }[breakage]
     if breakage == "api_timeout_30":  # the HTTP API would give up first: no log of why
         aws("lambda").update_function_configuration(FunctionName=made["function"], Timeout=30)
     elif breakage == "maintenance_retried":  # no config: Lambda's default, two retries
         aws("lambda").delete_function_event_invoke_config(
             FunctionName=made["function"].replace("-api", "-maintenance"))
+    elif breakage == "no_dead_letters":
+        aws("sqs").set_queue_attributes(QueueUrl=made["queue"], Attributes={"RedrivePolicy": ""})
+    elif breakage == "no_sweep":
+        aws("events").remove_targets(Rule=f"sweep-{breakage.replace('_', '-')}", Ids=["sweep"])
+    elif breakage == "private_uploads_not_notified":  # the prefix most uploads live under
+        s3 = aws("s3")
+        kept = [c for c in s3.get_bucket_notification_configuration(Bucket=made["bucket"])[
+            "QueueConfigurations"] if c["Filter"]["Key"]["FilterRules"][0]["Value"] != "private/"]
+        s3.put_bucket_notification_configuration(Bucket=made["bucket"], NotificationConfiguration={
+            "QueueConfigurations": [{key: c[key] for key in ("QueueArn", "Events", "Filter")}
+                                    for c in kept]})
     elif breakage == "no_schedule":
         aws("events").remove_targets(Rule=f"maintenance-{breakage.replace('_', '-')}",
                                      Ids=["maintenance"])

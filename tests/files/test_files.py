@@ -113,8 +113,9 @@ def test_taken_path_is_409_unless_overwrite(client: Any, tenant: Tenant, bucket:
     taken = upload(client, tenant, b"two")
     assert taken.status_code == 409 and taken.json()["error"]["code"] == "conflict"
     replaced = upload(client, tenant, b"three!", overwrite="true")
-    assert replaced.status_code == 201
-    assert client.get(f"/v1/files/{first['id']}", headers=tenant.headers()).status_code == 404
+    assert replaced.status_code == 201 and replaced.json()["id"] == first["id"]
+    shown = client.get(f"/v1/files/{first['id']}", headers=tenant.headers()).json()
+    assert (shown["size"], shown["etag"]) == (6, replaced.json()["etag"])
     usage = client.get("/v1/workspace", headers=tenant.headers()).json()["usage"]
     assert usage == {"bytes": 6, "files": 1, "derived_bytes": 0}
 
@@ -463,6 +464,7 @@ def test_an_overwrite_and_a_batch_delete_of_the_same_files_do_not_deadlock(
         app: Any, client: Any, tenant: Tenant, bucket: str) -> None:
     """The record holds the old file's row, then wants the workspace's; the delete marked
     the other file, counted it (the workspace's row), then wanted the old file's row."""
+    import io
     import threading
     import time
     import uuid
@@ -491,14 +493,17 @@ def test_an_overwrite_and_a_batch_delete_of_the_same_files_do_not_deadlock(
     with runtime.session_factory() as db:
         docs = buckets.get(db, workspace_id=tenant.workspace_id, name="docs")
         file_id = new_id()
-        files.record(db, files.NewFile(
+        key = files.new_object_key(docs, file_id)
+        runtime.storage.put(key, io.BytesIO(b"b"), content_type="text/plain")
+        files.record(db, runtime.storage, files.NewFile(
             bucket=docs, file_id=file_id, path=made[1]["path"], size=1,
             content_type="text/plain", sha256=None, metadata={}, tags=[],
-            storage_key=files.new_object_key(docs, file_id), overwrite=True, created_by=None,
+            storage_key=key, overwrite=True, created_by=None,
             bytes_stored=bytes_still_arriving))
         db.commit()
     deleting.join(30)
-    assert outcome == {"deleted": 1}  # the old "b" was replaced before the delete reached it
+    # Both went: the delete reached "b" once it was replaced, and the new "b" keeps its id.
+    assert outcome == {"deleted": 2}
 
 
 def test_bucket_with_files_is_deleted_only_with_force(client: Any, tenant: Tenant,

@@ -90,6 +90,7 @@ def test_every_change_is_an_event_with_its_resource(app: Any, client: Any,
     failed = data[7]["upload"]
     assert (failed["path"], failed["status"], failed["bucket"]) == ("d.txt", "failed", "docs")
     assert "url" not in failed
+    assert failed["error"]["code"] == "upload_mismatch"  # why it failed, as complete said
     assert data[8] == {"file": {**completed, **public}}
     assert {item["file"]["path"] for item in data[9:11]} == {"b.txt", "e.txt"}
     assert data[11]["bucket"]["id"] == bucket["id"]

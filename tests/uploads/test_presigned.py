@@ -201,9 +201,9 @@ def test_taken_path_and_overwrite(stack_client: Any, stack_tenant: Tenant, bucke
     first = _upload(stack_client, stack_tenant, send, b"first")
     assert start(stack_client, stack_tenant, b"second").status_code == 409
     second = _upload(stack_client, stack_tenant, send, b"second!", overwrite=True)
-    assert second["path"] == first["path"] and second["id"] != first["id"]
+    assert second["path"] == first["path"] and second["id"] == first["id"]
     assert stack_client.get(f"/v1/files/{first['id']}",
-                            headers=stack_tenant.headers()).status_code == 404
+                            headers=stack_tenant.headers()).json()["size"] == 7
     usage = stack_client.get("/v1/workspace", headers=stack_tenant.headers()).json()["usage"]
     assert usage == {"bytes": 7, "files": 1, "derived_bytes": 0}
 

@@ -141,9 +141,11 @@ def save_unique(db: Session, conflict: str, *, commit: bool = True) -> None:
         raise Conflict(conflict) from None
 
 
-def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+def create_session_factory(engine: Engine, info: dict[str, Any] | None = None
+                           ) -> sessionmaker[Session]:
+    """Sessions on `engine`; each starts with a copy of `info` as its `Session.info`."""
     # Every model, whatever the first request: a flush orders tables by their foreign keys and
     # fails on one whose model was never imported (a cold start's first POST /v1/buckets did).
     import cloudnexus.models  # noqa: F401
 
-    return sessionmaker(engine, expire_on_commit=False)
+    return sessionmaker(engine, expire_on_commit=False, info=info)

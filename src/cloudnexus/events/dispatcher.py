@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloudnexus.config import Settings
@@ -125,6 +125,15 @@ def record(db: Session, claimed: Claimed, outcome: Outcome, *,
                 "webhook_id": str(webhook.id), "failed_events": webhook.failed_events})
             webhook.disabled = True
     db.commit()
+
+
+def next_due(db: Session) -> datetime | None:
+    """When the earliest task of an enabled webhook is due (None: nothing is queued)."""
+    query = (select(func.min(WebhookTask.next_at))
+             .join(Webhook, Webhook.id == WebhookTask.webhook_id)
+             .where(Webhook.disabled.is_(False)))
+    due: datetime | None = db.scalar(query)
+    return due
 
 
 def run_once(sessions: sessionmaker[Session], settings: Settings, *,

@@ -26,6 +26,11 @@ def emit(db: Session, *, workspace_id: uuid.UUID, type_: str, data: dict[str, An
     if db.get_bind().dialect.name == "postgresql":
         event.xid = text(CURRENT_XID)  # type: ignore[assignment]
     db.add(event)
+    settings = db.info.get("settings")  # runtime.py: the writers' sessions carry them
+    if settings is not None and settings.events_queue_url is not None:
+        from cloudnexus.events.queue import nudge_after_commit
+
+        nudge_after_commit(db, settings)
     return event
 
 
@@ -60,6 +65,17 @@ def page(db: Session, *, workspace_id: uuid.UUID, after: str | None, types: list
     if not events:
         return [], after
     return events, encode_cursor(events[-1].xid, events[-1].seq)
+
+
+def newest_held_back(db: Session, *, written_after: datetime) -> bool:
+    """Whether the newest event, if written after `written_after`, is still behind the
+    horizon (PostgreSQL: a transaction older than the one that wrote it is still running,
+    so no reader is handed it yet)."""
+    if db.get_bind().dialect.name != "postgresql":
+        return False
+    newest = (select(Event.xid).where(Event.created_at > written_after)
+              .order_by(Event.seq.desc()).limit(1).scalar_subquery())
+    return bool(db.scalar(select(newest >= text(_HORIZON))))
 
 
 def forget_before(db: Session, cutoff: datetime) -> int:

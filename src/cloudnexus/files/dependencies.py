@@ -6,15 +6,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Path, Request
 
 from cloudnexus.auth.dependencies import PrincipalDep, check_covers
+from cloudnexus.auth.principal import Principal
 from cloudnexus.buckets.reads import read_bucket
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.db.sessions import database_released
 from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
 from cloudnexus.errors import AppError, NotFound
-from cloudnexus.files.direct import DirectUpload, read_form
-from cloudnexus.files.forwarding import Forward, SpoolPipe
+from cloudnexus.files.direct import DirectUpload, Forwarder, read_form
+from cloudnexus.files.forwarding import FORWARD_FROM, Forward, SpoolPipe
 from cloudnexus.files.reads import ReadFile, not_ready, read_file
 from cloudnexus.schemas import parse_id
+from cloudnexus.storage.base import Storage
 from cloudnexus.storage.keys import object_key
 
 if TYPE_CHECKING:
@@ -71,12 +73,30 @@ async def direct_upload(
 ) -> DirectUpload:
     """The request's form, its file part sent on to storage as it arrives when it is large
     and the bucket takes it; the database is given back meanwhile (a slow client can stretch
-    the body out). The bucket is read before the body (read_bucket: on PostgreSQL, on the
-    event loop), its record only after."""
+    the body out). A body that may be large enough to be sent on has its bucket read before
+    it (read_bucket), its record only after; a smaller one's bucket is read once, with its
+    record (files/service.py), which saves a statement and a trip to a worker thread."""
     check_covers(principal, bucket=bucket)
-    target = await read_bucket(request, workspace_id=principal.workspace_id,
-                               name=bucket)
     file_id = uuid.uuid4()
+    forwarder = await _forwarder(request, bucket, principal, storage, file_id) \
+        if may_forward(request) else None
+    async with database_released(request):
+        upload = await read_form(request, settings.direct_upload_max_bytes, forwarder)
+    upload.bucket_name, upload.workspace_id = bucket, principal.workspace_id
+    upload.file_id = file_id  # a forwarded part's key has it
+    upload.created_by, upload.grant = principal.created_by, principal.grant
+    return upload
+
+
+def may_forward(request: Request) -> bool:
+    """Whether the body may hold a file part large enough to be sent on as it arrives."""
+    declared = request.headers.get("content-length")
+    return not (declared and declared.isdigit() and int(declared) < FORWARD_FROM)
+
+
+async def _forwarder(request: Request, bucket: str, principal: Principal, storage: Storage,
+                     file_id: uuid.UUID) -> Forwarder:
+    target = await read_bucket(request, workspace_id=principal.workspace_id, name=bucket)
 
     def forwarder(content_type: str, pipe: SpoolPipe) -> Forward | None:
         try:
@@ -91,11 +111,7 @@ async def direct_upload(
                          bucket_id=target.id, file_id=file_id)
         return Forward.start(storage, key, pipe, content_type)
 
-    async with database_released(request):
-        upload = await read_form(request, settings.direct_upload_max_bytes, forwarder)
-    upload.bucket_id, upload.file_id = target.id, file_id  # a forwarded part's key has them
-    upload.created_by, upload.grant = principal.created_by, principal.grant
-    return upload
+    return forwarder
 
 
 DirectUploadDep = Annotated[DirectUpload, Depends(direct_upload)]

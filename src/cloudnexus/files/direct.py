@@ -46,7 +46,9 @@ class DirectUpload:
     metadata: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     overwrite: bool = False
-    bucket_id: uuid.UUID | None = None  # set by the route's dependency, with the file's id
+    # The bucket, named in the path, of the workspace: set by the route's dependency.
+    bucket_name: str = ""
+    workspace_id: uuid.UUID | None = None
     file_id: uuid.UUID = field(default_factory=uuid.uuid4)  # the record's, and its object's
     forward: Forward | None = None  # the part's upload, when it was sent on as it arrived
     created_by: str | None = None  # set by the route's dependency, with what its token allows

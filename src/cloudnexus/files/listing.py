@@ -11,23 +11,33 @@ import binascii
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, true, tuple_
-from sqlalchemy.orm import Session, lazyload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import ColumnElement, Row, Select, func, select, true, tuple_
+from sqlalchemy.orm import Session
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.errors import BadRequest
 from cloudnexus.files.conditions import contains, content_type_matches, has_tag, starts_with
 from cloudnexus.files.models import READY, File
 from cloudnexus.files.paths import search_key
+from cloudnexus.files.schemas import FileOut, FilePage
 from cloudnexus.files.search import FILE_TRIGRAMS, least_common_trigram, rare_trigrams
 from cloudnexus.schemas import MAX_BIGINT, is_storable
+from cloudnexus.storage.base import Storage
 
 SORT_COLUMNS = {"path": File.path, "created_at": File.created_at, "size": File.size}
+# What a page shows of each file (FileOut) and its object's key, as plain rows: loading 101
+# ORM objects took more Python than the query and the page's serialisation together
+# (docs/performance.md, "The hot paths").
+PAGE_COLUMNS = (File.id, File.path, File.size, File.content_type, File.sha256, File.etag,
+                File.metadata_.label("metadata"), File.tags, File.status, File.created_at,
+                File.updated_at, File.created_by, File.detected_content_type, File.image,
+                File.storage_key)
+PAGE_NAMES = tuple(column.key for column in PAGE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,7 @@ class ListQuery:
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
-def encode_cursor(query: ListQuery, bucket_id: uuid.UUID, file: File) -> str:
+def encode_cursor(query: ListQuery, bucket_id: uuid.UUID, file: File | Row[Any]) -> str:
     value: Any = getattr(file, query.sort)
     if isinstance(value, datetime):
         value = value.isoformat()
@@ -125,14 +135,13 @@ def _in_bucket(bucket: Bucket, query: ListQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def build_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[File]:
+def build_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[Any]:
     """The page's query, filtered, after the cursor, in order (without its LIMIT)."""
     conditions, ordering, _ = _filters(db, bucket=bucket, query=query)
-    return (select(File).where(*_in_bucket(bucket, query), *conditions)
-            .options(lazyload(File.bucket)).order_by(*ordering))
+    return select(*PAGE_COLUMNS).where(*_in_bucket(bucket, query), *conditions).order_by(*ordering)
 
 
-def page_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[File]:
+def page_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[Any]:
     """The page's query with its LIMIT: one row more than the page, to tell if another follows.
 
     A search on PostgreSQL takes one of three shapes. With rare trigrams in it (search.py),
@@ -158,13 +167,12 @@ def page_statement(db: Session, *, bucket: Bucket, query: ListQuery) -> Select[F
             conditions, ordering, _ = _filters(db, bucket=bucket, query=query)
             page_ids = (select(File.id).where(*_in_bucket(bucket, query), *conditions)
                         .order_by(*ordering).limit(limit))
-            return (select(File).where(File.id.in_(page_ids)).options(lazyload(File.bucket))
-                    .order_by(*ordering))
+            return select(*PAGE_COLUMNS).where(File.id.in_(page_ids)).order_by(*ordering)
     return build_statement(db, bucket=bucket, query=query).limit(limit)
 
 
 def _by_trigram_walk(db: Session, *, bucket: Bucket, query: ListQuery, key: str, trigram: str,
-                     limit: int) -> Select[File]:
+                     limit: int) -> Select[Any]:
     conditions, ordering, after = _filters(db, bucket=bucket, query=query)
     held = FILE_TRIGRAMS.c
     walk = [held.bucket_id == bucket.id, held.trigram == trigram, contains(held.path_search, key)]
@@ -177,12 +185,11 @@ def _by_trigram_walk(db: Session, *, bucket: Bucket, query: ListQuery, key: str,
                                      *conditions).offset(0).lateral())
     page_ids = (select(file_at.c.id).select_from(FILE_TRIGRAMS).join(file_at, true())
                 .where(*walk).order_by(*_ordered([held.path], query)).limit(limit))
-    return (select(File).where(File.id.in_(page_ids)).options(lazyload(File.bucket))
-            .order_by(*ordering))
+    return select(*PAGE_COLUMNS).where(File.id.in_(page_ids)).order_by(*ordering)
 
 
 def _by_rare_trigrams(db: Session, *, bucket: Bucket, query: ListQuery, key: str,
-                      rare: list[str]) -> Select[File]:
+                      rare: list[str]) -> Select[Any]:
     conditions, ordering, _ = _filters(db, bucket=bucket, query=query)
     holding = [File.path_search.like(f"%{trigram}%") for trigram in rare]  # [a-z0-9]{3}
     # OFFSET 0 keeps the bucket's condition out of this subquery: inside, it would be one
@@ -191,14 +198,26 @@ def _by_rare_trigrams(db: Session, *, bucket: Bucket, query: ListQuery, key: str
     # Python than the query's execution.)
     exact = func.strpos(File.path_search, key) > 0
     candidates = select(File.id).where(*holding, exact, *conditions).offset(0)
-    return (select(File).where(File.id.in_(candidates), File.bucket_id == bucket.id)
-            .options(lazyload(File.bucket)).order_by(*ordering))
+    return (select(*PAGE_COLUMNS).where(File.id.in_(candidates), File.bucket_id == bucket.id)
+            .order_by(*ordering))
 
 
-def list_files(db: Session, *, bucket: Bucket, query: ListQuery) -> tuple[list[File], str | None]:
-    """One page of the bucket's ready files, and the cursor of the next page (None at the end)."""
-    rows = [*db.scalars(page_statement(db, bucket=bucket, query=query))]
+def list_files(db: Session, *, bucket: Bucket,
+               query: ListQuery) -> tuple[Sequence[Row[Any]], str | None]:
+    """One page of the bucket's ready files (rows of PAGE_COLUMNS), and the cursor of the next
+    page (None at the end)."""
+    rows = db.execute(page_statement(db, bucket=bucket, query=query)).all()
     page, more = rows[:query.limit], len(rows) > query.limit
-    for file in page:
-        set_committed_value(file, "bucket", bucket)  # known already: no join, no query
     return page, encode_cursor(query, bucket.id, page[-1]) if more and page else None
+
+
+def page_of(db: Session, storage: Storage, *, bucket: Bucket, query: ListQuery) -> FilePage:
+    """The page as the API shows it. The read's transaction ends here, in the worker thread:
+    the connection goes back to the pool now, and the session closes without another trip."""
+    files, next_cursor = list_files(db, bucket=bucket, query=query)
+    db.commit()
+    public = bucket.public
+    items = [FileOut.from_row(file, PAGE_NAMES, bucket.name,
+                              storage.public_url(file.storage_key) if public else None)
+             for file in files]
+    return FilePage(items=items, next_cursor=next_cursor)

@@ -62,7 +62,7 @@ async def upload_file(_: Idempotent, upload: DirectUploadDep, db: SessionDep,
 
 @router.get("/v1/buckets/{bucket}/files", dependencies=lister,
             responses=error_responses(400, 403, 404))
-def list_files(
+async def list_files(
     bucket: BucketDep, principal: PrincipalDep, db: SessionDep, storage: StorageDep,
     prefix: str | None = None,
     q: Annotated[str | None, Query(description="Substring of the path, any case")] = None,
@@ -74,17 +74,15 @@ def list_files(
         description="Files made by this token subject, or by `key:<api key id>`")] = None,
 ) -> FilePage:
     """List a bucket's files, a page at a time (keyset pagination)."""
-    from cloudnexus.files import service
-    from cloudnexus.files.listing import ListQuery
-    from cloudnexus.files.listing import list_files as page_of
+    from cloudnexus.files.listing import ListQuery, page_of
 
     if principal.grant is not None:
         prefix = principal.grant.listing_prefix(prefix)
     query = ListQuery(prefix=prefix, q=q, tag=tag, content_type=content_type, sort=sort,
                       order=order, limit=limit, cursor=cursor, created_by=created_by)
-    files, next_cursor = page_of(db, bucket=bucket, query=query)
-    items = [FileOut.from_model(file, service.public_url(storage, file)) for file in files]
-    return FilePage(items=items, next_cursor=next_cursor)
+    # One trip to a worker thread for the page (a sync route takes a second one to check
+    # what it returns); the response is checked and serialised here, on the event loop.
+    return await run_in_threadpool(page_of, db, storage, bucket=bucket, query=query)
 
 
 @router.post("/v1/buckets/{bucket}/files:delete", dependencies=batch_deleter,

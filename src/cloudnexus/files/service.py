@@ -8,10 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, bindparam, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from cloudnexus.buckets import service as buckets
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.db.columns import new_id, utcnow
@@ -60,11 +62,16 @@ def _at_path(db: Session, *, bucket: Bucket, path: str, lock: bool = False) -> F
     return db.scalar(query.with_for_update() if lock else query)
 
 
-def ensure_path_free(db: Session, *, bucket: Bucket, path: str, overwrite: bool) -> None:
-    """409 when a ready file holds the path and the caller did not ask to overwrite."""
+def ensure_path_free(db: Session, *, bucket: Bucket, path: str,
+                     overwrite: bool) -> uuid.UUID | None:
+    """409 when a file holds the path and the caller did not ask to overwrite; else the id
+    of the file an overwrite would replace (and keep), if any."""
     existing = _at_path(db, bucket=bucket, path=path)
-    if existing is not None and existing.status != DELETING and not overwrite:
+    if existing is None or existing.status == DELETING:
+        return None
+    if not overwrite:
         raise _path_taken(bucket, existing)
+    return existing.id
 
 
 def _path_taken(bucket: Bucket, existing: File) -> Conflict:
@@ -99,45 +106,57 @@ class NewFile:
     sniffed: Sniffed | None = None
 
 
-def record(db: Session, new: NewFile) -> tuple[File, str | None]:
+def record(db: Session, storage: Storage, new: NewFile) -> tuple[File, str | None]:
     """Insert a ready file and count it (flushed, not committed).
 
-    A file already at the path is replaced when `new.overwrite` (409 otherwise): its record
-    goes in the same transaction and its object key is returned for the caller to delete
-    after the commit (maintenance removes it if that fails), and its previews go with it
-    (uncounted here; their objects are deleted with its object).
+    A file already at the path is replaced when `new.overwrite` (409 otherwise): it keeps
+    its id, and so its object key and `public_url`; the new bytes are copied onto that key
+    once nothing here can refuse them any more, and the key they were stored under is
+    returned for the caller to delete after the commit (maintenance removes it if that
+    fails). The old version's previews go before the copy (uncounted here).
 
     The rows come first, the counts last: `new.bytes_stored`, when given, is waited for
     between them, so an upload whose bytes are still on their way writes its rows meanwhile,
     and holds the usage rows, which every upload of the workspace must take, only for the
-    moment before its commit.
+    moment before its commit (an overwrite's copy, which may be large, comes before them when
+    its quota was reserved, so nothing after it can refuse the file).
     """
     bucket, path, reserved_size = new.bucket, new.path, new.reserved_size
     _lock_path(db, bucket=bucket, path=path)
     existing = _at_path(db, bucket=bucket, path=path, lock=True)
-    replaced_key, freed, derived = None, None, 0
+    key_to_delete, kept, freed, derived = None, None, None, 0
     if existing is not None:
         if existing.status != DELETING and not new.overwrite:
             raise _path_taken(bucket, existing)
-        if existing.status != DELETING:
+        if existing.status == DELETING:
+            key_to_delete = existing.storage_key
+            db.delete(existing)
+            db.flush()
+        else:
+            kept, key_to_delete = existing, new.storage_key
             freed, derived = existing.size, existing.derived_bytes
             emit(db, types.FILE_DELETED, existing)
-        replaced_key = existing.storage_key
-        db.delete(existing)
-        db.flush()
     now = utcnow()
-    file = File(id=new.file_id, workspace_id=bucket.workspace_id, bucket_id=bucket.id,
-                bucket=bucket, path=path, path_search=search_key(path), size=new.size,
-                content_type=new.content_type, sha256=new.sha256,
-                etag=new_etag(), metadata_=new.metadata, tags=new.tags, status=READY,
-                storage_key=new.storage_key, created_by=new.created_by, created_at=now,
-                updated_at=now, derived_bytes=0,
-                detected_content_type=new.sniffed.content_type if new.sniffed else None,
-                image=new.sniffed.image if new.sniffed else None)
-    db.add(file)
+    content = {
+        "size": new.size, "content_type": new.content_type, "sha256": new.sha256,
+        "etag": new_etag(), "metadata_": new.metadata, "tags": new.tags, "status": READY,
+        "created_by": new.created_by, "updated_at": now, "derived_bytes": 0, "previews": None,
+        "detected_content_type": new.sniffed.content_type if new.sniffed else None,
+        "image": new.sniffed.image if new.sniffed else None}
+    if kept is None:
+        file = File(id=new.file_id, workspace_id=bucket.workspace_id, bucket_id=bucket.id,
+                    bucket=bucket, path=path, path_search=search_key(path),
+                    storage_key=new.storage_key, created_at=now, **content)
+        db.add(file)
+    else:
+        file = kept
+        for name, value in content.items():
+            setattr(file, name, value)
     save_unique(db, f"'{path}' was just taken in bucket '{bucket.name}'", commit=False)
     if new.bytes_stored is not None:
         new.bytes_stored()
+    if kept is not None and reserved_size is not None:
+        _replace_bytes(storage, source_key=new.storage_key, file=kept)
     if freed is not None:
         usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=-freed,
                      files=-1, check_quota=False)
@@ -146,16 +165,28 @@ def record(db: Session, new: NewFile) -> tuple[File, str | None]:
                              size=-derived)
     if reserved_size is not None:
         usage.release(db, workspace_id=bucket.workspace_id, size=reserved_size)
-    usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=new.size,
-                 files=1, check_quota=reserved_size is None)
-    # The change above holds the bucket's row, which a visibility change locks to make it:
-    # read now, the visibility is the one this file is recorded under.
-    db.refresh(bucket, attribute_names=["public"])
+    # The change holds the bucket's row, which a visibility change locks to make it: read
+    # under it (returned by the change), the visibility is the one this file is recorded under.
+    public = usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id,
+                          size=new.size, files=1, check_quota=reserved_size is None)
+    if public is None:  # deleted meanwhile
+        raise NotFound("Bucket not found")
+    set_committed_value(bucket, "public", public)
     if new_object_key(bucket, new.file_id) != new.storage_key:
         raise Conflict("The bucket's visibility changed while the file was being stored; "
                        "send it again")
+    if kept is not None and reserved_size is None:
+        _replace_bytes(storage, source_key=new.storage_key, file=kept)
     emit(db, types.FILE_CREATED, file)
-    return file, replaced_key
+    return file, key_to_delete
+
+
+def _replace_bytes(storage: Storage, *, source_key: str, file: File) -> None:
+    """Put the checked new bytes under the kept file's key, its old previews gone first (a
+    preview being made of the old bytes meanwhile is refused when it is counted)."""
+    delete_derived(storage, file.storage_key)
+    storage.copy(source_key, file.storage_key)
+    storage.mark_ready(file.storage_key)
 
 
 def _lock_path(db: Session, *, bucket: Bucket, path: str) -> None:
@@ -166,8 +197,12 @@ def _lock_path(db: Session, *, bucket: Bucket, path: str) -> None:
     old file, finds it deleted, does not see the first's new file (its snapshot is older) and
     inserts beside it: 409 "just taken", for a request that asked to overwrite."""
     if db.get_bind().dialect.name == "postgresql":
-        name = f"{bucket.id}/{path}"
-        db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
+        db.execute(_PATH_LOCK, {"name": f"{bucket.id}/{path}"})
+
+
+# Built once: made per upload, its cache key cost more Python than its round trip.
+_PATH_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(
+    bindparam("name", type_=String), 0)))
 
 
 def delete_quietly(storage: Storage, key: str | None) -> None:
@@ -248,15 +283,15 @@ def copy(db: Session, storage: Storage, *, file: File, target: Bucket, path: str
 
 def record_stored(db: Session, storage: Storage, new: NewFile) -> File:
     """Record bytes just stored under `new.storage_key` and commit; if that fails, the bytes
-    go too (no object without a record), and a replaced file's bytes go after."""
+    go too (no object without a record), and the bytes no record holds go after."""
     try:
-        file, replaced_key = record(db, new)
+        file, leftover_key = record(db, storage, new)
         db.commit()
     except Exception:
         db.rollback()
         storage.delete(new.storage_key)
         raise
-    delete_quietly(storage, replaced_key)
+    delete_quietly(storage, leftover_key)
     return file
 
 
@@ -281,9 +316,11 @@ def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
     if upload.grant is not None:
         upload.grant.check_new_file(path=upload.path, size=upload.size,
                                     content_type=upload.content_type)
-    bucket = db.get(Bucket, upload.bucket_id)
-    if bucket is None:  # deleted since the upload began
-        raise NotFound("Bucket not found")
+    # 404 when there is none by that name (deleted since the upload began, or a small one's
+    # bucket, read first here: files/dependencies.py)
+    if upload.workspace_id is None:
+        raise RuntimeError("a direct upload's dependency names its workspace")
+    bucket = buckets.get(db, workspace_id=upload.workspace_id, name=upload.bucket_name)
     takes_turns = writes_take_turns(db)
     if takes_turns:
         # One writer at a time: its turn is not spent waiting on storage. The bucket's read

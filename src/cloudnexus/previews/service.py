@@ -4,9 +4,11 @@ stores them, create-only), counted as derived bytes, then only signed."""
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from cloudnexus.errors import (
+    AppError,
+    Conflict,
     Forbidden,
     NotFound,
     PayloadTooLarge,
@@ -91,22 +93,29 @@ def store(db: Session, storage: Storage, *, file: ReadFile, variant: Variant,
         storage.create(key, data, content_type=variant.media_type)
     except ObjectExists:
         return key
-    if not _count(db, file_id=file.shown.id, name=variant.name, size=len(data)):
-        storage.delete(key)  # the file was deleted meanwhile: its preview goes too
-        raise NotFound("File not found")
+    counted = _count(db, file_id=file.shown.id, etag=file.shown.etag, name=variant.name,
+                     size=len(data))
+    if counted is not True:
+        storage.delete(key)  # made of bytes the file no longer has: it goes too
+        raise counted
     return key
 
 
-def _count(db: Session, *, file_id: uuid.UUID, name: str, size: int) -> bool:
+def _count(db: Session, *, file_id: uuid.UUID, etag: str, name: str,
+           size: int) -> Literal[True] | AppError:
     """Note the preview on its file and count its bytes, in one transaction with the file's
-    row held (a delete marking it waits, and then uncounts them); False once it is gone."""
+    row held (a delete marking it waits, and then uncounts them); the error to answer when
+    the file is gone, or was overwritten (or changed) since its bytes were read."""
     from cloudnexus.files.models import File
     from cloudnexus.workspaces import usage
 
     file = db.get(File, file_id, with_for_update=True, populate_existing=True)
     if file is None or file.status != READY:
         db.rollback()
-        return False
+        return NotFound("File not found")
+    if file.etag != etag:
+        db.rollback()
+        return Conflict("The file changed while its preview was being made; ask again")
     previews = dict(file.previews or {})
     if name not in previews:
         previews[name] = size

@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import BinaryIO
 from urllib.parse import quote
 
@@ -80,7 +81,10 @@ class LocalStorage:
             document["state"] = PENDING_STATE
         write_json(sidecar(staged.dest), document)
         staged.commit()
-        return self.head(key)
+        # What was just written, not read back: head() would read the sidecar again.
+        return ObjectInfo(key=key, size=staged.size, content_type=content_type,
+                          etag=staged.etag, sha256=staged.sha256,
+                          last_modified=datetime.fromtimestamp(staged.dest.stat().st_mtime, UTC))
 
     def check_awaited(self, key: str) -> None:
         """ObjectExists when the presigned PUT of `key` was already stored (as S3 answers a PUT
@@ -143,19 +147,23 @@ class LocalStorage:
                                               "etag": staged.etag})
 
     def head(self, key: str) -> ObjectInfo:
+        return self.stat(key)[0]
+
+    def stat(self, key: str) -> tuple[ObjectInfo, os.stat_result]:
+        """The object's info and its file's stat (which a download's headers are made of)."""
         path = self.path_of(key)
         try:
             stat = path.stat()
         except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFound(key) from None
-        if not path.is_file():
+        if not S_ISREG(stat.st_mode):
             raise ObjectNotFound(key)
         meta = read_json(sidecar(path))
         matches = meta.get("size") == stat.st_size  # else the sidecar is another write's
         return ObjectInfo(key=key, size=stat.st_size, content_type=meta.get("content_type"),
                           etag=meta.get("etag") if matches else None,
                           sha256=meta.get("sha256") if matches else None,
-                          last_modified=datetime.fromtimestamp(stat.st_mtime, UTC))
+                          last_modified=datetime.fromtimestamp(stat.st_mtime, UTC)), stat
 
     def delete(self, key: str) -> None:
         path = self.path_of(key)

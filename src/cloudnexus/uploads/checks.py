@@ -49,7 +49,7 @@ def check_stored(storage: Storage, upload: Upload) -> ObjectInfo:
                            "stored": stored.content_type})
     if upload.sha256 and not mismatches:
         actual = stored.sha256 if upload.method == SINGLE and stored.sha256 else \
-            _hash_object(storage, upload)
+            hash_object(storage, upload)
         if actual != upload.sha256:
             mismatches.append({"field": "sha256", "declared": upload.sha256, "stored": actual})
     if mismatches:
@@ -70,14 +70,15 @@ def _nothing_stored(upload: Upload) -> NothingStored:
                                             "stored": None}])
 
 
-def _hash_object(storage: Storage, upload: Upload) -> str:
-    """Multipart objects carry no whole-object SHA-256: read it back, in chunks.
+def hash_object(storage: Storage, upload: Upload, key: str | None = None) -> str:
+    """Multipart objects carry no whole-object SHA-256: read it back (the upload's object, or
+    the object `key` its bytes went to), in chunks.
 
     The next chunk is read on a second thread while this one hashes the last (both release
     the GIL), so the check takes about as long as the slower of the two, not their sum."""
     digest = hashlib.sha256()
     try:
-        with storage.open(upload.storage_key) as body, ThreadPoolExecutor(1) as reader:
+        with storage.open(key or upload.storage_key) as body, ThreadPoolExecutor(1) as reader:
             pending = reader.submit(body.read, READ_BACK_CHUNK)
             while chunk := pending.result():
                 pending = reader.submit(body.read, READ_BACK_CHUNK)

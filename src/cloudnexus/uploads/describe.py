@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cloudnexus.config import Settings
 from cloudnexus.db.columns import utcnow
 from cloudnexus.storage.base import ObjectNotFound, Storage, UploadedPart
 from cloudnexus.uploads.models import PENDING, SINGLE, Upload
 from cloudnexus.uploads.parts import part_count, part_length
-from cloudnexus.uploads.schemas import PART_URLS_PER_RESPONSE, PartUrl, ReceivedPart, UploadOut
+from cloudnexus.uploads.schemas import (
+    PART_URLS_PER_RESPONSE,
+    PartUrl,
+    ReceivedPart,
+    UploadCreate,
+    UploadOut,
+    UploadRefusal,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from cloudnexus.auth.principal import Principal
+    from cloudnexus.buckets.models import Bucket
+
+
+def shown(upload: Upload) -> UploadOut:
+    """The upload without URLs: what it is, its status, and the refusal that ended it."""
+    refusal = None if upload.refusal is None else UploadRefusal.model_validate(upload.refusal)
+    # The column holds str; the constraint on it (and the writers) keep it to the Literal's.
+    return UploadOut(id=upload.id, file_id=upload.result_file_id, method=upload.method,  # type: ignore[arg-type]
+                     status=upload.status, path=upload.path, size=upload.size,
+                     content_type=upload.content_type, expires_at=upload.expires_at,
+                     error=refusal)
+
+
+def start(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
+          request: UploadCreate, principal: Principal) -> UploadOut:
+    """Start a presigned upload and describe it (in one worker thread: the route's)."""
+    from cloudnexus.uploads import service
+
+    upload = service.create(db, storage, settings, bucket=bucket, request=request,
+                            grant=principal.grant, created_by=principal.created_by)
+    return describe(storage, settings, upload, just_created=True)
 
 
 def describe(storage: Storage, settings: Settings, upload: Upload, *,
@@ -18,10 +53,7 @@ def describe(storage: Storage, settings: Settings, upload: Upload, *,
     A multipart upload lists URLs for at most PART_URLS_PER_RESPONSE parts after
     `part_number_marker`: a response for 10,000 parts would be megabytes (over Lambda's
     6 MB with a session token) and seconds of signing."""
-    # The column holds str; the constraint on it (and the writers) keep it to the Literal's.
-    out = UploadOut(id=upload.id, file_id=upload.file_id, method=upload.method,  # type: ignore[arg-type]
-                    status=upload.status, path=upload.path, size=upload.size,
-                    content_type=upload.content_type, expires_at=upload.expires_at)
+    out = shown(upload)
     if upload.status != PENDING:
         return out
     remaining = int((upload.expires_at - utcnow()).total_seconds())

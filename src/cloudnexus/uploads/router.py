@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.concurrency import run_in_threadpool
 
 from cloudnexus.auth.dependencies import PrincipalDep, require
 from cloudnexus.auth.scopes import WRITE
@@ -38,15 +39,15 @@ router = APIRouter(tags=["uploads"], route_class=IdempotentRoute, dependencies=[
              responses=error_responses(400, 403, 404, 409, 413, 415),
              description="Start a presigned upload: one PUT (`url`, `headers`), or parts when "
                          f"the file is large. {_PART_WINDOW}")
-def create_upload(body: UploadCreate, bucket: BucketDep, principal: PrincipalDep, db: SessionDep,
-                  storage: StorageDep, settings: SettingsDep, _: Idempotent) -> UploadOut:
+async def create_upload(body: UploadCreate, bucket: BucketDep, principal: PrincipalDep,
+                        db: SessionDep, storage: StorageDep, settings: SettingsDep,
+                        _: Idempotent) -> UploadOut:
     """Start a presigned upload: one PUT, or parts when the file is large."""
-    from cloudnexus.uploads import service
-    from cloudnexus.uploads.describe import describe
+    from cloudnexus.uploads.describe import start
 
-    upload = service.create(db, storage, settings, bucket=bucket, request=body,
-                            grant=principal.grant, created_by=principal.created_by)
-    return describe(storage, settings, upload, just_created=True)
+    # One trip to a worker thread (a sync route takes another to check what it returns).
+    return await run_in_threadpool(start, db, storage, settings, bucket=bucket, request=body,
+                                   principal=principal)
 
 
 @router.get("/v1/uploads/{upload_id}", responses=error_responses(403, 404),

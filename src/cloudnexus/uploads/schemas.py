@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -39,6 +39,12 @@ class ReceivedPart(Model):
     size: int
 
 
+class UploadRefusal(Model):
+    code: str
+    message: str
+    details: list[Any]
+
+
 class UploadOut(Model):
     """A single PUT (`url` and `headers`) or a multipart upload (`part_size` and `parts`)."""
 
@@ -50,6 +56,9 @@ class UploadOut(Model):
     size: int
     content_type: str
     expires_at: datetime
+    error: UploadRefusal | None = Field(default=None, description=(
+        "Why a complete (the client's, or the bytes' arrival) refused the upload and ended "
+        "it; every later complete answers this error again"))
     url: str | None = None
     headers: dict[str, str] | None = None
     part_size: int | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -25,6 +26,7 @@ from cloudnexus.errors import (
     UploadMismatch,
     ValidationFailed,
     bucket_not_found,
+    error_of,
 )
 from cloudnexus.events import outbox, types
 from cloudnexus.files import service as files
@@ -35,6 +37,7 @@ from cloudnexus.previews.checks import check_detected, sniff_stored
 from cloudnexus.previews.sniffing import Sniffed
 from cloudnexus.storage.base import ObjectInfo, ObjectNotFound, Storage
 from cloudnexus.uploads import checks
+from cloudnexus.uploads.describe import shown
 from cloudnexus.uploads.models import (
     ABORTED,
     COMPLETED,
@@ -49,7 +52,6 @@ from cloudnexus.uploads.parts import part_size_for
 from cloudnexus.uploads.schemas import (
     CompletedPart,
     UploadCreate,
-    UploadOut,
 )
 from cloudnexus.workspaces import usage
 
@@ -69,7 +71,8 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
     check_upload(size=request.size, content_type=request.content_type,
                  max_file_size=bucket.max_file_size,
                  allowed_content_types=bucket.allowed_content_types)
-    files.ensure_path_free(db, bucket=bucket, path=path, overwrite=request.overwrite)
+    replaces = files.ensure_path_free(db, bucket=bucket, path=path,
+                                      overwrite=request.overwrite)
     multipart = request.size > 0 and (
         request.multipart or request.size > settings.multipart_threshold)
     usage.reserve(db, workspace_id=bucket.workspace_id, size=request.size)
@@ -87,7 +90,8 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
         workspace_id=bucket.workspace_id, bucket_id=bucket.id, bucket=bucket, file_id=file_id,
         path=path, size=request.size, content_type=request.content_type, sha256=request.sha256,
         metadata_=request.metadata, tags=request.tags, overwrite=request.overwrite,
-        method=MULTIPART if multipart else SINGLE, status=PENDING, created_by=created_by,
+        replaces_file_id=replaces, method=MULTIPART if multipart else SINGLE, status=PENDING,
+        created_by=created_by,
         storage_key=files.new_object_key(bucket, file_id),
         expires_at=utcnow() + (MULTIPART_LIFETIME if multipart
                                else timedelta(seconds=settings.presign_expires)),
@@ -111,7 +115,8 @@ def get(db: Session, *, workspace_id: uuid.UUID, upload_id: uuid.UUID,
         lock: bool = False) -> Upload:
     query = select(Upload).where(Upload.id == upload_id, Upload.workspace_id == workspace_id)
     upload = db.scalar(query.with_for_update(of=Upload) if lock else query)
-    if upload is None or upload.status not in (PENDING, COMPLETED, FAILED):
+    if upload is None or (upload.status not in (PENDING, COMPLETED, FAILED)
+                          and upload.refusal is None):
         raise NotFound("Upload not found")
     return upload
 
@@ -131,10 +136,12 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
     refused from then on, its quota given back); a single PUT completed before its bytes
     were sent stays pending. The checked object is marked ready (publicly readable in a
     public bucket) before the file is recorded. A retry after a crash finds the work done
-    and returns the same file.
+    and returns the same file. A refusal that ended the upload is kept, and every later
+    complete answers it again: the client's complete after its bytes' arrival was refused
+    answers what its own would have.
     """
     if upload.status != PENDING:
-        return _already_over(db, upload)
+        return _already_over(db, storage, upload, sha256)
     if upload.expires_at <= utcnow():
         raise NotFound("Upload expired")
     if sha256 is not None:
@@ -143,23 +150,24 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
     sniffed = _sniffed(db, storage, upload)
     if not _leave_pending(db, upload, COMPLETED):
         db.refresh(upload)
-        return _already_over(db, upload)
+        return _already_over(db, storage, upload, sha256)
     try:
         # While the upload's row is held (an abort waits), before the record that makes the
         # file visible: a public bucket's object is readable from here on.
         storage.mark_ready(upload.storage_key)
-        file, replaced_key = files.record(db, files.NewFile(
+        file, leftover_key = files.record(db, storage, files.NewFile(
             bucket=upload.bucket, file_id=upload.file_id, path=upload.path, size=upload.size,
             content_type=upload.content_type, sha256=upload.sha256 or stored.sha256,
             metadata=upload.metadata_, tags=upload.tags, storage_key=upload.storage_key,
             overwrite=upload.overwrite, created_by=upload.created_by,
             reserved_size=upload.size, sniffed=sniffed))
+        upload.replaces_file_id = file.id if file.id != upload.file_id else None
         db.commit()
-    except Conflict:
+    except Conflict as taken:
         db.rollback()
-        finish(db, storage, upload=upload, status=ABORTED)
+        finish(db, storage, upload=upload, status=ABORTED, refusal=taken)
         raise
-    files.delete_quietly(storage, replaced_key)
+    files.delete_quietly(storage, leftover_key)
     return file
 
 
@@ -184,18 +192,34 @@ def complete_arrived(db: Session, storage: Storage, *, storage_key: str) -> File
 def _declare_sha256(upload: Upload, sha256: str) -> None:
     """The SHA-256 given at complete joins the declaration (checked with it next); one
     already declared cannot be changed."""
-    if upload.sha256 is None:
-        upload.sha256 = sha256
-    elif upload.sha256 != sha256:
+    _check_declared(upload, sha256)
+    upload.sha256 = sha256
+
+
+def _check_declared(upload: Upload, sha256: str) -> None:
+    if upload.sha256 is not None and upload.sha256 != sha256:
         raise ValidationFailed(details=[{"field": "sha256", "declared": upload.sha256,
                                          "given": sha256}],
                                message="The upload was created with another sha256")
 
 
-def _already_over(db: Session, upload: Upload) -> File:
-    """What completing an upload that is no longer pending answers."""
+def _already_over(db: Session, storage: Storage, upload: Upload, sha256: str | None) -> File:
+    """What completing an upload that is no longer pending answers: its file (when a SHA-256
+    is named, the stored bytes must have it, as at its first complete), or the refusal that
+    ended it, again."""
     if upload.status == COMPLETED:
-        return files.get(db, workspace_id=upload.workspace_id, file_id=upload.file_id)
+        file = files.get(db, workspace_id=upload.workspace_id, file_id=upload.result_file_id)
+        if sha256 is not None:
+            _check_declared(upload, sha256)
+            # Completed on arrival without a declared SHA-256, from storage that computes
+            # none (S3): the bytes are read back, as that first complete would have.
+            actual = file.sha256 or checks.hash_object(storage, upload, file.storage_key)
+            if actual != sha256:
+                raise UploadMismatch(details=[{"field": "sha256", "declared": sha256,
+                                               "stored": actual}])
+        return file
+    if upload.refusal is not None:
+        raise error_of(**upload.refusal)
     if upload.status == FAILED:
         raise UploadMismatch("The uploaded object differed from the declaration and was "
                              "removed; this upload is over, start a new one")
@@ -213,7 +237,7 @@ def _checked_object(db: Session, storage: Storage, upload: Upload,
     except UploadMismatch as mismatch:
         # A single PUT completed before its bytes were sent stays open for them.
         if upload.method == MULTIPART or not isinstance(mismatch, checks.NothingStored):
-            finish(db, storage, upload=upload, status=FAILED)
+            finish(db, storage, upload=upload, status=FAILED, refusal=mismatch)
         raise
 
 
@@ -226,8 +250,8 @@ def _sniffed(db: Session, storage: Storage, upload: Upload) -> Sniffed:
         return Sniffed(None, None)  # 'pending' that follows finds (404)
     try:
         check_detected(sniffed, upload.bucket.allowed_content_types)
-    except UnsupportedMediaType:
-        finish(db, storage, upload=upload, status=FAILED)
+    except UnsupportedMediaType as refused:
+        finish(db, storage, upload=upload, status=FAILED, refusal=refused)
         raise
     return sniffed
 
@@ -242,14 +266,16 @@ def abort(db: Session, storage: Storage, *, upload: Upload) -> None:
     raise NotFound("Upload not found")
 
 
-def finish(db: Session, storage: Storage, *, upload: Upload, status: str) -> bool:
-    """Abort, expire or fail a pending upload: discard its bytes and give back its quota.
+def finish(db: Session, storage: Storage, *, upload: Upload, status: str,
+           refusal: AppError | None = None) -> bool:
+    """Abort, expire or fail a pending upload: discard its bytes and give back its quota;
+    a complete's `refusal` that ended it is kept with it.
 
     False, with nothing done, when the upload has already left 'pending' (completed, or
     finished by a racing request or maintenance run): the in-memory status may be stale
     (sessions keep objects across commits), so the change is made by a conditional UPDATE
     and the quota released only by the caller that made it."""
-    if not _leave_pending(db, upload, status):
+    if not _leave_pending(db, upload, status, refusal):
         return False
     try:
         usage.release(db, workspace_id=upload.workspace_id, size=upload.size)
@@ -268,20 +294,23 @@ def finish(db: Session, storage: Storage, *, upload: Upload, status: str) -> boo
 def _emit_failed(db: Session, upload: Upload) -> None:
     """upload.failed, in the transaction that failed or expired it: the upload as
     GET /v1/uploads/{id} shows it (no URLs: they sign nothing any more), and its bucket."""
-    shown = UploadOut(id=upload.id, file_id=upload.file_id, method=upload.method,  # type: ignore[arg-type]
-                      status=upload.status, path=upload.path, size=upload.size,
-                      content_type=upload.content_type, expires_at=upload.expires_at)
-    data = {"upload": {**shown.model_dump(mode="json", exclude_none=True),
+    data = {"upload": {**shown(upload).model_dump(mode="json", exclude_none=True),
                        "bucket": upload.bucket.name}}
     outbox.emit(db, workspace_id=upload.workspace_id, type_=types.UPLOAD_FAILED, data=data)
 
 
-def _leave_pending(db: Session, upload: Upload, status: str) -> bool:
+def _leave_pending(db: Session, upload: Upload, status: str,
+                   refusal: AppError | None = None) -> bool:
     """Move the upload from 'pending' to `status` (its row stays locked until the commit);
     False when another transaction moved it first."""
+    kept = None if refusal is None else {
+        "code": refusal.code, "message": refusal.message, "details": refusal.details}
+    changes: dict[str, Any] = {"status": status} if kept is None else {
+        "status": status, "refusal": kept}
     moved = db.execute(update(Upload).where(Upload.id == upload.id, Upload.status == PENDING)
-                       .values(status=status).execution_options(synchronize_session=False))
+                       .values(changes).execution_options(synchronize_session=False))
     if rows_matched(moved) != 1:
         return False
     set_committed_value(upload, "status", status)
+    set_committed_value(upload, "refusal", kept)
     return True

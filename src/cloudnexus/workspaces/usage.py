@@ -36,8 +36,9 @@ _CHANGE_RESERVED = update(workspaces).where(W.id == bindparam("workspace_id"), *
 _CHANGE_WORKSPACE = update(workspaces).where(
     W.id == bindparam("workspace_id"), *_FITS).values(
     used_bytes=W.used_bytes + _bytes, used_files=W.used_files + _files)
+# Returns the bucket's visibility as this change's lock holds it (files/service.record).
 _CHANGE_BUCKET = update(buckets).where(B.id == bindparam("bucket_id")).values(
-    used_bytes=B.used_bytes + _bytes, used_files=B.used_files + _files)
+    used_bytes=B.used_bytes + _bytes, used_files=B.used_files + _files).returning(B.public)
 _CHANGE_WORKSPACE_DERIVED = update(workspaces).where(W.id == bindparam("workspace_id")).values(
     derived_bytes=W.derived_bytes + _bytes)
 _CHANGE_BUCKET_DERIVED = update(buckets).where(B.id == bindparam("bucket_id")).values(
@@ -63,13 +64,17 @@ def release(db: Session, *, workspace_id: uuid.UUID, size: int) -> None:
 
 
 def change(db: Session, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: int,
-           files: int, check_quota: bool) -> None:
-    """Add (or with negatives remove) stored bytes and files to the workspace and bucket."""
+           files: int, check_quota: bool) -> bool | None:
+    """Add (or with negatives remove) stored bytes and files to the workspace and bucket.
+    Returns whether the bucket is public, read under the lock this change holds on its row
+    (None: no such bucket), which saves a caller that needs it a statement."""
     room_bytes, room_files = (size, files) if check_quota else (0, 0)
     if not _updated(db, _CHANGE_WORKSPACE, workspace_id=workspace_id, bytes=size, files=files,
                     room_bytes=room_bytes, room_files=room_files):
         raise quota_exceeded(db, workspace_id=workspace_id, size=room_bytes, files=room_files)
-    _updated(db, _CHANGE_BUCKET, bucket_id=bucket_id, bytes=size, files=files)
+    public: bool | None = db.execute(_CHANGE_BUCKET, {"bucket_id": bucket_id, "bytes": size,
+                                                      "files": files}).scalar_one_or_none()
+    return public
 
 
 def change_derived(db: Session, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID,
