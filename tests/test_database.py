@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -16,6 +17,7 @@ from cloudnexus.db.columns import load_json
 from cloudnexus.db.engine import create_db_engine, create_session_factory
 from cloudnexus.files import service as files
 from cloudnexus.files.models import File
+from cloudnexus.storage.local import LocalStorage
 from cloudnexus.workspaces import service as workspaces
 
 
@@ -31,15 +33,17 @@ def test_load_json_gives_fresh_empty_objects() -> None:
     assert second == {} and load_json("[]") is not load_json("[]")
 
 
-def test_rows_read_through_the_engine_get_objects_of_their_own(database_url: str) -> None:
+def test_rows_read_through_the_engine_get_objects_of_their_own(database_url: str,
+                                                              tmp_path: Path) -> None:
     engine = create_db_engine(load_settings(database_url=database_url))
+    storage = LocalStorage(tmp_path, "http://127.0.0.1:8000")  # unused: nothing overwritten
     sessions = create_session_factory(engine)
     with sessions() as db:
         workspace = workspaces.create(db, name=f"json-{uuid.uuid4().hex[:8]}")
         bucket = buckets.create(db, workspace_id=workspace.id, name="docs")
         for path in ("a.txt", "b.txt"):
             file_id = uuid.uuid4()
-            files.record(db, files.NewFile(
+            files.record(db, storage, files.NewFile(
                 bucket=bucket, file_id=file_id, path=path, size=1, content_type="text/plain",
                 sha256=None, metadata={}, tags=[], storage_key=files.new_object_key(bucket, file_id),
                 overwrite=False, created_by=None))
