@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from cloudnexus.buckets import service as buckets
 from cloudnexus.config import load_settings
-from cloudnexus.db.columns import load_json
+from cloudnexus.db.connections import load_json
 from cloudnexus.db.engine import create_db_engine, create_session_factory
 from cloudnexus.files import service as files
 from cloudnexus.files.models import File
@@ -65,3 +65,25 @@ def test_a_database_error_does_not_carry_the_statements_values(database_url: str
                            {"name": "secret-value-1234"})
     engine.dispose()
     assert "no_such_table" in str(raised.value) and "secret-value-1234" not in str(raised.value)
+
+
+def test_the_pools_connections_read_json_columns_with_load_json(postgres_url: str) -> None:
+    """The engine's json_deserializer reaches only connections it makes itself; the process's
+    pool makes them, for the ORM and the read API alike."""
+    from psycopg.pq import Format
+
+    from cloudnexus.db.pool import Pool
+
+    pool = Pool(load_settings(database_url=postgres_url).postgres_url(), size=1)
+    try:
+        connection = pool.take()
+        for name in ("json", "jsonb"):
+            oid = connection.adapters.types[name].oid
+            for format_ in (Format.TEXT, Format.BINARY):
+                loader = connection.adapters.get_loader(oid, format_)
+                assert loader is not None and loader._loads is load_json  # psycopg keeps it there
+        connection.close()  # back to the pool
+        assert pool.fetch_one("SELECT '{}'::jsonb AS m, '[1]'::jsonb AS t", {}) == {
+            "m": {}, "t": [1]}
+    finally:
+        pool.close()
