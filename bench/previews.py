@@ -68,7 +68,7 @@ def _store(url: str, data: bytes, count: int) -> tuple[Any, list[str]]:
             file_id = uuid.uuid4()
             key = files.new_object_key(bucket, file_id)
             storage.put(key, io.BytesIO(data), content_type="image/jpeg")
-            files.record(db, files.NewFile(
+            files.record(db, storage, files.NewFile(
                 bucket=bucket, file_id=file_id, path=f"photo-{index}.jpg", size=len(data),
                 content_type="image/jpeg", sha256=None, metadata={}, tags=[], storage_key=key,
                 overwrite=False, created_by=None))

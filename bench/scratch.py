@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -78,16 +80,18 @@ def make_tenant(url: str, *, public: bool = False, with_file: bool = True) -> Te
     from cloudnexus.config import load_settings
     from cloudnexus.db.engine import create_db_engine, create_session_factory
     from cloudnexus.files import service as files
+    from cloudnexus.storage.local import LocalStorage
     from cloudnexus.workspaces import service as workspaces
 
     engine = create_db_engine(load_settings(database_url=url))
-    with create_session_factory(engine)() as db:
+    with create_session_factory(engine)() as db, tempfile.TemporaryDirectory() as folder:
+        storage = LocalStorage(Path(folder), "http://127.0.0.1:8000")  # nothing is overwritten
         workspace = workspaces.create(db, name=f"bench-{uuid.uuid4().hex[:6]}")
         _, key = keys.create(db, workspace_id=workspace.id, name="bench", scopes=["admin"])
         bucket = buckets.create(db, workspace_id=workspace.id, name="bench", public=public)
         file_id = uuid.uuid4()
         if with_file:
-            files.record(db, files.NewFile(
+            files.record(db, storage, files.NewFile(
                 bucket=bucket, file_id=file_id, path="hello.txt", size=5,
                 content_type="text/plain", sha256=None, metadata={}, tags=[],
                 storage_key=files.new_object_key(bucket, file_id), overwrite=False,

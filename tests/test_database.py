@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -12,10 +13,11 @@ from sqlalchemy.exc import DBAPIError
 
 from cloudnexus.buckets import service as buckets
 from cloudnexus.config import load_settings
-from cloudnexus.db.columns import load_json
+from cloudnexus.db.connections import load_json
 from cloudnexus.db.engine import create_db_engine, create_session_factory
 from cloudnexus.files import service as files
 from cloudnexus.files.models import File
+from cloudnexus.storage import create_storage
 from cloudnexus.workspaces import service as workspaces
 
 
@@ -31,15 +33,17 @@ def test_load_json_gives_fresh_empty_objects() -> None:
     assert second == {} and load_json("[]") is not load_json("[]")
 
 
-def test_rows_read_through_the_engine_get_objects_of_their_own(database_url: str) -> None:
-    engine = create_db_engine(load_settings(database_url=database_url))
+def test_rows_read_through_the_engine_get_objects_of_their_own(database_url: str,
+                                                               tmp_path: Path) -> None:
+    settings = load_settings(database_url=database_url, data_dir=tmp_path)
+    engine, storage = create_db_engine(settings), create_storage(settings)
     sessions = create_session_factory(engine)
     with sessions() as db:
         workspace = workspaces.create(db, name=f"json-{uuid.uuid4().hex[:8]}")
         bucket = buckets.create(db, workspace_id=workspace.id, name="docs")
         for path in ("a.txt", "b.txt"):
             file_id = uuid.uuid4()
-            files.record(db, files.NewFile(
+            files.record(db, storage, files.NewFile(
                 bucket=bucket, file_id=file_id, path=path, size=1, content_type="text/plain",
                 sha256=None, metadata={}, tags=[], storage_key=files.new_object_key(bucket, file_id),
                 overwrite=False, created_by=None))
@@ -61,3 +65,25 @@ def test_a_database_error_does_not_carry_the_statements_values(database_url: str
                            {"name": "secret-value-1234"})
     engine.dispose()
     assert "no_such_table" in str(raised.value) and "secret-value-1234" not in str(raised.value)
+
+
+def test_the_pools_connections_read_json_columns_with_load_json(postgres_url: str) -> None:
+    """The engine's json_deserializer reaches only connections it makes itself; the process's
+    pool makes them, for the ORM and the read API alike."""
+    from psycopg.pq import Format
+
+    from cloudnexus.db.pool import Pool
+
+    pool = Pool(load_settings(database_url=postgres_url).postgres_url(), size=1)
+    try:
+        connection = pool.take()
+        for name in ("json", "jsonb"):
+            oid = connection.adapters.types[name].oid
+            for format_ in (Format.TEXT, Format.BINARY):
+                loader = connection.adapters.get_loader(oid, format_)
+                assert loader is not None and loader._loads is load_json  # psycopg keeps it there
+        connection.close()  # back to the pool
+        assert pool.fetch_one("SELECT '{}'::jsonb AS m, '[1]'::jsonb AS t", {}) == {
+            "m": {}, "t": [1]}
+    finally:
+        pool.close()

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from cloudnexus import __version__
 from cloudnexus.app import create_app
 from cloudnexus.migrations import head_revision, upgrade
-from tests.conftest import free_port, new_postgres_database
+from tests.conftest import TEST_BUCKET, free_port, new_postgres_database
 from tests.tcp_proxy import TcpProxy
 
 PASSWORD = "pw-never-in-health"
@@ -215,3 +215,41 @@ def test_postgres_cut_mid_load_is_503s_then_200s_with_nothing_hung(
     assert max(seconds for *_, seconds in answers) < 6  # connect timeout 5 s, nothing hangs
     late = [status for when, status, _, seconds in answers if when > 3.0]
     assert late and set(late) == {200}  # back, without a restart
+
+
+def test_a_good_storage_answer_is_reused_for_its_ttl_and_a_failure_never(
+        make_settings: Callable[..., Any], database_url: str, moto_endpoint: str) -> None:
+    """HEALTH_STORAGE_TTL: the storage's last good answer stands for that long (its age_s
+    says how old); once the storage is gone, /health says so within the TTL, and every call
+    asks again until it answers."""
+    moto_port = int(moto_endpoint.rsplit(":", 1)[1])
+    with TcpProxy("127.0.0.1", moto_port) as proxy:
+        settings = make_settings(database_url=database_url, s3_bucket=TEST_BUCKET,
+                                 s3_endpoint_url=f"http://127.0.0.1:{proxy.port}",
+                                 health_storage_ttl=1.0, log_level="CRITICAL")
+        app = create_app(settings)
+        with TestClient(app) as client:
+            fresh = assert_healthy(client.get("/health"))["checks"]["storage"]
+            reused = assert_healthy(client.get("/health"))["checks"]["storage"]
+            assert "age_s" not in fresh and 0 <= reused["age_s"] < 1
+            assert reused["latency_ms"] == fresh["latency_ms"]
+            proxy.stop()
+            assert assert_healthy(client.get("/health"))["checks"]["storage"]["age_s"] < 1
+            time.sleep(1.1)
+            for _ in range(2):  # a failure is not reused
+                down = client.get("/health")
+                assert down.status_code == 503
+                assert down.json()["checks"]["storage"]["status"] == "unavailable"
+            proxy.start()
+            assert "age_s" not in assert_healthy(client.get("/health"))["checks"]["storage"]
+        app.state.runtime.close()
+
+
+def test_a_ttl_of_zero_asks_the_storage_every_time(make_settings: Callable[..., Any],
+                                                   database_url: str) -> None:
+    app = create_app(make_settings(database_url=database_url, health_storage_ttl=0))
+    upgrade(app.state.runtime.engine)
+    with TestClient(app) as client:
+        for _ in range(2):
+            assert "age_s" not in assert_healthy(client.get("/health"))["checks"]["storage"]
+    app.state.runtime.close()

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     events_queue_url: AnyHttpUrl | None = None
     preview_max_bytes: int = Field(25 * MiB, ge=1)  # a larger source gets no preview (413)
     preview_max_pixels: int = Field(50_000_000, ge=1)  # nor one with more pixels (413)
+    # Seconds /health reuses a good answer of the storage (0: ask it every time).
+    health_storage_ttl: float = Field(10, ge=0, le=300)
 
     # Ours.
     public_url: AnyHttpUrl | None = None  # where the local backend's presigned URLs point

@@ -23,6 +23,8 @@ class Check(Model):
     status: Literal["ok", "unavailable"]
     latency_ms: float
     error: str | None = None
+    # A good answer reused (HEALTH_STORAGE_TTL): how many seconds ago it was taken.
+    age_s: float | None = None
 
 
 class Health(Model):
@@ -109,11 +111,24 @@ async def run_checks_awaited(request: Request, runtime: Runtime) -> Health:
     invocation, and two at once would start two threads (each about 0.5 ms) where the second
     trip reuses the first's."""
     checks = {"database": await timed_await(lambda: read_one(request, ALIVE)),
-              "storage": await run_in_threadpool(timed_check, lambda: runtime.storage.check())}
+              "storage": await _storage_check(runtime)}
     if checks["database"].status == "ok":
         checks["schema"] = timed_check(lambda: None) if runtime.schema_ready else \
             await run_in_threadpool(timed_check, lambda: check_schema(runtime))
     return _health(checks)
+
+
+async def _storage_check(runtime: Runtime) -> Check:
+    """The storage's last good answer while it is younger than HEALTH_STORAGE_TTL, else a
+    real call. Load balancers and monitors ask every few seconds, and each call to S3 is a
+    request billed and a few milliseconds; a failure is never reused, so an outage shows
+    within the TTL, and the database is asked every time."""
+    now, seen = time.monotonic(), runtime.storage_seen_ok
+    if seen is not None and now - seen[0] < runtime.settings.health_storage_ttl:
+        return Check(status="ok", latency_ms=seen[1], age_s=round(now - seen[0], 1))
+    check = await run_in_threadpool(timed_check, lambda: runtime.storage.check())
+    runtime.storage_seen_ok = (now, check.latency_ms) if check.status == "ok" else None
+    return check
 
 
 def _health(checks: dict[str, Check]) -> Health:

@@ -34,6 +34,8 @@ class Runtime:
             weakref.WeakKeyDictionary())
         self._pool: Pool | None = None
         self.schema_ready = False  # set by the health check once it has seen the schema ready
+        # (monotonic time, latency in ms) of the health check's last good answer of the storage
+        self.storage_seen_ok: tuple[float, float] | None = None
 
     @property
     def database_ready(self) -> bool:

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
+from cloudnexus.previews.variants import DERIVED_PREFIX
 from cloudnexus.storage.base import PENDING_STATE, STATE_TAG
+from cloudnexus.storage.keys import PRIVATE_PREFIX, PUBLIC_PREFIX
 from cloudnexus.uploads.service import MULTIPART_LIFETIME
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "template.yaml"
@@ -141,20 +143,20 @@ def test_private_subnets_reach_s3_and_secrets_manager_through_endpoints(template
 
 # 2. IAM execution role
 def test_role_has_logs_vpc_access_and_s3_scoped_to_the_bucket(template: Any) -> None:
-    granted = statements(resource(template, "FunctionRole"))
-    by_action = {action: statement["Resource"] for statement in granted
-                 for action in ([statement["Action"]] if isinstance(statement["Action"], str)
-                                else statement["Action"])}
+    by_action = _granted("FunctionRole", template)
     assert {"logs:CreateLogStream", "logs:PutLogEvents"} <= set(by_action)
     vpc = {"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
            "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
            "ec2:UnassignPrivateIpAddresses"}
     assert vpc <= set(by_action)
-    objects = [{"Fn::Sub": "${FilesBucket.Arn}/private/*"},
-               {"Fn::Sub": "${FilesBucket.Arn}/uploads/*"}]  # the only prefixes keys.py makes
-    for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:PutObjectTagging",
-                   "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"):
+    objects = [{"Fn::Sub": f"${{FilesBucket.Arn}}/{prefix}*"}
+               for prefix in (PRIVATE_PREFIX, PUBLIC_PREFIX)]  # the only prefixes files take
+    previews = {"Fn::Sub": f"${{FilesBucket.Arn}}/{DERIVED_PREFIX}*"}
+    for action in ("s3:PutObjectTagging", "s3:AbortMultipartUpload",
+                   "s3:ListMultipartUploadParts"):
         assert by_action[action] == objects
+    for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"):
+        assert by_action[action] == [*objects, previews]
     for action in ("s3:ListBucket", "s3:ListBucketMultipartUploads"):
         assert by_action[action] == {"Fn::GetAtt": ["FilesBucket", "Arn"]}
     assert by_action["secretsmanager:GetSecretValue"] == {"Ref": "AppDatabaseSecret"}
@@ -420,9 +422,19 @@ def _reserved(template: dict[str, Any], function: str) -> int:
 # 9. Events and webhooks on AWS: the queue, the dispatcher, the nudge, the sweep, S3's
 # notifications (docs/events.md)
 def _granted(role: str, template: dict[str, Any]) -> dict[str, Any]:
-    return {action: statement["Resource"] for statement in statements(resource(template, role))
-            for action in ([statement["Action"]] if isinstance(statement["Action"], str)
-                           else statement["Action"])}
+    """Each action the role is granted, and on what: one resource as written, or the list of
+    those of every statement granting it."""
+    granted: dict[str, Any] = {}
+    for statement in statements(resource(template, role)):
+        actions = statement["Action"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            if action not in granted:
+                granted[action] = statement["Resource"]
+                continue
+            before = granted[action] if isinstance(granted[action], list) else [granted[action]]
+            more = statement["Resource"]
+            granted[action] = before + (more if isinstance(more, list) else [more])
+    return granted
 
 
 def test_the_events_queue_has_a_dead_letter_queue(template: Any) -> None:
@@ -484,10 +496,12 @@ def test_each_function_may_do_only_its_part_with_the_queue(template: Any) -> Non
         "sqs:GetQueueAttributes": queue, "sqs:SendMessage": queue}
     assert dispatcher["logs:PutLogEvents"] == {"Fn::Sub": "${DispatcherLogGroup.Arn}:*"}
     assert dispatcher["secretsmanager:GetSecretValue"] == {"Ref": "AppDatabaseSecret"}
-    objects = [{"Fn::Sub": "${FilesBucket.Arn}/private/*"},
-               {"Fn::Sub": "${FilesBucket.Arn}/uploads/*"}]
+    objects = [{"Fn::Sub": f"${{FilesBucket.Arn}}/{prefix}*"}
+               for prefix in (PRIVATE_PREFIX, PUBLIC_PREFIX)]
     assert {action for action, target in dispatcher.items() if target == objects} == {
-        "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"}
+        "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"}
+    assert dispatcher["s3:DeleteObject"] == [
+        *objects, {"Fn::Sub": f"${{FilesBucket.Arn}}/{DERIVED_PREFIX}*"}]
     assert "s3:AbortMultipartUpload" not in dispatcher  # single PUTs only
     wildcard = {action for action, target in dispatcher.items() if target == "*"}
     assert all(action.startswith("ec2:") for action in wildcard)

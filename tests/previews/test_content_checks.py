@@ -98,6 +98,39 @@ def test_a_presigned_image_is_sniffed_from_its_first_bytes(images_only: Any,
     assert done.json()["image"] == {"width": 2000, "height": 1500, "format": "png"}
 
 
+@pytest.mark.parametrize(("body", "detected"), [(ELF, "application/octet-stream"),
+                                                 (None, "image/png")], ids=["executable", "png"])
+def test_a_multipart_upload_checked_by_its_sha256_is_sniffed_from_that_read(
+        images_only: Any, stack_tenant: Tenant, stack_app: Any, send: Any,
+        monkeypatch: pytest.MonkeyPatch, body: bytes | None, detected: str) -> None:
+    """The read-back that checks a named SHA-256 gives the first bytes too: no ranged read
+    (which some S3-compatible servers answer by reading the whole object)."""
+    import hashlib
+
+    data = body if body is not None else encoded(quadrants((400, 300)), "PNG")
+    created = images_only.post("/v1/buckets/photos/uploads", headers=stack_tenant.headers(),
+                               json={"path": "cat.png", "size": len(data), "multipart": True,
+                                     "content_type": "image/png"})
+    assert created.status_code == 201, created.text
+    upload_ = created.json()
+    sent = send("PUT", upload_["parts"][0]["url"], data=data)
+    storage = stack_app.state.runtime.storage
+    ranged_reads: list[str] = []
+    read_head = storage.read_head
+    monkeypatch.setattr(storage, "read_head",
+                        lambda key, length: ranged_reads.append(key) or read_head(key, length))
+    done = complete(images_only, stack_tenant, upload_,
+                    parts=[{"part_number": 1, "etag": sent.headers["etag"]}],
+                    sha256=hashlib.sha256(data).hexdigest())
+    assert ranged_reads == []
+    if body is None:
+        assert done.status_code == 200, done.text
+        assert done.json()["detected_content_type"] == detected
+    else:
+        assert_error(done, 415, "unsupported_media_type")
+        assert f"'{detected}'" in done.json()["error"]["message"]
+
+
 def test_bucket_preview_settings(client: Any, tenant: Tenant) -> None:
     made = client.post("/v1/buckets", headers=tenant.headers(), json={
         "name": "photos", "preview_sizes": ["64x64", "256x256"]})

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from cloudnexus.config import Settings
-from cloudnexus.db.columns import load_json
+from cloudnexus.db.connections import load_json
 from cloudnexus.errors import Conflict, ServiceUnavailable
 
 if TYPE_CHECKING:

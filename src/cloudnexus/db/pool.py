@@ -15,12 +15,14 @@ from typing import Any, LiteralString
 from psycopg import Connection
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 
 from cloudnexus.db import connections
 from cloudnexus.db.connections import (
     APPLICATION_NAME,
     CONNECT_TIMEOUT_SECONDS,
     POOL_RECYCLE_SECONDS,
+    load_json,
 )
 from cloudnexus.errors import ServiceUnavailable
 
@@ -142,6 +144,9 @@ class Pool:
             self._url, connect_timeout=CONNECT_TIMEOUT_SECONDS,
             application_name=APPLICATION_NAME,
             prepare_threshold=None)  # prepared statements would pin connections behind RDS Proxy
+        # JSON columns through load_json, for the ORM and the read API alike (the engine's
+        # json_deserializer reaches only connections the engine makes itself).
+        set_json_loads(load_json, connection)
         connection.made = time.monotonic()
         return connection
 

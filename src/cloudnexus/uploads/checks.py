@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from cloudnexus.errors import UploadMismatch
 from cloudnexus.limits import MiB
@@ -34,7 +35,16 @@ def assemble(storage: Storage, upload: Upload, parts: list[CompletedPart] | None
         raise UploadMismatch(f"The parts could not be assembled: {exc}") from None
 
 
-def check_stored(storage: Storage, upload: Upload) -> ObjectInfo:
+@dataclass(frozen=True)
+class Checked:
+    """The stored object as checked, and its first bytes when the check read them back
+    (sniffing takes them from there rather than asking storage again)."""
+
+    info: ObjectInfo
+    first_bytes: bytes | None = None
+
+
+def check_stored(storage: Storage, upload: Upload) -> Checked:
     """The stored object, if it is what was declared; else it is removed and 422 raised."""
     try:
         stored = storage.head(upload.storage_key)
@@ -47,15 +57,18 @@ def check_stored(storage: Storage, upload: Upload) -> ObjectInfo:
     if stored_type != upload.content_type.lower():
         mismatches.append({"field": "content_type", "declared": upload.content_type,
                            "stored": stored.content_type})
+    first_bytes = None
     if upload.sha256 and not mismatches:
-        actual = stored.sha256 if upload.method == SINGLE and stored.sha256 else \
-            hash_object(storage, upload)
+        if upload.method == SINGLE and stored.sha256:
+            actual = stored.sha256
+        else:
+            actual, first_bytes = _read_back(storage, upload, upload.storage_key)
         if actual != upload.sha256:
             mismatches.append({"field": "sha256", "declared": upload.sha256, "stored": actual})
     if mismatches:
         storage.delete(upload.storage_key)
         raise UploadMismatch(details=mismatches)
-    return stored
+    return Checked(stored, first_bytes)
 
 
 class NothingStored(UploadMismatch):
@@ -72,17 +85,23 @@ def _nothing_stored(upload: Upload) -> NothingStored:
 
 def hash_object(storage: Storage, upload: Upload, key: str | None = None) -> str:
     """Multipart objects carry no whole-object SHA-256: read it back (the upload's object, or
-    the object `key` its bytes went to), in chunks.
+    the object `key` its bytes went to)."""
+    return _read_back(storage, upload, key or upload.storage_key)[0]
+
+
+def _read_back(storage: Storage, upload: Upload, key: str) -> tuple[str, bytes]:
+    """The SHA-256 of the object at `key`, read in chunks, and its first chunk.
 
     The next chunk is read on a second thread while this one hashes the last (both release
     the GIL), so the check takes about as long as the slower of the two, not their sum."""
-    digest = hashlib.sha256()
+    digest, first = hashlib.sha256(), None
     try:
-        with storage.open(key or upload.storage_key) as body, ThreadPoolExecutor(1) as reader:
+        with storage.open(key) as body, ThreadPoolExecutor(1) as reader:
             pending = reader.submit(body.read, READ_BACK_CHUNK)
             while chunk := pending.result():
                 pending = reader.submit(body.read, READ_BACK_CHUNK)
                 digest.update(chunk)
+                first = chunk if first is None else first
     except ObjectNotFound:  # removed meanwhile (the upload was aborted or expired)
         raise _nothing_stored(upload) from None
-    return digest.hexdigest()
+    return digest.hexdigest(), first or b""

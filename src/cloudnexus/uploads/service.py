@@ -34,8 +34,8 @@ from cloudnexus.files.models import File
 from cloudnexus.files.paths import check_path
 from cloudnexus.limits import MAX_OBJECT_BYTES
 from cloudnexus.previews.checks import check_detected, sniff_stored
-from cloudnexus.previews.sniffing import Sniffed
-from cloudnexus.storage.base import ObjectInfo, ObjectNotFound, Storage
+from cloudnexus.previews.sniffing import SNIFF_BYTES, Sniffed, sniff
+from cloudnexus.storage.base import ObjectNotFound, Storage
 from cloudnexus.uploads import checks
 from cloudnexus.uploads.describe import shown
 from cloudnexus.uploads.models import (
@@ -146,8 +146,9 @@ def complete(db: Session, storage: Storage, *, upload: Upload,
         raise NotFound("Upload expired")
     if sha256 is not None:
         _declare_sha256(upload, sha256)
-    stored = _checked_object(db, storage, upload, parts)
-    sniffed = _sniffed(db, storage, upload)
+    checked = _checked_object(db, storage, upload, parts)
+    stored = checked.info
+    sniffed = _sniffed(db, storage, upload, checked.first_bytes)
     if not _leave_pending(db, upload, COMPLETED):
         db.refresh(upload)
         return _already_over(db, storage, upload, sha256)
@@ -227,7 +228,7 @@ def _already_over(db: Session, storage: Storage, upload: Upload, sha256: str | N
 
 
 def _checked_object(db: Session, storage: Storage, upload: Upload,
-                    parts: list[CompletedPart] | None) -> ObjectInfo:
+                    parts: list[CompletedPart] | None) -> checks.Checked:
     """The stored (for multipart: assembled) object, if it is what was declared; else the
     upload fails (a multipart upload's parts are consumed by the assembly)."""
     if upload.method == MULTIPART:
@@ -241,11 +242,14 @@ def _checked_object(db: Session, storage: Storage, upload: Upload,
         raise
 
 
-def _sniffed(db: Session, storage: Storage, upload: Upload) -> Sniffed:
-    """What the stored bytes begin with; bytes of a type the bucket does not allow (an
-    executable declared image/png) fail the upload like a mismatch, then 415."""
+def _sniffed(db: Session, storage: Storage, upload: Upload,
+             first_bytes: bytes | None) -> Sniffed:
+    """What the stored bytes begin with (`first_bytes`, when the checks read them back;
+    else a ranged read); bytes of a type the bucket does not allow (an executable declared
+    image/png) fail the upload like a mismatch, then 415."""
     try:
-        sniffed = sniff_stored(storage, upload.storage_key)
+        sniffed = sniff_stored(storage, upload.storage_key) if first_bytes is None \
+            else sniff(first_bytes[:SNIFF_BYTES])
     except ObjectNotFound:  # removed since it was checked: an abort, which the move out of
         return Sniffed(None, None)  # 'pending' that follows finds (404)
     try:
