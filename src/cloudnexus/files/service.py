@@ -124,7 +124,7 @@ def record(db: Session, storage: Storage, new: NewFile) -> tuple[File, str | Non
     bucket, path, reserved_size = new.bucket, new.path, new.reserved_size
     _lock_path(db, bucket=bucket, path=path)
     existing = _at_path(db, bucket=bucket, path=path, lock=True)
-    key_to_delete, kept, freed, derived = None, None, None, 0
+    key_to_delete, kept, freed, derived, old_previews = None, None, None, 0, []
     if existing is not None:
         if existing.status != DELETING and not new.overwrite:
             raise _path_taken(bucket, existing)
@@ -135,6 +135,7 @@ def record(db: Session, storage: Storage, new: NewFile) -> tuple[File, str | Non
         else:
             kept, key_to_delete = existing, new.storage_key
             freed, derived = existing.size, existing.derived_bytes
+            old_previews = list(existing.previews or {})
             emit(db, types.FILE_DELETED, existing)
     now = utcnow()
     content = {
@@ -156,7 +157,7 @@ def record(db: Session, storage: Storage, new: NewFile) -> tuple[File, str | Non
     if new.bytes_stored is not None:
         new.bytes_stored()
     if kept is not None and reserved_size is not None:
-        _replace_bytes(storage, source_key=new.storage_key, file=kept)
+        _replace_bytes(storage, source_key=new.storage_key, file=kept, previews=old_previews)
     if freed is not None:
         usage.change(db, workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=-freed,
                      files=-1, check_quota=False)
@@ -176,15 +177,17 @@ def record(db: Session, storage: Storage, new: NewFile) -> tuple[File, str | Non
         raise Conflict("The bucket's visibility changed while the file was being stored; "
                        "send it again")
     if kept is not None and reserved_size is None:
-        _replace_bytes(storage, source_key=new.storage_key, file=kept)
+        _replace_bytes(storage, source_key=new.storage_key, file=kept, previews=old_previews)
     emit(db, types.FILE_CREATED, file)
     return file, key_to_delete
 
 
-def _replace_bytes(storage: Storage, *, source_key: str, file: File) -> None:
-    """Put the checked new bytes under the kept file's key, its old previews gone first (a
-    preview being made of the old bytes meanwhile is refused when it is counted)."""
-    delete_derived(storage, file.storage_key)
+def _replace_bytes(storage: Storage, *, source_key: str, file: File,
+                   previews: list[str]) -> None:
+    """Put the checked new bytes under the kept file's key, its old `previews` (those its row
+    counted) gone first: one being made of the old bytes meanwhile is refused when it is
+    counted, and one stored but never counted is maintenance's, as for any file."""
+    delete_derived(storage, file.storage_key, previews)
     storage.copy(source_key, file.storage_key)
     storage.mark_ready(file.storage_key)
 
