@@ -134,6 +134,9 @@ def _large_upload(env: dict[str, str], endpoint: str, source: Path, runs: int) -
             s3.upload_file(str(source), STORAGE_BUCKET, f"reference/{name}-{run}.bin")
             rates[name].append(size_mb / (time.perf_counter() - started))
             _empty_storage(s3)
+        print(f"turn {run + 1}: " + ", ".join(f"{name} {values[-1]:.1f} MB/s"
+                                               for name, values in rates.items())
+              + f" (load {os.getloadavg()[0]:.1f})", flush=True)
     medians = {name: statistics.median(values) for name, values in rates.items()}
     return LargeUpload(medians["cnx"], medians["plain"], medians["default"], max(peaks))
 
