@@ -29,9 +29,10 @@ def counted_statements(runtime: Any) -> Iterator[list[str]]:
         for name in ("fetch_one", "execute"):
             sends = getattr(Pool, name)
 
-            def counted(self: Pool, sql: str, params: Any, sends: Any = sends) -> Any:
+            def counted(self: Pool, sql: str, params: Any, *args: Any,
+                        sends: Any = sends) -> Any:
                 statements.append(sql)
-                return sends(self, sql, params)
+                return sends(self, sql, params, *args)
 
             patch.setattr(Pool, name, counted)
         try:

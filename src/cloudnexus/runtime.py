@@ -3,11 +3,15 @@
 import asyncio
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cloudnexus.config import Settings
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -69,6 +73,11 @@ class Runtime:
 
                     self._pool = Pool(self.settings.postgres_url(),
                                       size=self.settings.pool_size)
+        return self._pool
+
+    @property
+    def made_pool(self) -> "Pool | None":
+        """The pool if it is made already (so that using it imports nothing)."""
         return self._pool
 
     @property
@@ -164,3 +173,12 @@ class DeferredStorage:
 
 async def get_storage(request: Request) -> "Storage":
     return DeferredStorage(runtime_of(request))
+
+
+async def signed_with(runtime: Runtime, work: "Callable[[Storage], T]") -> T:
+    """`work` that only signs or builds a URL with the storage (a little CPU, no I/O): on the
+    event loop once the storage is made, as a trip to a worker thread costs more than the
+    signing; the first time in a worker thread, since making it may import boto3."""
+    if runtime.storage_made:
+        return work(runtime.storage)
+    return await run_in_threadpool(lambda: work(runtime.storage))

@@ -61,9 +61,15 @@ async def get_session(request: Request) -> AsyncIterator["Session"]:
 
 
 async def in_slot(request: Request, work: Callable[[], T]) -> T:
-    """`work` in a worker thread, inside a database slot: for a dependency that reads before
-    the route's session is used (the key check, or the bucket's settings before a direct
-    upload's body).
+    """`work` in a worker thread, inside a database slot (see database_slot)."""
+    async with database_slot(request):
+        return await run_in_threadpool(work)
+
+
+@asynccontextmanager
+async def database_slot(request: Request) -> AsyncIterator[None]:
+    """A database slot for work of its own: for a dependency that reads before the route's
+    session is used (the key check, or the bucket's settings before a direct upload's body).
 
     A request that already holds its slot (its session was made for an earlier dependency)
     does this work under that slot, not in a second one: waiting for another slot while
@@ -71,11 +77,12 @@ async def in_slot(request: Request, work: Callable[[], T]) -> T:
     request that waited for one more, until the wait ran out (503)."""
     own_slot: _Slot | None = getattr(request.state, "db_slot", None)
     if own_slot is not None and own_slot.held:
-        return await run_in_threadpool(work)
+        yield
+        return
     slot = _Slot(runtime_of(request).database_slots())
     await slot.take()
     try:
-        return await run_in_threadpool(work)
+        yield
     finally:
         slot.give_back()
 
@@ -85,10 +92,12 @@ async def in_session(request: Request, work: Callable[["Session"], T], *,
     """`work` with a session of its own (see in_slot). Unless it `writes`, its transactions
     only read (on SQLite, beside the writer)."""
     runtime = runtime_of(request)
-    return await in_slot(request, lambda: _in_new_session(runtime, work, writes))
+    return await in_slot(request, lambda: with_new_session(runtime, work, writes=writes))
 
 
-def _in_new_session(runtime: Runtime, work: Callable[["Session"], T], writes: bool) -> T:
+def with_new_session(runtime: Runtime, work: Callable[["Session"], T], *,
+                     writes: bool = False) -> T:
+    """`work` with a session of its own, here and now."""
     factory = runtime.session_factory if writes else runtime.read_session_factory
     with factory() as session:
         return work(session)

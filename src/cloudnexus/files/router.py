@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 from cloudnexus.auth.dependencies import PrincipalDep, check_covers, require
 from cloudnexus.auth.scopes import READ, WRITE
 from cloudnexus.buckets.dependencies import BucketDep
-from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
+from cloudnexus.deps import RuntimeDep, SessionDep, StorageDep
 from cloudnexus.files.dependencies import (
     DeletableFileDep,
     DirectUploadDep,
@@ -29,6 +29,7 @@ from cloudnexus.files.schemas import (
 )
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
+from cloudnexus.runtime import signed_with
 from cloudnexus.schemas import error_responses
 
 router = APIRouter(tags=["files"], route_class=IdempotentRoute)
@@ -97,26 +98,25 @@ def delete_files(body: BatchDelete, bucket: BucketDep, db: SessionDep,
 
 
 @router.get("/v1/files/{file_id}", dependencies=reader, responses=error_responses(403, 404))
-async def get_file(file: ReadableFileDep, storage: StorageDep, response: Response) -> FileOut:
+async def get_file(file: ReadableFileDep, runtime: RuntimeDep, response: Response) -> FileOut:
     """A file's record; the ETag header is its etag."""
     response.headers["ETag"] = f'"{file.shown.etag}"'
     if not file.public:
         return file.shown
-    # Making the storage client (on first use) may import boto3: not on the event loop.
-    public_url = await run_in_threadpool(lambda: storage.public_url(file.storage_key))
+    public_url = await signed_with(runtime, lambda storage: storage.public_url(file.storage_key))
     return file.shown.model_copy(update={"public_url": public_url})
 
 
 @router.get("/v1/files/{file_id}/content", dependencies=reader, status_code=302,
             response_class=RedirectResponse, responses=error_responses(403, 404))
-async def download_file(file: ReadableFileDep, storage: StorageDep, settings: SettingsDep,
+async def download_file(file: ReadableFileDep, runtime: RuntimeDep,
                         download: bool = False) -> RedirectResponse:
     """Redirect to a short-lived download URL (download=true: as an attachment)."""
     from cloudnexus.files.paths import file_name
 
     name = file_name(file.shown.path) if download else None
-    url = await run_in_threadpool(lambda: storage.presign_get(
-        file.storage_key, expires_in=settings.presign_expires, download_name=name))
+    url = await signed_with(runtime, lambda storage: storage.presign_get(
+        file.storage_key, expires_in=runtime.settings.presign_expires, download_name=name))
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
