@@ -20,11 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, LiteralString
 
-from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cloudnexus.db.sessions import database_slot, in_session, in_slot, with_new_session
-from cloudnexus.runtime import Runtime, runtime_of
+from cloudnexus.runtime import Runtime, run_blocking, runtime_of
 
 if TYPE_CHECKING:
     from sqlalchemy import TextualSelect
@@ -61,12 +60,12 @@ async def read_one(request: Request, query: Query, **params: Any) -> Row | None:
             ready = pool.take_ready() if pool is not None else None
             if pool is not None and ready is not None:
                 return pool.fetch_one(query.for_psycopg, params, ready)
-            return await run_in_threadpool(
-                lambda: _pool(runtime).fetch_one(query.for_psycopg, params))
+            return await run_blocking(
+                runtime, lambda: _pool(runtime).fetch_one(query.for_psycopg, params))
         if runtime.database_ready:
             return with_new_session(runtime, lambda db: _first(db, query, params))
-        return await run_in_threadpool(
-            with_new_session, runtime, lambda db: _first(db, query, params))
+        return await run_blocking(
+            runtime, with_new_session, runtime, lambda db: _first(db, query, params))
 
 
 async def write(request: Request, query: Query, **params: Any) -> None:

@@ -24,7 +24,7 @@ from cloudnexus.errors import BadRequest
 from cloudnexus.files.conditions import contains, content_type_matches, has_tag, starts_with
 from cloudnexus.files.models import READY, File
 from cloudnexus.files.paths import search_key
-from cloudnexus.files.schemas import FileOut, FilePage
+from cloudnexus.files.schemas import FilePage
 from cloudnexus.files.search import FILE_TRIGRAMS, least_common_trigram, rare_trigrams
 from cloudnexus.schemas import MAX_BIGINT, is_storable
 from cloudnexus.storage.base import Storage
@@ -212,12 +212,13 @@ def list_files(db: Session, *, bucket: Bucket,
 
 
 def page_of(db: Session, storage: Storage, *, bucket: Bucket, query: ListQuery) -> FilePage:
-    """The page as the API shows it. The read's transaction ends here, in the worker thread:
+    """The page as the API shows it. The read's transaction ends here, with the blocking work:
     the connection goes back to the pool now, and the session closes without another trip."""
     files, next_cursor = list_files(db, bucket=bucket, query=query)
     db.commit()
     public = bucket.public
-    items = [FileOut.from_row(file, PAGE_NAMES, bucket.name,
-                              storage.public_url(file.storage_key) if public else None)
+    # Validated as one page, in one call: a call for each file cost more than the query.
+    items = [{**dict(zip(PAGE_NAMES, file, strict=True)), "bucket": bucket.name,
+              "public_url": storage.public_url(file.storage_key) if public else None}
              for file in files]
-    return FilePage(items=items, next_cursor=next_cursor)
+    return FilePage.model_validate({"items": items, "next_cursor": next_cursor})

@@ -4,12 +4,12 @@ delete."""
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from cloudnexus.auth.dependencies import PrincipalDep, check_covers, require
 from cloudnexus.auth.scopes import READ, WRITE
 from cloudnexus.buckets.dependencies import BucketDep
+from cloudnexus.db.sessions import reads_only
 from cloudnexus.deps import RuntimeDep, SessionDep, StorageDep
 from cloudnexus.files.dependencies import (
     DeletableFileDep,
@@ -29,11 +29,11 @@ from cloudnexus.files.schemas import (
 )
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
-from cloudnexus.runtime import signed_with
+from cloudnexus.runtime import run_blocking, signed_with
 from cloudnexus.schemas import error_responses
 
 router = APIRouter(tags=["files"], route_class=IdempotentRoute)
-lister = [Depends(require(READ, "list"))]
+lister = [Depends(require(READ, "list")), Depends(reads_only)]
 reader = [Depends(require(READ, "read"))]
 writer = [Depends(require(WRITE, "write"))]
 deleter = [Depends(require(WRITE, "delete"))]
@@ -53,11 +53,11 @@ DIRECT_UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/f
              openapi_extra=DIRECT_UPLOAD_FORM,
              responses=error_responses(400, 403, 404, 409, 413, 415))
 async def upload_file(_: Idempotent, upload: DirectUploadDep, db: SessionDep,
-                      storage: StorageDep) -> FileOut:
+                      storage: StorageDep, runtime: RuntimeDep) -> FileOut:
     """Upload a file in the request body (up to DIRECT_UPLOAD_MAX_BYTES)."""
     from cloudnexus.files import service
 
-    file = await run_in_threadpool(service.create_direct, db, storage, upload=upload)
+    file = await run_blocking(runtime, service.create_direct, db, storage, upload=upload)
     return FileOut.from_model(file, service.public_url(storage, file))
 
 
@@ -65,6 +65,7 @@ async def upload_file(_: Idempotent, upload: DirectUploadDep, db: SessionDep,
             responses=error_responses(400, 403, 404))
 async def list_files(
     bucket: BucketDep, principal: PrincipalDep, db: SessionDep, storage: StorageDep,
+    runtime: RuntimeDep,
     prefix: str | None = None,
     q: Annotated[str | None, Query(description="Substring of the path, any case")] = None,
     tag: str | None = None,
@@ -81,9 +82,9 @@ async def list_files(
         prefix = principal.grant.listing_prefix(prefix)
     query = ListQuery(prefix=prefix, q=q, tag=tag, content_type=content_type, sort=sort,
                       order=order, limit=limit, cursor=cursor, created_by=created_by)
-    # One trip to a worker thread for the page (a sync route takes a second one to check
-    # what it returns); the response is checked and serialised here, on the event loop.
-    return await run_in_threadpool(page_of, db, storage, bucket=bucket, query=query)
+    # One piece of blocking work for the page (a sync route would take a second trip to a
+    # worker thread to check what it returns); the response is checked and serialised here.
+    return await run_blocking(runtime, page_of, db, storage, bucket=bucket, query=query)
 
 
 @router.post("/v1/buckets/{bucket}/files:delete", dependencies=batch_deleter,
