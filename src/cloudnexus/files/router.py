@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse
 
 from cloudnexus.auth.dependencies import PrincipalDep, check_covers, require
 from cloudnexus.auth.scopes import READ, WRITE
-from cloudnexus.buckets.dependencies import BucketDep
+from cloudnexus.buckets.dependencies import BucketDep, BucketSettingsDep
 from cloudnexus.db.sessions import reads_only
 from cloudnexus.deps import RuntimeDep, SessionDep, StorageDep
 from cloudnexus.files.dependencies import (
@@ -64,7 +64,7 @@ async def upload_file(_: Idempotent, upload: DirectUploadDep, db: SessionDep,
 @router.get("/v1/buckets/{bucket}/files", dependencies=lister,
             responses=error_responses(400, 403, 404))
 async def list_files(
-    bucket: BucketDep, principal: PrincipalDep, db: SessionDep, storage: StorageDep,
+    bucket: BucketSettingsDep, principal: PrincipalDep, db: SessionDep, storage: StorageDep,
     runtime: RuntimeDep,
     prefix: str | None = None,
     q: Annotated[str | None, Query(description="Substring of the path, any case")] = None,
