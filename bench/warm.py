@@ -61,7 +61,9 @@ def per_request(handler: Any, event: dict[str, Any] | Callable[[int], dict[str, 
 
 
 def run(database_url: str, moto_endpoint: str, runs: int) -> list[Row]:
-    os.environ.update(environment(database_url, moto_endpoint))
+    # As the Lambda runtime sets it: the app runs as in a container (settings.in_lambda).
+    os.environ.update(environment(database_url, moto_endpoint),
+                      AWS_LAMBDA_FUNCTION_NAME="cloudnexus-bench")
     import main
     from bench import reference_app
 

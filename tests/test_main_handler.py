@@ -251,6 +251,46 @@ def test_binary_upload_and_download_through_the_contract_routes(main: ModuleType
     assert body_of(downloaded) == payload
 
 
+@pytest.mark.parametrize("function_name", ["cloudnexus", None])
+def test_a_lambda_container_does_its_blocking_work_on_the_event_loop(
+        load_main: LoadMain, monkeypatch: pytest.MonkeyPatch, function_name: str | None) -> None:
+    """A container serves one request at a time: the hot routes start no worker thread (each
+    would be started for that invocation alone). Elsewhere they hand it to worker threads."""
+    import anyio.to_thread
+
+    main = load_main(AWS_LAMBDA_FUNCTION_NAME=function_name)
+    tenant = Tenant(main.app.state.runtime, "acme")
+    json_headers = {**tenant.headers(), "content-type": "application/json"}
+    assert main.handler(v2("POST", "/v1/buckets", body=b'{"name": "docs"}',
+                           headers=json_headers), context())["statusCode"] == 201
+    boundary = "cnxboundary7MA4YWxkTrZu0gW"
+    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+            f"--{boundary}--\r\n").encode()
+    requests = [
+        v2("POST", "/v1/buckets/docs/files", body=form, headers={
+            **tenant.headers(), "content-type": f"multipart/form-data; boundary={boundary}"}),
+        v2("GET", "/v1/buckets/docs/files", query="limit=100", headers=tenant.headers()),
+        v2("POST", "/v1/buckets/docs/uploads", headers=json_headers,
+           body=b'{"path": "b.txt", "size": 5, "content_type": "text/plain"}'),
+        v2("GET", "/health")]
+    for request in requests:  # warm: the first request of each kind makes what it uses
+        assert main.handler(request, context())["statusCode"] in (200, 201)
+    trips: list[Any] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        trips.append(args[0])
+        return await run_sync(*args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    requests[0] = v2("POST", "/v1/buckets/docs/files", body=form.replace(b"a.txt", b"c.txt"),
+                     headers=requests[0]["headers"])
+    for request in requests:
+        assert main.handler(request, context())["statusCode"] in (200, 201)
+    assert (trips == []) == (function_name is not None), trips
+
+
 def test_a_json_body_over_the_bound_is_refused_under_lambda_too(main: ModuleType) -> None:
     """API Gateway lets 10 MB through (Lambda 6 MB); the app's own bound is 1 MiB."""
     from cloudnexus.middleware import JSON_BODY_MAX_BYTES

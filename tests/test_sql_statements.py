@@ -29,9 +29,10 @@ def counted_statements(runtime: Any) -> Iterator[list[str]]:
         for name in ("fetch_one", "execute"):
             sends = getattr(Pool, name)
 
-            def counted(self: Pool, sql: str, params: Any, sends: Any = sends) -> Any:
+            def counted(self: Pool, sql: str, params: Any, *args: Any,
+                        sends: Any = sends) -> Any:
                 statements.append(sql)
-                return sends(self, sql, params)
+                return sends(self, sql, params, *args)
 
             patch.setattr(Pool, name, counted)
         try:
@@ -116,3 +117,29 @@ def test_a_small_direct_upload_keeps_its_statement_budget(
     assert statements, "nothing was counted"
     assert len(statements) <= 8, statements
     assert sum("FROM buckets" in statement for statement in statements) <= 1, statements
+
+
+@pytest.mark.parametrize("method, path, in_autocommit", [
+    ("GET", "/v1/buckets/docs/files?limit=100", True),  # reads only: no BEGIN, no COMMIT
+    ("PATCH", "/v1/files/{id}", False),  # writes: one transaction
+])
+def test_a_page_reads_without_a_transaction_on_postgresql(
+        app: Any, client: Any, tenant: Tenant, file_id: str, method: str, path: str,
+        in_autocommit: bool) -> None:
+    """On PostgreSQL BEGIN and COMMIT are two more round trips, which psycopg sends itself
+    (not counted above); a route that only reads runs each statement on its own."""
+    if not app.state.runtime.settings.uses_postgresql:
+        pytest.skip("SQLite's transactions are local calls, not round trips")
+    modes: list[bool] = []
+
+    def record(conn: Any, *args: Any) -> None:
+        modes.append(conn.connection.driver_connection.autocommit)
+
+    event.listen(app.state.runtime.engine, "before_cursor_execute", record)
+    try:
+        response = client.request(method, path.format(id=file_id), headers=tenant.headers(),
+                                  json={"tags": ["x"]} if method == "PATCH" else None)
+    finally:
+        event.remove(app.state.runtime.engine, "before_cursor_execute", record)
+    assert response.status_code == 200, response.text
+    assert modes and set(modes) == {in_autocommit}, modes

@@ -6,13 +6,12 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from cloudnexus import __version__
 from cloudnexus.db.reads import Query, read_one
 from cloudnexus.deps import RuntimeDep
-from cloudnexus.runtime import Runtime
+from cloudnexus.runtime import Runtime, run_blocking
 from cloudnexus.schemas import Model
 
 router = APIRouter(tags=["health"])
@@ -107,14 +106,13 @@ def run_checks(runtime: Runtime) -> Health:
 async def run_checks_awaited(request: Request, runtime: Runtime) -> Health:
     """The route's checks: the database's is one statement through the read API (on
     PostgreSQL, no transaction to begin and roll back around it: one round trip, not three).
-    One after the other, not at the same time: on Lambda a worker thread lives for one
-    invocation, and two at once would start two threads (each about 0.5 ms) where the second
-    trip reuses the first's."""
+    One after the other, not at the same time: on Lambda blocking work runs on the event loop
+    anyway (runtime.run_blocking), and elsewhere the second trip reuses the first's thread."""
     checks = {"database": await timed_await(lambda: read_one(request, ALIVE)),
               "storage": await _storage_check(runtime)}
     if checks["database"].status == "ok":
         checks["schema"] = timed_check(lambda: None) if runtime.schema_ready else \
-            await run_in_threadpool(timed_check, lambda: check_schema(runtime))
+            await run_blocking(runtime, timed_check, lambda: check_schema(runtime))
     return _health(checks)
 
 
@@ -126,7 +124,7 @@ async def _storage_check(runtime: Runtime) -> Check:
     now, seen = time.monotonic(), runtime.storage_seen_ok
     if seen is not None and now - seen[0] < runtime.settings.health_storage_ttl:
         return Check(status="ok", latency_ms=seen[1], age_s=round(now - seen[0], 1))
-    check = await run_in_threadpool(timed_check, lambda: runtime.storage.check())
+    check = await run_blocking(runtime, timed_check, lambda: runtime.storage.check())
     runtime.storage_seen_ok = (now, check.latency_ms) if check.status == "ok" else None
     return check
 

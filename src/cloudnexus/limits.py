@@ -3,7 +3,8 @@
 Imports nothing, so that any module may import it.
 """
 
-MiB = 1024 * 1024
+KiB = 1024
+MiB = 1024 * KiB
 GiB = 1024 * MiB
 TiB = 1024 * GiB
 

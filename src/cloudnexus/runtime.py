@@ -3,11 +3,15 @@
 import asyncio
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cloudnexus.config import Settings
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -25,6 +29,8 @@ class Runtime:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # A Lambda container serves one request at a time (see run_blocking).
+        self.one_request_at_a_time = settings.in_lambda
         self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._session_factory: sessionmaker[Session] | None = None
@@ -69,6 +75,11 @@ class Runtime:
 
                     self._pool = Pool(self.settings.postgres_url(),
                                       size=self.settings.pool_size)
+        return self._pool
+
+    @property
+    def made_pool(self) -> "Pool | None":
+        """The pool if it is made already (so that using it imports nothing)."""
         return self._pool
 
     @property
@@ -164,3 +175,23 @@ class DeferredStorage:
 
 async def get_storage(request: Request) -> "Storage":
     return DeferredStorage(runtime_of(request))
+
+
+async def run_blocking(runtime: Runtime, work: Callable[..., T], *args: Any,
+                       **kwargs: Any) -> T:
+    """Blocking work (the ORM's, the storage's) in a worker thread, so that the event loop
+    serves other requests meanwhile; in a Lambda container, which serves one request at a
+    time, right here: there a worker thread would be started for this invocation alone
+    (anyio ends a loop's workers with the invocation's task), and nothing waits for the loop."""
+    if runtime.one_request_at_a_time:
+        return work(*args, **kwargs)
+    return await run_in_threadpool(work, *args, **kwargs)
+
+
+async def signed_with(runtime: Runtime, work: "Callable[[Storage], T]") -> T:
+    """`work` that only signs or builds a URL with the storage (a little CPU, no I/O): on the
+    event loop once the storage is made, as a trip to a worker thread costs more than the
+    signing; the first time in a worker thread, since making it may import boto3."""
+    if runtime.storage_made:
+        return work(runtime.storage)
+    return await run_blocking(runtime, lambda: work(runtime.storage))

@@ -19,6 +19,7 @@ from cloudnexus.config import Settings
 from cloudnexus.storage import create_storage
 from cloudnexus.storage.base import ObjectNotFound, PresignedRequest
 from cloudnexus.storage.local import LocalStorage
+from cloudnexus.storage.local_router import READ_AT_ONCE_MAX_BYTES
 from cloudnexus.storage.signing import Grant, load_or_create_key
 from tests.storage.conftest import new_key
 
@@ -204,6 +205,26 @@ def test_get_refuses_unsigned_tampered_and_expired_urls(local: LocalStorage, cli
 def test_get_of_a_missing_object(local: LocalStorage, client: Any) -> None:
     assert_refused(client.get(local.presign_get(new_key(), expires_in=60)), 404, "not_found")
     assert_refused(client.get(local.public_url(new_key("uploads"))), 404, "not_found")
+
+
+@pytest.mark.parametrize("size", [0, 1024, READ_AT_ONCE_MAX_BYTES, READ_AT_ONCE_MAX_BYTES + 1,
+                                  3 * 1024 * 1024 + 5])
+def test_get_answers_the_same_headers_whatever_the_size(local: LocalStorage, client: Any,
+                                                         size: int) -> None:
+    """Small objects are read at once, larger ones streamed: both answer alike, Range too."""
+    key, data = new_key(), os.urandom(size)
+    info = local.put(key, io.BytesIO(data), content_type="text/csv")
+    url = local.presign_get(key, expires_in=60, download_name="report.csv")
+    got = client.get(url)
+    assert (got.status_code, got.content) == (200, data)
+    assert got.headers["Content-Type"].startswith("text/csv")
+    assert got.headers["Content-Length"] == str(size)
+    assert got.headers["ETag"] == info.etag and got.headers["Accept-Ranges"] == "bytes"
+    assert got.headers["Content-Disposition"].startswith("attachment")
+    assert got.headers["Last-Modified"].endswith(" GMT")
+    if size:
+        part = client.get(url, headers={"Range": f"bytes={size // 2}-"})
+        assert (part.status_code, part.content) == (206, data[size // 2:])
 
 
 def test_public_route_serves_only_uploads(local: LocalStorage, client: Any) -> None:

@@ -1,5 +1,6 @@
 """A bucket's settings for a route that needs them before any ORM work (a direct upload,
-before its body arrives): one statement through the read API (db.reads)."""
+before its body arrives) or none at all (a page of its files): one statement through the
+read API (db.reads)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from cloudnexus.db.reads import Query, read_one
 from cloudnexus.errors import bucket_not_found
 
 SETTINGS = Query("""
-SELECT id, workspace_id, public, max_file_size, allowed_content_types
+SELECT id, workspace_id, name, public, max_file_size, allowed_content_types
 FROM buckets WHERE workspace_id = :workspace_id AND name = :name
 """, tables=("buckets",))
 
@@ -22,6 +23,7 @@ FROM buckets WHERE workspace_id = :workspace_id AND name = :name
 class BucketSettings:
     id: uuid.UUID
     workspace_id: uuid.UUID
+    name: str
     public: bool
     max_file_size: int | None
     allowed_content_types: list[str] | None

@@ -66,9 +66,14 @@ WRITER_WAIT_SECONDS = 30  # as long as SQLite's own busy timeout, for writers of
 
 
 def reading_engine(engine: Engine) -> Engine:
-    """The same engine and pool, for transactions that never write: on SQLite they begin
-    deferred, and read their snapshot beside the writer (WAL) instead of waiting for it."""
-    return engine.execution_options(**{READS_ONLY: True})
+    """The same engine and pool, for work that never writes: on SQLite its transactions
+    begin deferred, and read their snapshot beside the writer (WAL) instead of waiting for
+    it; on PostgreSQL each statement runs on its own (autocommit: no BEGIN and COMMIT, two
+    round trips that cost a read as much as its query), so statements of one session may
+    see different snapshots."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{READS_ONLY: True})
+    return engine.execution_options(**{READS_ONLY: True}, isolation_level="AUTOCOMMIT")
 
 
 def writes_take_turns(db: Session) -> bool:

@@ -77,6 +77,22 @@ class Pool:
         connection.pool = self
         return connection
 
+    def take_ready(self) -> PooledConnection | None:
+        """An idle connection used within PING_AFTER_IDLE_SECONDS, at once, or None: no wait
+        for a free one, no connect and no ping (what may run on the event loop)."""
+        if not self._free.acquire(blocking=False):
+            return None
+        with self._lock:
+            fresh = bool(self._idle) and (
+                time.monotonic() - self._idle[-1].idle_since < connections.PING_AFTER_IDLE_SECONDS
+                and time.monotonic() - self._idle[-1].made < POOL_RECYCLE_SECONDS)
+            connection = self._idle.pop() if fresh else None
+        if connection is None:
+            self._free.release()
+            return None
+        connection.pool = self
+        return connection
+
     def give_back(self, connection: PooledConnection) -> None:
         """Keep it for the next taker if it is idle and sound (no statement cut off midway,
         no transaction left open); else close it."""
@@ -92,9 +108,11 @@ class Pool:
         finally:
             self._free.release()
 
-    def fetch_one(self, sql: LiteralString, params: Mapping[str, Any]) -> Row | None:
-        """The statement's first row, as a dict, or None (autocommit: no transaction)."""
-        connection = self.take()
+    def fetch_one(self, sql: LiteralString, params: Mapping[str, Any],
+                  connection: PooledConnection | None = None) -> Row | None:
+        """The statement's first row, as a dict, or None (autocommit: no transaction), on
+        `connection` (taken from this pool) or one taken now."""
+        connection = connection or self.take()
         try:
             connection.autocommit = True
             with connection.cursor(row_factory=dict_row) as cursor:

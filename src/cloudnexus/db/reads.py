@@ -1,6 +1,10 @@
 """The read API: one statement, written once, run on whichever database is configured.
 
-It runs in a worker thread inside the request's database slot (db.sessions.in_slot). On
+It runs inside the request's database slot (db.sessions.database_slot), on the event loop
+when it can start at once (an idle connection ready; SQLite's engine made), else in a worker
+thread. A read of one statement cannot wait on a lock, and its round trip costs less than a
+trip to a worker thread and back (whose hand-over of the GIL was a third of the CPU of a
+presigned GET's request, docs/performance.md). On
 PostgreSQL it takes a connection of the process's one pool (db.pool) and runs with psycopg
 alone: no ORM, which would cost a read more than its query does, and no SQLAlchemy, whose
 import is most of a cold start's first read. On SQLite it runs through the ORM's engine,
@@ -18,8 +22,8 @@ from typing import TYPE_CHECKING, Any, LiteralString
 
 from starlette.requests import Request
 
-from cloudnexus.db.sessions import in_session, in_slot
-from cloudnexus.runtime import Runtime, runtime_of
+from cloudnexus.db.sessions import database_slot, in_session, in_slot, with_new_session
+from cloudnexus.runtime import Runtime, run_blocking, runtime_of
 
 if TYPE_CHECKING:
     from sqlalchemy import TextualSelect
@@ -50,9 +54,18 @@ class Query:
 async def read_one(request: Request, query: Query, **params: Any) -> Row | None:
     """The statement's first row, as a dict, or None."""
     runtime = runtime_of(request)
-    if runtime.settings.uses_postgresql:
-        return await in_slot(request, lambda: _pool(runtime).fetch_one(query.for_psycopg, params))
-    return await in_session(request, lambda db: _first(db, query, params))
+    async with database_slot(request):
+        if runtime.settings.uses_postgresql:
+            pool = runtime.made_pool
+            ready = pool.take_ready() if pool is not None else None
+            if pool is not None and ready is not None:
+                return pool.fetch_one(query.for_psycopg, params, ready)
+            return await run_blocking(
+                runtime, lambda: _pool(runtime).fetch_one(query.for_psycopg, params))
+        if runtime.database_ready:
+            return with_new_session(runtime, lambda db: _first(db, query, params))
+        return await run_blocking(
+            runtime, with_new_session, runtime, lambda db: _first(db, query, params))
 
 
 async def write(request: Request, query: Query, **params: Any) -> None:

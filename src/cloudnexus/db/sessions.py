@@ -7,12 +7,11 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 import anyio
-from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cloudnexus.db.connections import take_slot
 from cloudnexus.errors import as_unavailable
-from cloudnexus.runtime import Runtime, runtime_of
+from cloudnexus.runtime import Runtime, run_blocking, runtime_of
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -37,23 +36,35 @@ class _Slot:
             self.held = False
 
 
+async def reads_only(request: Request) -> None:
+    """A route's dependency, listed before any that takes the session: the route never
+    writes, so its session reads through db.engine.reading_engine (on PostgreSQL each
+    statement on its own, without the round trips of BEGIN and COMMIT)."""
+    request.state.session_reads_only = True
+
+
 async def get_session(request: Request) -> AsyncIterator["Session"]:
     """A session for this request, inside one of the runtime's database slots."""
     runtime = runtime_of(request)
     slot = _Slot(runtime.database_slots())
     await slot.take()
     try:
+        reads = getattr(request.state, "session_reads_only", False)
+
+        def new_session() -> "Session":
+            return (runtime.read_session_factory if reads else runtime.session_factory)()
+
         if runtime.database_ready:
-            session = runtime.session_factory()
+            session = new_session()
         else:  # the first request imports SQLAlchemy: not on the event loop
-            session = await run_in_threadpool(lambda: runtime.session_factory())
+            session = await run_blocking(runtime, new_session)
         request.state.db_session, request.state.db_slot = session, slot
         try:
             yield session
         finally:
             if session.in_transaction():
                 with anyio.CancelScope(shield=True):  # a client that hung up still frees it
-                    await run_in_threadpool(_close, session)
+                    await run_blocking(runtime, _close, session)
             else:
                 session.close()  # nothing to roll back: no I/O, so no worker thread
     finally:
@@ -61,9 +72,15 @@ async def get_session(request: Request) -> AsyncIterator["Session"]:
 
 
 async def in_slot(request: Request, work: Callable[[], T]) -> T:
-    """`work` in a worker thread, inside a database slot: for a dependency that reads before
-    the route's session is used (the key check, or the bucket's settings before a direct
-    upload's body).
+    """Blocking `work` (runtime.run_blocking) inside a database slot (see database_slot)."""
+    async with database_slot(request):
+        return await run_blocking(runtime_of(request), work)
+
+
+@asynccontextmanager
+async def database_slot(request: Request) -> AsyncIterator[None]:
+    """A database slot for work of its own: for a dependency that reads before the route's
+    session is used (the key check, or the bucket's settings before a direct upload's body).
 
     A request that already holds its slot (its session was made for an earlier dependency)
     does this work under that slot, not in a second one: waiting for another slot while
@@ -71,11 +88,12 @@ async def in_slot(request: Request, work: Callable[[], T]) -> T:
     request that waited for one more, until the wait ran out (503)."""
     own_slot: _Slot | None = getattr(request.state, "db_slot", None)
     if own_slot is not None and own_slot.held:
-        return await run_in_threadpool(work)
+        yield
+        return
     slot = _Slot(runtime_of(request).database_slots())
     await slot.take()
     try:
-        return await run_in_threadpool(work)
+        yield
     finally:
         slot.give_back()
 
@@ -85,10 +103,12 @@ async def in_session(request: Request, work: Callable[["Session"], T], *,
     """`work` with a session of its own (see in_slot). Unless it `writes`, its transactions
     only read (on SQLite, beside the writer)."""
     runtime = runtime_of(request)
-    return await in_slot(request, lambda: _in_new_session(runtime, work, writes))
+    return await in_slot(request, lambda: with_new_session(runtime, work, writes=writes))
 
 
-def _in_new_session(runtime: Runtime, work: Callable[["Session"], T], writes: bool) -> T:
+def with_new_session(runtime: Runtime, work: Callable[["Session"], T], *,
+                     writes: bool = False) -> T:
+    """`work` with a session of its own, here and now."""
     factory = runtime.session_factory if writes else runtime.read_session_factory
     with factory() as session:
         return work(session)
@@ -104,7 +124,7 @@ async def database_released(request: Request) -> AsyncIterator[None]:
         return
     session = request.state.db_session
     if session.in_transaction():  # else it holds no connection: nothing to end, no thread
-        await run_in_threadpool(session.commit)  # objects stay loaded
+        await run_blocking(runtime_of(request), session.commit)  # objects stay loaded
     slot.give_back()
     try:
         yield

@@ -4,13 +4,13 @@ delete."""
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from cloudnexus.auth.dependencies import PrincipalDep, check_covers, require
 from cloudnexus.auth.scopes import READ, WRITE
-from cloudnexus.buckets.dependencies import BucketDep
-from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
+from cloudnexus.buckets.dependencies import BucketDep, BucketSettingsDep
+from cloudnexus.db.sessions import reads_only
+from cloudnexus.deps import RuntimeDep, SessionDep, StorageDep
 from cloudnexus.files.dependencies import (
     DeletableFileDep,
     DirectUploadDep,
@@ -29,10 +29,11 @@ from cloudnexus.files.schemas import (
 )
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
+from cloudnexus.runtime import run_blocking, signed_with
 from cloudnexus.schemas import error_responses
 
 router = APIRouter(tags=["files"], route_class=IdempotentRoute)
-lister = [Depends(require(READ, "list"))]
+lister = [Depends(require(READ, "list")), Depends(reads_only)]
 reader = [Depends(require(READ, "read"))]
 writer = [Depends(require(WRITE, "write"))]
 deleter = [Depends(require(WRITE, "delete"))]
@@ -52,18 +53,19 @@ DIRECT_UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/f
              openapi_extra=DIRECT_UPLOAD_FORM,
              responses=error_responses(400, 403, 404, 409, 413, 415))
 async def upload_file(_: Idempotent, upload: DirectUploadDep, db: SessionDep,
-                      storage: StorageDep) -> FileOut:
+                      storage: StorageDep, runtime: RuntimeDep) -> FileOut:
     """Upload a file in the request body (up to DIRECT_UPLOAD_MAX_BYTES)."""
     from cloudnexus.files import service
 
-    file = await run_in_threadpool(service.create_direct, db, storage, upload=upload)
+    file = await run_blocking(runtime, service.create_direct, db, storage, upload=upload)
     return FileOut.from_model(file, service.public_url(storage, file))
 
 
 @router.get("/v1/buckets/{bucket}/files", dependencies=lister,
             responses=error_responses(400, 403, 404))
 async def list_files(
-    bucket: BucketDep, principal: PrincipalDep, db: SessionDep, storage: StorageDep,
+    bucket: BucketSettingsDep, principal: PrincipalDep, db: SessionDep, storage: StorageDep,
+    runtime: RuntimeDep,
     prefix: str | None = None,
     q: Annotated[str | None, Query(description="Substring of the path, any case")] = None,
     tag: str | None = None,
@@ -80,9 +82,9 @@ async def list_files(
         prefix = principal.grant.listing_prefix(prefix)
     query = ListQuery(prefix=prefix, q=q, tag=tag, content_type=content_type, sort=sort,
                       order=order, limit=limit, cursor=cursor, created_by=created_by)
-    # One trip to a worker thread for the page (a sync route takes a second one to check
-    # what it returns); the response is checked and serialised here, on the event loop.
-    return await run_in_threadpool(page_of, db, storage, bucket=bucket, query=query)
+    # One piece of blocking work for the page (a sync route would take a second trip to a
+    # worker thread to check what it returns); the response is checked and serialised here.
+    return await run_blocking(runtime, page_of, db, storage, bucket=bucket, query=query)
 
 
 @router.post("/v1/buckets/{bucket}/files:delete", dependencies=batch_deleter,
@@ -97,26 +99,25 @@ def delete_files(body: BatchDelete, bucket: BucketDep, db: SessionDep,
 
 
 @router.get("/v1/files/{file_id}", dependencies=reader, responses=error_responses(403, 404))
-async def get_file(file: ReadableFileDep, storage: StorageDep, response: Response) -> FileOut:
+async def get_file(file: ReadableFileDep, runtime: RuntimeDep, response: Response) -> FileOut:
     """A file's record; the ETag header is its etag."""
     response.headers["ETag"] = f'"{file.shown.etag}"'
     if not file.public:
         return file.shown
-    # Making the storage client (on first use) may import boto3: not on the event loop.
-    public_url = await run_in_threadpool(lambda: storage.public_url(file.storage_key))
+    public_url = await signed_with(runtime, lambda storage: storage.public_url(file.storage_key))
     return file.shown.model_copy(update={"public_url": public_url})
 
 
 @router.get("/v1/files/{file_id}/content", dependencies=reader, status_code=302,
             response_class=RedirectResponse, responses=error_responses(403, 404))
-async def download_file(file: ReadableFileDep, storage: StorageDep, settings: SettingsDep,
+async def download_file(file: ReadableFileDep, runtime: RuntimeDep,
                         download: bool = False) -> RedirectResponse:
     """Redirect to a short-lived download URL (download=true: as an attachment)."""
     from cloudnexus.files.paths import file_name
 
     name = file_name(file.shown.path) if download else None
-    url = await run_in_threadpool(lambda: storage.presign_get(
-        file.storage_key, expires_in=settings.presign_expires, download_name=name))
+    url = await signed_with(runtime, lambda storage: storage.presign_get(
+        file.storage_key, expires_in=runtime.settings.presign_expires, download_name=name))
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 

@@ -127,13 +127,6 @@ class FileOut(Model):
         )
 
 
-    @classmethod
-    def from_row(cls, row: Any, names: tuple[str, ...], bucket: str,
-                 public_url: str | None) -> FileOut:
-        """From a row of files/listing.py's PAGE_COLUMNS, whose `names` are the fields' (and
-        the storage key's, which is not one: ignored)."""
-        return cls(bucket=bucket, public_url=public_url, **dict(zip(names, row, strict=True)))
-
 
 class FilePage(Model):
     items: list[FileOut]

@@ -4,12 +4,12 @@ import hashlib
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from fastapi.concurrency import run_in_threadpool
 
 from cloudnexus.auth.dependencies import PrincipalDep
 from cloudnexus.db.sessions import database_released
 from cloudnexus.deps import SessionDep, SettingsDep
 from cloudnexus.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from cloudnexus.runtime import run_blocking, runtime_of
 from cloudnexus.schemas import is_storable
 
 
@@ -62,7 +62,8 @@ async def check_idempotency(
     claim = service.Claim(principal.workspace_id, idempotency_key, route)
     async with database_released(request):  # the body may take a while to arrive
         digest = await request_hash(request, limit)
-    stored = await run_in_threadpool(service.claim, db, claim=claim, request_hash=digest)
+    stored = await run_blocking(runtime_of(request), service.claim, db, claim=claim,
+                                request_hash=digest)
     if stored is not None and stored.withheld:
         raise Conflict(f"This Idempotency-Key already created {stored.body.get('id')}, whose "
                        f"{', '.join(stored.withheld)} was shown once and is not kept: if that "

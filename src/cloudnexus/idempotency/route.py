@@ -6,13 +6,13 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cloudnexus.idempotency.dependencies import Replay
+from cloudnexus.runtime import run_blocking, runtime_of
 
 
 class IdempotentRoute(APIRoute):
@@ -57,4 +57,4 @@ async def _settle(request: Request, response: Response | None,
         else:
             service.release(db, claim=claim)
 
-    await run_in_threadpool(settle)
+    await run_blocking(runtime_of(request), settle)

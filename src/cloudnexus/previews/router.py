@@ -1,7 +1,6 @@
 """/v1/files/{id}/preview: a derived image, made on the first request, then only signed."""
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from cloudnexus.auth.dependencies import require
@@ -9,7 +8,7 @@ from cloudnexus.auth.scopes import READ
 from cloudnexus.deps import SettingsDep, StorageDep
 from cloudnexus.files.dependencies import ReadableFileDep
 from cloudnexus.previews.schemas import VariantDep
-from cloudnexus.runtime import runtime_of
+from cloudnexus.runtime import run_blocking, runtime_of
 from cloudnexus.schemas import error_responses
 
 router = APIRouter(tags=["files"])
@@ -25,7 +24,7 @@ async def preview_file(file: ReadableFileDep, variant: VariantDep, storage: Stor
 
     key, runtime = service.made_key(file, variant), runtime_of(request)
     if key is None:
-        key = await run_in_threadpool(service.make_now, runtime, storage, settings, file=file,
-                                      variant=variant)
+        key = await run_blocking(runtime, service.make_now, runtime, storage, settings,
+                                 file=file, variant=variant)
     url = await service.signed(runtime, key, expires_in=settings.presign_expires)
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})

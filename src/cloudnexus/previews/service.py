@@ -18,6 +18,7 @@ from cloudnexus.errors import (
 from cloudnexus.files.reads import ReadFile
 from cloudnexus.files.status import READY
 from cloudnexus.previews.variants import Variant, derived_key
+from cloudnexus.runtime import signed_with
 from cloudnexus.storage.base import ObjectExists, Storage
 
 if TYPE_CHECKING:
@@ -47,14 +48,8 @@ def made_key(file: ReadFile, variant: Variant) -> str | None:
 
 
 async def signed(runtime: Runtime, key: str, *, expires_in: int) -> str:
-    """A GET URL of the preview. Signing is a little CPU and no I/O: on the event loop once
-    the storage is made, as a trip to a worker thread costs more than the signing; making it
-    (importing boto3) happens in a worker thread."""
-    from fastapi.concurrency import run_in_threadpool
-
-    if runtime.storage_made:
-        return runtime.storage.presign_get(key, expires_in=expires_in)
-    return await run_in_threadpool(lambda: runtime.storage.presign_get(
+    """A GET URL of the preview."""
+    return await signed_with(runtime, lambda storage: storage.presign_get(
         key, expires_in=expires_in))
 
 

@@ -1,5 +1,6 @@
 """/storage: the routes behind the local backend's presigned and public URLs."""
 
+from email.utils import formatdate
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -9,6 +10,7 @@ from pydantic import Field
 
 from cloudnexus.deps import RuntimeDep
 from cloudnexus.errors import BadRequest, Forbidden, NotFound, PreconditionFailed
+from cloudnexus.limits import KiB
 from cloudnexus.schemas import ErrorBody, Model
 from cloudnexus.storage.base import NotAwaited, ObjectExists, ObjectNotFound
 from cloudnexus.storage.local import LocalStorage
@@ -36,6 +38,8 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": _ERRORS[status]} for status in statuses}
 
 
+# Objects up to this size are read in one go on the event loop (see _download).
+READ_AT_ONCE_MAX_BYTES = 64 * KiB
 _BYTES = {"description": "The object's bytes", "content": {"application/octet-stream": {}}}
 _RAW_BODY = {"requestBody": {"required": True, "description": "The object's or part's bytes",
                              "content": {"*/*": {"schema": {"type": "string",
@@ -94,7 +98,12 @@ class ObjectResponse(FileResponse):
     chunk_size = CHUNK
 
 
-def _download(storage: LocalStorage, key: str, disposition: str | None) -> FileResponse:
+def _download(storage: LocalStorage, key: str, disposition: str | None,
+              request: Request) -> Response:
+    """The object's bytes. Its stat and a small object's bytes are read here, on the event
+    loop: from a local disk that is quicker than the trip to a worker thread and back, which
+    FileResponse takes to open, to read and to close (docs/performance.md). A larger object,
+    or a part of one (Range), goes through FileResponse."""
     try:
         info, stat = storage.stat(key)
     except (ObjectNotFound, ValueError):
@@ -102,13 +111,23 @@ def _download(storage: LocalStorage, key: str, disposition: str | None) -> FileR
     headers = {"ETag": info.etag} if info.etag else {}
     if disposition:
         headers["Content-Disposition"] = disposition
+    media_type = info.content_type or "application/octet-stream"
+    if stat.st_size <= READ_AT_ONCE_MAX_BYTES and request.method == "GET" \
+            and "range" not in request.headers:
+        try:
+            body = storage.path_of(key).read_bytes()
+        except OSError:  # deleted since its stat
+            raise NotFound("Object not found") from None
+        headers.update({"Accept-Ranges": "bytes",
+                        "Last-Modified": formatdate(stat.st_mtime, usegmt=True)})
+        return Response(body, headers=headers, media_type=media_type)
     return ObjectResponse(storage.path_of(key), headers=headers, stat_result=stat,
-                          media_type=info.content_type or "application/octet-stream")
+                          media_type=media_type)
 
 
 @router.get(f"{PUBLIC_PATH}/{{key:path}}", response_class=FileResponse,
             responses={200: _BYTES, **_errors(404, 422)})
-def get_public_object(key: str, storage: LocalStorageDep) -> FileResponse:
+async def get_public_object(key: str, storage: LocalStorageDep, request: Request) -> Response:
     """Download a ready object under the public `uploads/` prefix; no signature needed (the
     bytes of a presigned upload are served only once complete has checked them)."""
     try:
@@ -116,16 +135,16 @@ def get_public_object(key: str, storage: LocalStorageDep) -> FileResponse:
             raise NotFound("Object not found")
     except ValueError:  # an unsafe key
         raise NotFound("Object not found") from None
-    return _download(storage, key, None)
+    return _download(storage, key, None, request)
 
 
 @router.get(f"{STORAGE_PATH}/{{key:path}}", response_class=FileResponse,
             responses={200: _BYTES, **_errors(403, 404, 422)})
-def get_object(key: str, query: Annotated[SignedGetQuery, Query()],
-               storage: LocalStorageDep) -> FileResponse:
+async def get_object(key: str, query: Annotated[SignedGetQuery, Query()],
+                     storage: LocalStorageDep, request: Request) -> Response:
     """Download an object through a presigned GET URL."""
     grant = verified(storage, "GET", key, query)
-    return _download(storage, key, grant.disposition)
+    return _download(storage, key, grant.disposition, request)
 
 
 @router.put(f"{STORAGE_PATH}/{{key:path}}", response_class=Response,

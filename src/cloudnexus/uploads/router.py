@@ -3,16 +3,16 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from fastapi.concurrency import run_in_threadpool
 
 from cloudnexus.auth.dependencies import PrincipalDep, require
 from cloudnexus.auth.scopes import WRITE
 from cloudnexus.buckets.dependencies import BucketDep
-from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
+from cloudnexus.deps import RuntimeDep, SessionDep, SettingsDep, StorageDep
 from cloudnexus.files.schemas import FileOut
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
 from cloudnexus.limits import MAX_PARTS
+from cloudnexus.runtime import run_blocking
 from cloudnexus.schemas import error_responses
 from cloudnexus.uploads.dependencies import LockedUploadDep, UploadDep
 from cloudnexus.uploads.schemas import (
@@ -40,14 +40,15 @@ router = APIRouter(tags=["uploads"], route_class=IdempotentRoute, dependencies=[
              description="Start a presigned upload: one PUT (`url`, `headers`), or parts when "
                          f"the file is large. {_PART_WINDOW}")
 async def create_upload(body: UploadCreate, bucket: BucketDep, principal: PrincipalDep,
-                        db: SessionDep, storage: StorageDep, settings: SettingsDep,
+                        db: SessionDep, storage: StorageDep, runtime: RuntimeDep,
                         _: Idempotent) -> UploadOut:
     """Start a presigned upload: one PUT, or parts when the file is large."""
     from cloudnexus.uploads.describe import start
 
-    # One trip to a worker thread (a sync route takes another to check what it returns).
-    return await run_in_threadpool(start, db, storage, settings, bucket=bucket, request=body,
-                                   principal=principal)
+    # One piece of blocking work (a sync route would take another trip to a worker thread to
+    # check what it returns).
+    return await run_blocking(runtime, start, db, storage, runtime.settings, bucket=bucket,
+                              request=body, principal=principal)
 
 
 @router.get("/v1/uploads/{upload_id}", responses=error_responses(403, 404),

@@ -1,0 +1,59 @@
+"""The read API (cloudnexus.db.reads): a read that can start at once runs on the event loop;
+one that would wait, connect or ping runs in a worker thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from cloudnexus.db import connections, reads
+from tests.conftest import Tenant
+
+WORKER = "AnyIO worker thread"  # the name anyio gives its worker threads
+
+
+@contextmanager
+def read_threads() -> Iterator[list[str]]:
+    """The name of the thread each statement of the read API ran in."""
+    names: list[str] = []
+    first = reads._first
+    with pytest.MonkeyPatch.context() as patch:
+        from cloudnexus.db.pool import Pool
+
+        fetch_one = Pool.fetch_one
+
+        def on_postgresql(self: Pool, *args: Any) -> Any:
+            names.append(threading.current_thread().name)
+            return fetch_one(self, *args)
+
+        def on_sqlite(*args: Any) -> Any:
+            names.append(threading.current_thread().name)
+            return first(*args)
+
+        patch.setattr(Pool, "fetch_one", on_postgresql)
+        patch.setattr(reads, "_first", on_sqlite)
+        yield names
+
+
+def test_a_warm_read_runs_on_the_event_loop(client: Any, tenant: Tenant) -> None:
+    assert client.get("/v1/workspace", headers=tenant.headers()).status_code == 200
+    with read_threads() as names:
+        assert client.get("/v1/workspace", headers=tenant.headers()).status_code == 200
+    assert names and WORKER not in names, names
+
+
+def test_a_read_that_needs_a_ping_runs_in_a_worker_thread(
+        app: Any, client: Any, tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a connection idle for a while is pinged first; with every connection
+    that old, the read goes to a worker thread (a dead database must not stop the loop)."""
+    if not app.state.runtime.settings.uses_postgresql:
+        pytest.skip("SQLite opens no connections over a network")
+    assert client.get("/v1/workspace", headers=tenant.headers()).status_code == 200
+    monkeypatch.setattr(connections, "PING_AFTER_IDLE_SECONDS", 0.0)
+    with read_threads() as names:
+        assert client.get("/v1/workspace", headers=tenant.headers()).status_code == 200
+    assert names and set(names) == {WORKER}, names
