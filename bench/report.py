@@ -75,5 +75,9 @@ def merge(rows: list[Row]) -> None:
     """Put these rows into bench/results.json by name, keeping every other row there."""
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     fresh = {row.name: asdict(row) for row in rows}
-    kept = [row if row["name"] not in fresh else fresh.pop(row["name"]) for row in existing]
+    kept, seen = [], set()
+    for row in existing:  # one row a name: a stale copy (from a merge of two branches) goes
+        if row["name"] not in seen:
+            seen.add(row["name"])
+            kept.append(fresh.pop(row["name"], row))
     RESULTS.write_text(json.dumps(kept + list(fresh.values()), indent=2) + "\n")
