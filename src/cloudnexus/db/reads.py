@@ -3,8 +3,7 @@
 It runs inside the request's database slot (db.sessions.database_slot), on the event loop
 when it can start at once (an idle connection ready; SQLite's engine made), else in a worker
 thread. A read of one statement cannot wait on a lock, and its round trip costs less than a
-trip to a worker thread and back (whose hand-over of the GIL was a third of the CPU of a
-presigned GET's request, docs/performance.md). On
+trip to a worker thread and back (docs/performance.md, "Work on the event loop"). On
 PostgreSQL it takes a connection of the process's one pool (db.pool) and runs with psycopg
 alone: no ORM, which would cost a read more than its query does, and no SQLAlchemy, whose
 import is most of a cold start's first read. On SQLite it runs through the ORM's engine,

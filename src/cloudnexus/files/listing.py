@@ -39,6 +39,7 @@ class Bucket(Protocol):
     @property
     def public(self) -> bool: ...
 
+
 SORT_COLUMNS = {"path": File.path, "created_at": File.created_at, "size": File.size}
 # What a page shows of each file (FileOut) and its object's key, as plain rows: loading 101
 # ORM objects took more Python than the query and the page's serialisation together

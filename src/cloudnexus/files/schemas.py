@@ -127,7 +127,6 @@ class FileOut(Model):
         )
 
 
-
 class FilePage(Model):
     items: list[FileOut]
     next_cursor: str | None

@@ -112,8 +112,7 @@ def _download(storage: LocalStorage, key: str, disposition: str | None,
     if disposition:
         headers["Content-Disposition"] = disposition
     media_type = info.content_type or "application/octet-stream"
-    if stat.st_size <= READ_AT_ONCE_MAX_BYTES and request.method == "GET" \
-            and "range" not in request.headers:
+    if stat.st_size <= READ_AT_ONCE_MAX_BYTES and "range" not in request.headers:
         try:
             body = storage.path_of(key).read_bytes()
         except OSError:  # deleted since its stat

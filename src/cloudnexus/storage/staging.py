@@ -61,7 +61,7 @@ class StagedFile:
     @property
     def etag(self) -> str:
         """An opaque etag, as S3's (quoted hex), made of the SHA-256 taken anyway: an MD5 as
-        S3 makes it cost twice the SHA-256's CPU on every byte stored."""
+        S3 makes it would cost more CPU than the SHA-256 on every byte stored."""
         return f'"{self.sha256[:ETAG_HEX_DIGITS]}"'
 
     def close(self) -> None:
