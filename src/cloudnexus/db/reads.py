@@ -1,7 +1,7 @@
 """The read API: one statement, written once, run on whichever database is configured.
 
-It runs inside the request's database slot (db.sessions.database_slot), on the event loop
-when it can start at once (an idle connection ready; SQLite's engine made), else in a worker
+It runs inside the request's database slot (db.sessions.database_slot), on PostgreSQL on
+the event loop when it can start at once (an idle connection ready), else in a worker
 thread. A read of one statement cannot wait on a lock, and its round trip costs less than a
 trip to a worker thread and back (docs/performance.md, "Work on the event loop"). On
 PostgreSQL it takes a connection of the process's one pool (db.pool) and runs with psycopg
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, LiteralString
 
 from starlette.requests import Request
 
-from cloudnexus.db.sessions import database_slot, in_session, in_slot, with_new_session
+from cloudnexus.db.sessions import database_slot, in_session, in_slot
 from cloudnexus.runtime import Runtime, run_blocking, runtime_of
 
 if TYPE_CHECKING:
@@ -53,18 +53,18 @@ class Query:
 async def read_one(request: Request, query: Query, **params: Any) -> Row | None:
     """The statement's first row, as a dict, or None."""
     runtime = runtime_of(request)
+    if not runtime.settings.uses_postgresql:
+        # In a worker thread: SQLite's reads take a connection of its engine's own pool, which
+        # can run out, and one waited for on the event loop would hold the requests that are
+        # to give theirs back.
+        return await in_session(request, lambda db: _first(db, query, params))
     async with database_slot(request):
-        if runtime.settings.uses_postgresql:
-            pool = runtime.made_pool
-            ready = pool.take_ready() if pool is not None else None
-            if pool is not None and ready is not None:
-                return pool.fetch_one(query.for_psycopg, params, ready)
-            return await run_blocking(
-                runtime, lambda: _pool(runtime).fetch_one(query.for_psycopg, params))
-        if runtime.database_ready:
-            return with_new_session(runtime, lambda db: _first(db, query, params))
+        pool = runtime.made_pool
+        ready = pool.take_ready() if pool is not None else None
+        if pool is not None and ready is not None:
+            return pool.fetch_one(query.for_psycopg, params, ready)
         return await run_blocking(
-            runtime, with_new_session, runtime, lambda db: _first(db, query, params))
+            runtime, lambda: _pool(runtime).fetch_one(query.for_psycopg, params))
 
 
 async def write(request: Request, query: Query, **params: Any) -> None:

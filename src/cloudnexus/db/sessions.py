@@ -103,12 +103,10 @@ async def in_session(request: Request, work: Callable[["Session"], T], *,
     """`work` with a session of its own (see in_slot). Unless it `writes`, its transactions
     only read (on SQLite, beside the writer)."""
     runtime = runtime_of(request)
-    return await in_slot(request, lambda: with_new_session(runtime, work, writes=writes))
+    return await in_slot(request, lambda: _in_new_session(runtime, work, writes))
 
 
-def with_new_session(runtime: Runtime, work: Callable[["Session"], T], *,
-                     writes: bool = False) -> T:
-    """`work` with a session of its own, here and now."""
+def _in_new_session(runtime: Runtime, work: Callable[["Session"], T], writes: bool) -> T:
     factory = runtime.session_factory if writes else runtime.read_session_factory
     with factory() as session:
         return work(session)
