@@ -82,11 +82,10 @@ class Pool:
         for a free one, no connect and no ping (what may run on the event loop)."""
         if not self._free.acquire(blocking=False):
             return None
+        now = time.monotonic()
         with self._lock:
-            fresh = bool(self._idle) and (
-                time.monotonic() - self._idle[-1].idle_since < connections.PING_AFTER_IDLE_SECONDS
-                and time.monotonic() - self._idle[-1].made < POOL_RECYCLE_SECONDS)
-            connection = self._idle.pop() if fresh else None
+            ready = bool(self._idle) and _in_use_lately(self._idle[-1], now)
+            connection = self._idle.pop() if ready else None
         if connection is None:
             self._free.release()
             return None
@@ -99,7 +98,7 @@ class Pool:
         try:
             if connection.broken or connection.closed or \
                     connection.info.transaction_status != TransactionStatus.IDLE or \
-                    time.monotonic() - connection.made >= POOL_RECYCLE_SECONDS:
+                    _to_recycle(connection, time.monotonic()):
                 connection.close()
             else:
                 connection.idle_since = time.monotonic()
@@ -151,9 +150,8 @@ class Pool:
                     return None
                 connection = self._idle.pop()
             now = time.monotonic()
-            if now - connection.made < POOL_RECYCLE_SECONDS and (
-                    now - connection.idle_since < connections.PING_AFTER_IDLE_SECONDS
-                    or _answers(connection)):
+            if _in_use_lately(connection, now) or (
+                    not _to_recycle(connection, now) and _answers(connection)):
                 return connection
             connection.close()
 
@@ -167,6 +165,16 @@ class Pool:
         set_json_loads(load_json, connection)
         connection.made = time.monotonic()
         return connection
+
+
+def _to_recycle(connection: PooledConnection, now: float) -> bool:
+    return now - connection.made >= POOL_RECYCLE_SECONDS
+
+
+def _in_use_lately(connection: PooledConnection, now: float) -> bool:
+    """Idle for less than PING_AFTER_IDLE_SECONDS, and not yet to be recycled: usable as it is."""
+    return (now - connection.idle_since < connections.PING_AFTER_IDLE_SECONDS
+            and not _to_recycle(connection, now))
 
 
 def _answers(connection: PooledConnection) -> bool:
