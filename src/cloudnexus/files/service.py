@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import String, bindparam, func, select
 from sqlalchemy import update as sql_update
@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from cloudnexus.buckets import service as buckets
 from cloudnexus.buckets.models import Bucket
+from cloudnexus.buckets.reads import BucketSettings
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.db.columns import new_id, utcnow
 from cloudnexus.db.engine import rows_matched, save_unique, writes_take_turns
@@ -62,19 +63,36 @@ def _at_path(db: Session, *, bucket: Bucket, path: str, lock: bool = False) -> F
     return db.scalar(query.with_for_update() if lock else query)
 
 
-def ensure_path_free(db: Session, *, bucket: Bucket, path: str,
+# Columns, not the entity: loading a File costs more Python than the statement.
+_HOLDER = select(File.id, File.path, File.status).where(
+    File.bucket_id == bindparam("bucket_id"), File.path == bindparam("path"))
+
+
+def ensure_path_free(db: Session, *, bucket: Bucket | BucketSettings, path: str,
                      overwrite: bool) -> uuid.UUID | None:
     """409 when a file holds the path and the caller did not ask to overwrite; else the id
     of the file an overwrite would replace (and keep), if any."""
-    existing = _at_path(db, bucket=bucket, path=path)
+    existing = db.connection().execute(_HOLDER, {"bucket_id": bucket.id, "path": path}).first()
     if existing is None or existing.status == DELETING:
         return None
     if not overwrite:
         raise _path_taken(bucket, existing)
-    return existing.id
+    replaced: uuid.UUID = existing.id
+    return replaced
 
 
-def _path_taken(bucket: Bucket, existing: File) -> Conflict:
+class _Holder(Protocol):
+    """What a conflict names of the file holding a path."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
+def _path_taken(bucket: Bucket | BucketSettings, existing: _Holder) -> Conflict:
     if existing.status == MISSING:
         return Conflict(f"'{existing.path}' is taken in bucket '{bucket.name}' by file "
                         f"{existing.id}, whose bytes are missing; delete it or pass overwrite")
@@ -221,7 +239,7 @@ def delete_quietly(storage: Storage, key: str | None) -> None:
                        extra={"key": key})
 
 
-def new_object_key(bucket: Bucket, file_id: uuid.UUID) -> str:
+def new_object_key(bucket: Bucket | BucketSettings, file_id: uuid.UUID) -> str:
     return object_key(public=bucket.public, workspace_id=bucket.workspace_id,
                       bucket_id=bucket.id, file_id=file_id)
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from cloudnexus.auth.principal import Principal
-    from cloudnexus.buckets.models import Bucket
+    from cloudnexus.buckets.reads import BucketSettings
 
 
 def shown(upload: Upload) -> UploadOut:
@@ -35,7 +35,7 @@ def shown(upload: Upload) -> UploadOut:
                      error=refusal)
 
 
-def start(db: Session, storage: Storage, settings: Settings, *, bucket: Bucket,
+def start(db: Session, storage: Storage, settings: Settings, *, bucket: BucketSettings,
           request: UploadCreate, principal: Principal) -> UploadOut:
     """Start a presigned upload and describe it (in one worker thread: the route's)."""
     from cloudnexus.uploads import service

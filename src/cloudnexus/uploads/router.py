@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from cloudnexus.auth.dependencies import PrincipalDep, require
 from cloudnexus.auth.scopes import WRITE
-from cloudnexus.buckets.dependencies import BucketDep
+from cloudnexus.buckets.dependencies import BucketSettingsDep
 from cloudnexus.deps import RuntimeDep, SessionDep, SettingsDep, StorageDep
 from cloudnexus.files.schemas import FileOut
 from cloudnexus.idempotency.dependencies import Idempotent
@@ -39,7 +39,7 @@ router = APIRouter(tags=["uploads"], route_class=IdempotentRoute, dependencies=[
              responses=error_responses(400, 403, 404, 409, 413, 415),
              description="Start a presigned upload: one PUT (`url`, `headers`), or parts when "
                          f"the file is large. {_PART_WINDOW}")
-async def create_upload(body: UploadCreate, bucket: BucketDep, principal: PrincipalDep,
+async def create_upload(body: UploadCreate, bucket: BucketSettingsDep, principal: PrincipalDep,
                         db: SessionDep, storage: StorageDep, runtime: RuntimeDep,
                         _: Idempotent) -> UploadOut:
     """Start a presigned upload: one PUT, or parts when the file is large."""

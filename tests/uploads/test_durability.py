@@ -1,0 +1,56 @@
+"""What waits for the disk: on PostgreSQL a single PUT's upload commits without waiting (its
+loss in a crash leaves nothing behind but a URL not yet used); a multipart upload, which
+storage already holds, and every complete, which makes a file, wait as any write does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Tenant
+from tests.test_sql_statements import counted_statements
+
+
+def committing_later(statements: list[str]) -> bool:
+    return any("synchronous_commit" in statement for statement in statements)
+
+
+@pytest.fixture
+def on_postgresql(app: Any, client: Any, tenant: Tenant) -> None:
+    if not app.state.runtime.settings.uses_postgresql:
+        pytest.skip("SQLite has no asynchronous commit")
+    assert client.post("/v1/buckets", json={"name": "media"},
+                       headers=tenant.headers()).status_code == 201
+
+
+def start(client: Any, tenant: Tenant, path: str, size: int, **extra: Any) -> dict[str, Any]:
+    created = client.post("/v1/buckets/media/uploads", headers=tenant.headers(), json={
+        "path": path, "size": size, "content_type": "application/octet-stream", **extra})
+    assert created.status_code == 201, created.text
+    return created.json()  # type: ignore[no-any-return]
+
+
+def test_a_single_put_upload_commits_without_waiting_for_the_disk(
+        app: Any, client: Any, tenant: Tenant, on_postgresql: None) -> None:
+    with counted_statements(app.state.runtime) as statements:
+        start(client, tenant, "a.bin", 3)
+    assert committing_later(statements), statements
+
+
+def test_a_multipart_upload_waits_for_the_disk(
+        app: Any, client: Any, tenant: Tenant, on_postgresql: None) -> None:
+    with counted_statements(app.state.runtime) as statements:
+        start(client, tenant, "big.bin", 3, multipart=True)
+    assert statements and not committing_later(statements), statements
+
+
+def test_the_complete_that_makes_the_file_waits_for_the_disk(
+        app: Any, client: Any, tenant: Tenant, on_postgresql: None) -> None:
+    upload = start(client, tenant, "a.bin", 3)
+    assert client.put(upload["url"], content=b"abc",
+                      headers=upload["headers"]).status_code == 200
+    with counted_statements(app.state.runtime) as statements:
+        done = client.post(f"/v1/uploads/{upload['id']}/complete", headers=tenant.headers())
+    assert done.status_code == 200, done.text
+    assert statements and not committing_later(statements), statements
