@@ -36,7 +36,7 @@ def test_a_poller_sees_every_event_once_in_spite_of_commit_order(app: Any) -> No
                     time.sleep(rng.random() * 0.02)  # ... and commits after others did
                     db.commit()
                     with lock:
-                        committed.extend(str(event.id) for event in made)
+                        committed.extend(str(event_id) for event_id in made)
         except BaseException as exc:  # reported by the test's thread
             failures.append(exc)
 

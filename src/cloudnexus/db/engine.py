@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Insert, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -141,6 +141,16 @@ def save_unique(db: Session, conflict: str, *, commit: bool = True) -> None:
             db.commit()
         else:
             db.flush()
+    except IntegrityError:
+        db.rollback()
+        raise Conflict(conflict) from None
+
+
+def insert_unique(db: Session, statement: Insert, row: dict[str, Any], conflict: str) -> None:
+    """Insert `row` in the session's transaction, as Core (no unit of work); a
+    unique-constraint violation rolls back and becomes 409 `conflict`."""
+    try:
+        db.connection().execute(statement, row)
     except IntegrityError:
         db.rollback()
         raise Conflict(conflict) from None

@@ -7,11 +7,12 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, text, tuple_
+from sqlalchemy import Table, delete, func, insert, literal_column, select, text, tuple_
 from sqlalchemy.orm import Session
 
+from cloudnexus.db.columns import new_id, utcnow
 from cloudnexus.errors import BadRequest
 from cloudnexus.events.models import CURRENT_XID, Event
 
@@ -20,18 +21,26 @@ _HORIZON = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 LAST_SEQ = 2**63 - 1
 
 
-def emit(db: Session, *, workspace_id: uuid.UUID, type_: str, data: dict[str, Any]) -> Event:
-    """Add an event to the session's transaction: it commits, or rolls back, with the change."""
-    event = Event(workspace_id=workspace_id, type=type_, data=data)
-    if db.get_bind().dialect.name == "postgresql":
-        event.xid = text(CURRENT_XID)  # type: ignore[assignment]
-    db.add(event)
+def emit(db: Session, *, workspace_id: uuid.UUID, type_: str,
+         data: dict[str, Any]) -> uuid.UUID:
+    """Write an event into the session's transaction (at once, one prebuilt statement: no
+    unit of work for it at the commit); it commits, or rolls back, with the change. Its id."""
+    event_id = new_id()
+    postgresql = db.get_bind().dialect.name == "postgresql"
+    db.connection().execute(_INSERT_ON_POSTGRESQL if postgresql else _INSERT, {
+        "id": event_id, "workspace_id": workspace_id, "type": type_, "data": data,
+        "created_at": utcnow()})
     settings = db.info.get("settings")  # runtime.py: the writers' sessions carry them
     if settings is not None and settings.events_queue_url is not None:
         from cloudnexus.events.queue import nudge_after_commit
 
         nudge_after_commit(db, settings)
-    return event
+    return event_id
+
+
+_EVENTS = cast(Table, Event.__table__)
+_INSERT = insert(_EVENTS).values(xid=0)
+_INSERT_ON_POSTGRESQL = insert(_EVENTS).values(xid=literal_column(CURRENT_XID))
 
 
 def encode_cursor(xid: int, seq: int) -> str:

@@ -6,9 +6,9 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import String, bindparam, func, select
+from sqlalchemy import String, Table, bindparam, func, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -17,8 +17,8 @@ from cloudnexus.buckets import service as buckets
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.reads import BucketSettings
 from cloudnexus.buckets.rules import check_upload
-from cloudnexus.db.columns import new_id, utcnow
-from cloudnexus.db.engine import rows_matched, save_unique, writes_take_turns
+from cloudnexus.db.columns import new_id, row_of, utcnow
+from cloudnexus.db.engine import insert_unique, rows_matched, save_unique, writes_take_turns
 from cloudnexus.errors import Conflict, NotFound, PreconditionFailed
 from cloudnexus.events import outbox, types
 from cloudnexus.files.direct import DirectUpload
@@ -58,14 +58,11 @@ def emit(db: Session, type_: str, file: File, **extra: Any) -> None:
     outbox.emit(db, workspace_id=file.workspace_id, type_=type_, data=data)
 
 
-def _at_path(db: Session, *, bucket: Bucket, path: str, lock: bool = False) -> File | None:
-    query = select(File).where(File.bucket_id == bucket.id, File.path == path)
-    return db.scalar(query.with_for_update() if lock else query)
-
-
 # Columns, not the entity: loading a File costs more Python than the statement.
 _HOLDER = select(File.id, File.path, File.status).where(
     File.bucket_id == bindparam("bucket_id"), File.path == bindparam("path"))
+_HOLDER_LOCKED = _HOLDER.with_for_update()
+_INSERT_FILE = insert(cast(Table, File.__table__))
 
 
 def ensure_path_free(db: Session, *, bucket: Bucket | BucketSettings, path: str,
@@ -141,7 +138,9 @@ def record(db: Session, storage: Storage, new: NewFile) -> tuple[File, str | Non
     """
     bucket, path, reserved_size = new.bucket, new.path, new.reserved_size
     _lock_path(db, bucket=bucket, path=path)
-    existing = _at_path(db, bucket=bucket, path=path, lock=True)
+    holder = db.connection().execute(_HOLDER_LOCKED, {"bucket_id": bucket.id,
+                                                      "path": path}).first()
+    existing = None if holder is None else db.get(File, holder.id)  # (its row locked)
     key_to_delete, kept, freed, derived, old_previews = None, None, None, 0, []
     if existing is not None:
         if existing.status != DELETING and not new.overwrite:
@@ -162,16 +161,18 @@ def record(db: Session, storage: Storage, new: NewFile) -> tuple[File, str | Non
         "created_by": new.created_by, "updated_at": now, "derived_bytes": 0, "previews": None,
         "detected_content_type": new.sniffed.content_type if new.sniffed else None,
         "image": new.sniffed.image if new.sniffed else None}
+    taken = f"'{path}' was just taken in bucket '{bucket.name}'"
     if kept is None:
+        # Written at once, as one prebuilt statement (the object stays out of the session).
         file = File(id=new.file_id, workspace_id=bucket.workspace_id, bucket_id=bucket.id,
                     bucket=bucket, path=path, path_search=search_key(path),
                     storage_key=new.storage_key, created_at=now, **content)
-        db.add(file)
+        insert_unique(db, _INSERT_FILE, row_of(file), taken)
     else:
         file = kept
         for name, value in content.items():
             setattr(file, name, value)
-    save_unique(db, f"'{path}' was just taken in bucket '{bucket.name}'", commit=False)
+        save_unique(db, taken, commit=False)
     if new.bytes_stored is not None:
         new.bytes_stored()
     if kept is not None and reserved_size is not None:
