@@ -101,11 +101,10 @@ def test_each_warm_route_keeps_its_statement_budget(
 
 def test_a_small_direct_upload_keeps_its_statement_budget(
         app: Any, client: Any, tenant: Tenant, file_id: str) -> None:
-    """The key; the bucket, read once with its record (a body too small to be sent on as it
-    arrives is not preceded by a read of its own); on PostgreSQL the path's lock; a file at
-    the path; the file; the workspace's and the bucket's counts (the bucket's returning its
-    visibility under the count's lock); the file's event. (Begin and commit are not
-    counted.)"""
+    """The key; the bucket, read once, before the body (through the read API); on
+    PostgreSQL the path's lock; a file at the path; the file; the workspace's and the
+    bucket's counts (the bucket's returning its visibility under the count's lock); the
+    file's event. (Begin and commit are not counted.)"""
     def send() -> int:
         return int(client.post("/v1/buckets/docs/files", headers=tenant.headers(),
                                data={"path": f"n-{uuid.uuid4().hex}.txt"},

@@ -7,7 +7,7 @@ from fastapi import Depends, Path, Request
 
 from cloudnexus.auth.dependencies import PrincipalDep, check_covers
 from cloudnexus.auth.principal import Principal
-from cloudnexus.buckets.reads import read_bucket
+from cloudnexus.buckets.reads import BucketSettings, read_bucket
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.db.sessions import database_released
 from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
@@ -73,17 +73,17 @@ async def direct_upload(
 ) -> DirectUpload:
     """The request's form, its file part sent on to storage as it arrives when it is large
     and the bucket takes it; the database is given back meanwhile (a slow client can stretch
-    the body out). A body that may be large enough to be sent on has its bucket read before
-    it (read_bucket), its record only after; a smaller one's bucket is read once, with its
-    record (files/service.py), which saves a statement and a trip to a worker thread."""
+    the body out). The bucket is read before the body, through the read API (no ORM session
+    for it, and on PostgreSQL no trip to a worker thread); its record reads its visibility
+    again, under the lock that counts the file (files/service.py)."""
     check_covers(principal, bucket=bucket)
+    target = await read_bucket(request, workspace_id=principal.workspace_id, name=bucket)
     file_id = uuid.uuid4()
-    forwarder = await _forwarder(request, bucket, principal, storage, file_id) \
+    forwarder = _forwarder(target, principal, storage, file_id) \
         if may_forward(request) else None
     async with database_released(request):
         upload = await read_form(request, settings.direct_upload_max_bytes, forwarder)
-    upload.bucket_name, upload.workspace_id = bucket, principal.workspace_id
-    upload.file_id = file_id  # a forwarded part's key has it
+    upload.bucket, upload.file_id = target, file_id  # a forwarded part's key has the id
     upload.created_by, upload.grant = principal.created_by, principal.grant
     return upload
 
@@ -94,10 +94,8 @@ def may_forward(request: Request) -> bool:
     return not (declared and declared.isdigit() and int(declared) < FORWARD_FROM)
 
 
-async def _forwarder(request: Request, bucket: str, principal: Principal, storage: Storage,
-                     file_id: uuid.UUID) -> Forwarder:
-    target = await read_bucket(request, workspace_id=principal.workspace_id, name=bucket)
-
+def _forwarder(target: BucketSettings, principal: Principal, storage: Storage,
+               file_id: uuid.UUID) -> Forwarder:
     def forwarder(content_type: str, pipe: SpoolPipe) -> Forward | None:
         try:
             check_upload(size=pipe.length, content_type=content_type,

@@ -21,6 +21,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from cloudnexus.auth.grants import Grant
+from cloudnexus.buckets.reads import BucketSettings
 from cloudnexus.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from cloudnexus.files.forwarding import FORWARD_FROM, Forward, SpoolPipe
 from cloudnexus.files.paths import check_path
@@ -46,9 +47,8 @@ class DirectUpload:
     metadata: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     overwrite: bool = False
-    # The bucket, named in the path, of the workspace: set by the route's dependency.
-    bucket_name: str = ""
-    workspace_id: uuid.UUID | None = None
+    # The bucket named in the path, as read before the body: set by the route's dependency.
+    bucket: BucketSettings | None = None
     file_id: uuid.UUID = field(default_factory=uuid.uuid4)  # the record's, and its object's
     forward: Forward | None = None  # the part's upload, when it was sent on as it arrived
     created_by: str | None = None  # set by the route's dependency, with what its token allows

@@ -240,6 +240,15 @@ def delete_quietly(storage: Storage, key: str | None) -> None:
                        extra={"key": key})
 
 
+def as_model(settings: BucketSettings) -> Bucket:
+    """The bucket as read through the read API, as a model out of any session: what a new
+    file's record needs of it (its id, workspace, name and visibility, which `record` reads
+    again under its lock)."""
+    return Bucket(id=settings.id, workspace_id=settings.workspace_id, name=settings.name,
+                  public=settings.public, max_file_size=settings.max_file_size,
+                  allowed_content_types=settings.allowed_content_types)
+
+
 def new_object_key(bucket: Bucket | BucketSettings, file_id: uuid.UUID) -> str:
     return object_key(public=bucket.public, workspace_id=bucket.workspace_id,
                       bucket_id=bucket.id, file_id=file_id)
@@ -338,16 +347,23 @@ def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
     if upload.grant is not None:
         upload.grant.check_new_file(path=upload.path, size=upload.size,
                                     content_type=upload.content_type)
-    # 404 when there is none by that name (deleted since the upload began, or a small one's
-    # bucket, read first here: files/dependencies.py)
-    if upload.workspace_id is None:
-        raise RuntimeError("a direct upload's dependency names its workspace")
-    bucket = buckets.get(db, workspace_id=upload.workspace_id, name=upload.bucket_name)
+    if upload.bucket is None:
+        raise RuntimeError("a direct upload's dependency reads its bucket")
     takes_turns = writes_take_turns(db)
-    if takes_turns:
-        # One writer at a time: its turn is not spent waiting on storage. The bucket's read
-        # ends here, and the rows are written once the bytes are stored.
-        db.commit()
+    if upload.forward is None:
+        # As read before the body (files/dependencies.py); one deleted since is 404 when
+        # counted, one whose visibility changed since is 409 (record).
+        bucket = as_model(upload.bucket)
+    else:
+        # A part sent on as it arrived may have taken long: its bucket is read again (404
+        # when deleted meanwhile), and one whose visibility changed meanwhile (as an empty
+        # one may) has the file stored again under its new prefix, below.
+        bucket = buckets.get(db, workspace_id=upload.bucket.workspace_id,
+                             name=upload.bucket.name)
+        if takes_turns:
+            # One writer at a time: its turn is not spent waiting on storage. The bucket's
+            # read ends here, and the rows are written once the bytes are stored.
+            db.commit()
     key, forward = new_object_key(bucket, upload.file_id), upload.forward
     if forward is not None and forward.key != key:
         # The bucket's visibility changed (it may while empty) since the part went on under
