@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, insert, literal_column, select, update
+from sqlalchemy import Table, bindparam, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -32,7 +32,7 @@ from cloudnexus.errors import (
 )
 from cloudnexus.events import outbox, types
 from cloudnexus.files import service as files
-from cloudnexus.files.models import File
+from cloudnexus.files.models import DELETING, File
 from cloudnexus.files.paths import check_path
 from cloudnexus.limits import MAX_OBJECT_BYTES
 from cloudnexus.previews.checks import check_detected, sniff_stored
@@ -74,14 +74,10 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: BucketS
     check_upload(size=request.size, content_type=request.content_type,
                  max_file_size=bucket.max_file_size,
                  allowed_content_types=bucket.allowed_content_types)
-    replaces = files.ensure_path_free(db, bucket=bucket, path=path,
-                                      overwrite=request.overwrite)
     multipart = request.size > 0 and (
         request.multipart or request.size > settings.multipart_threshold)
-    usage.reserve(db, workspace_id=bucket.workspace_id, size=request.size)
-    public = _visibility(db, bucket_id=bucket.id, commit_at_once=multipart)
-    if public is None:
-        raise bucket_not_found(bucket.name)  # deleted meanwhile
+    public, replaces = _hold(db, bucket=bucket, path=path, size=request.size,
+                             overwrite=request.overwrite, commit_at_once=multipart)
     bucket = replace(bucket, public=public)
     file_id, now = new_id(), utcnow()
     upload = Upload(
@@ -110,21 +106,30 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: BucketS
 
 
 _INSERT_UPLOAD = insert(cast(Table, Upload.__table__))
-# The object key's prefix follows the bucket's visibility: the row is read again under a
-# share lock, so a visibility change (buckets.update) waits for this upload to be recorded,
-# then sees it in flight and refuses; or it went first, and this reads it. (After the
-# workspace's row, as every usage change takes the workspace's row before the bucket's.)
+# The quota held, and read under the workspace's lock that holds it: the bucket's visibility,
+# which the object key's prefix follows, under a share lock (so a visibility change,
+# buckets.update, waits for this upload to be recorded, then sees it in flight and refuses;
+# or it went first, and this reads it: the workspace's row before the bucket's, as every
+# usage change takes them), and the file holding the path. One statement, one round trip.
+_FILE_AT_PATH = select(File.id).where(
+    File.bucket_id == bindparam("bucket_id"), File.path == bindparam("path"),
+    File.status != DELETING).scalar_subquery()
 _VISIBILITY = select(Bucket.public).where(Bucket.id == bindparam("bucket_id")) \
-    .with_for_update(read=True)
+    .with_for_update(read=True).scalar_subquery()
+_HOLD = usage.reserving(_VISIBILITY.label("public"), _FILE_AT_PATH.label("holder"))
 # The same, and on PostgreSQL this transaction's commit not waiting for the disk: see
-# docs/architecture.md ("Durability"). Read with the visibility: no round trip of its own.
-_VISIBILITY_COMMITTING_LATER: Select[bool, Any] = select(
-    Bucket.public, literal_column("set_config('synchronous_commit', 'off', true)")) \
-    .where(Bucket.id == bindparam("bucket_id")).with_for_update(read=True)
+# docs/architecture.md ("Durability").
+_HOLD_COMMITTING_LATER = usage.reserving(
+    _VISIBILITY.label("public"), _FILE_AT_PATH.label("holder"),
+    literal_column("set_config('synchronous_commit', 'off', true)"))
 
 
-def _visibility(db: Session, *, bucket_id: uuid.UUID, commit_at_once: bool) -> bool | None:
-    """The bucket's visibility under a share lock (None: deleted meanwhile).
+def _hold(db: Session, *, bucket: BucketSettings, path: str, size: int, overwrite: bool,
+          commit_at_once: bool) -> tuple[bool, uuid.UUID | None]:
+    """Hold the quota for the upload; the bucket's visibility, and the id of the file an
+    overwrite would replace (and keep). 409 when a file holds the path and the caller did
+    not ask to overwrite, then 403 when the quota has no room, then 404 when the bucket is
+    gone (as if checked in that order).
 
     Unless `commit_at_once`, the transaction's commit on PostgreSQL returns before its record
     reaches the disk: a single PUT's upload leaves nothing else behind, so the crash that
@@ -132,9 +137,18 @@ def _visibility(db: Session, *, bucket_id: uuid.UUID, commit_at_once: bool) -> b
     later commit (its complete's) writes it down first. A multipart upload's commit waits,
     as storage already holds its multipart upload."""
     later = not commit_at_once and db.get_bind().dialect.name == "postgresql"
-    row = db.connection().execute(_VISIBILITY_COMMITTING_LATER if later else _VISIBILITY,
-                                  {"bucket_id": bucket_id}).first()
-    return None if row is None else bool(row[0])
+    held = db.connection().execute(_HOLD_COMMITTING_LATER if later else _HOLD, {
+        **usage.reservation(workspace_id=bucket.workspace_id, size=size),
+        "bucket_id": bucket.id, "path": path}).first()
+    if held is None or (held.holder is not None and not overwrite):
+        # Said as the path's own check says it (409), else the quota's (403).
+        files.ensure_path_free(db, bucket=bucket, path=path, overwrite=overwrite)
+        if held is None:
+            raise usage.quota_exceeded(db, workspace_id=bucket.workspace_id, size=size, files=1)
+    if held.public is None:
+        raise bucket_not_found(bucket.name)  # deleted meanwhile
+    replaces: uuid.UUID | None = held.holder
+    return bool(held.public), replaces
 
 
 def get(db: Session, *, workspace_id: uuid.UUID, upload_id: uuid.UUID,

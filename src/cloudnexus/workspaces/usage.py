@@ -8,10 +8,11 @@ before its commit."""
 from __future__ import annotations
 
 import uuid
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, Update, bindparam, or_, select, update
+from sqlalchemy import BigInteger, ColumnElement, Table, Update, bindparam, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from cloudnexus.buckets.models import Bucket
 from cloudnexus.db.engine import rows_matched
@@ -52,9 +53,21 @@ def _updated(db: Session, statement: Update, **params: object) -> bool:
 
 def reserve(db: Session, *, workspace_id: uuid.UUID, size: int) -> None:
     """Hold room for an upload in flight; 403 quota_exceeded when there is none."""
-    if not _updated(db, _CHANGE_RESERVED, workspace_id=workspace_id, bytes=size, files=1,
-                    room_bytes=size, room_files=1):
+    if not _updated(db, _CHANGE_RESERVED, **reservation(workspace_id=workspace_id, size=size)):
         raise quota_exceeded(db, workspace_id=workspace_id, size=size, files=1)
+
+
+def reserving(*columns: ColumnElement[Any]) -> ReturningUpdate[Any]:
+    """reserve()'s statement, returning `columns` (read under the workspace's row lock it
+    takes) when there is room, and no row when there is none; run with reservation()'s
+    parameters and the columns' own."""
+    return _CHANGE_RESERVED.returning(*columns)
+
+
+def reservation(*, workspace_id: uuid.UUID, size: int) -> dict[str, object]:
+    """The parameters that hold room for one upload of `size` bytes."""
+    return {"workspace_id": workspace_id, "bytes": size, "files": 1, "room_bytes": size,
+            "room_files": 1}
 
 
 def release(db: Session, *, workspace_id: uuid.UUID, size: int) -> None:
