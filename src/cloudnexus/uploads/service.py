@@ -147,7 +147,8 @@ def _hold(db: Session, *, bucket: BucketSettings, path: str, size: int, overwrit
             raise usage.quota_exceeded(db, workspace_id=bucket.workspace_id, size=size, files=1)
     if held.public is None:
         raise bucket_not_found(bucket.name)  # deleted meanwhile
-    replaces: uuid.UUID | None = held.holder
+    # (Not overwriting: a file that held the path was gone by the check above.)
+    replaces: uuid.UUID | None = held.holder if overwrite else None
     return bool(held.public), replaces
 
 

@@ -1,6 +1,7 @@
-"""What waits for the disk: on PostgreSQL a single PUT's upload commits without waiting (its
-loss in a crash leaves nothing behind but a URL not yet used); a multipart upload, which
-storage already holds, and every complete, which makes a file, wait as any write does."""
+"""Starting an upload. What waits for the disk: on PostgreSQL a single PUT's upload commits
+without waiting (its loss in a crash leaves nothing behind but a URL not yet used); a
+multipart upload, which storage already holds, and every complete, which makes a file, wait
+as any write does. And the file it would replace, read in the same statement as its hold."""
 
 from __future__ import annotations
 
@@ -54,3 +55,19 @@ def test_the_complete_that_makes_the_file_waits_for_the_disk(
         done = client.post(f"/v1/uploads/{upload['id']}/complete", headers=tenant.headers())
     assert done.status_code == 200, done.text
     assert statements and not committing_later(statements), statements
+
+
+def test_a_file_gone_between_the_hold_and_its_check_is_not_replaced(
+        app: Any, client: Any, tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hold saw a file at the path; the path's own check, a moment later, found none (it
+    was deleted meanwhile): the upload makes a file of its own, not the gone one's id."""
+    from cloudnexus.files import service as files
+
+    assert client.post("/v1/buckets", json={"name": "media"},
+                       headers=tenant.headers()).status_code == 201
+    held = client.post("/v1/buckets/media/files", headers=tenant.headers(),
+                       files={"file": ("a.bin", b"old", "application/octet-stream")})
+    assert held.status_code == 201, held.text
+    monkeypatch.setattr(files, "ensure_path_free", lambda *args, **kwargs: None)
+    upload = start(client, tenant, "a.bin", 3)
+    assert upload["file_id"] != held.json()["id"]
