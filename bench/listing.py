@@ -32,7 +32,7 @@ def p50_ms(db: Any, pages: dict[int, tuple[Any, ListQuery]], runs: int) -> dict[
 def cursor_at(db: Any, bucket: Any, sort: str, depth: int) -> str:
     query = ListQuery(sort=sort)
     row = db.execute(build_statement(db, bucket=bucket, query=query).offset(depth).limit(1)).one()
-    return encode_cursor(query, bucket.id, row)
+    return encode_cursor(query, bucket.id, row._mapping)
 
 
 def run(database_url: str, *, large: int, runs: int) -> list[Row]:

@@ -21,22 +21,22 @@ WORKER = "AnyIO worker thread"  # the name anyio gives its worker threads
 def read_threads() -> Iterator[list[str]]:
     """The name of the thread each statement of the read API ran in."""
     names: list[str] = []
-    first = reads._first
+    rows = reads._rows
     with pytest.MonkeyPatch.context() as patch:
         from cloudnexus.db.pool import Pool
 
-        fetch_one = Pool.fetch_one
+        fetch = Pool.fetch
 
-        def on_postgresql(self: Pool, *args: Any) -> Any:
+        def on_postgresql(self: Pool, *args: Any, **kwargs: Any) -> Any:
             names.append(threading.current_thread().name)
-            return fetch_one(self, *args)
+            return fetch(self, *args, **kwargs)
 
         def on_sqlite(*args: Any) -> Any:
             names.append(threading.current_thread().name)
-            return first(*args)
+            return rows(*args)
 
-        patch.setattr(Pool, "fetch_one", on_postgresql)
-        patch.setattr(reads, "_first", on_sqlite)
+        patch.setattr(Pool, "fetch", on_postgresql)
+        patch.setattr(reads, "_rows", on_sqlite)
         yield names
 
 

@@ -201,3 +201,45 @@ def test_bad_parameters_are_422(client: Any, tenant: Tenant, seeded: Seeded, que
     response = client.get(f"/v1/buckets/big/files?{query}", headers=tenant.headers())
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_a_plain_page_is_the_page_the_general_query_makes(app: Any, client: Any,
+                                                          tenant: Tenant, order: str) -> None:
+    """A plain page (sorted by path, no filter) is read through the read API; the page the
+    statement of every other page makes (page_of) for the same query is the same, field for
+    field and cursor for cursor: in a public bucket, with metadata, tags and an image."""
+    import io
+
+    from PIL import Image
+
+    from cloudnexus.buckets.models import Bucket
+    from cloudnexus.files.listing import ListQuery, page_of
+
+    assert client.post("/v1/buckets", json={"name": "shown", "public": True},
+                       headers=tenant.headers()).status_code == 201
+    png = io.BytesIO()
+    Image.new("RGB", (3, 2)).save(png, "PNG")
+    for index, (body, kind) in enumerate([(b"a", "text/plain"), (png.getvalue(), "image/png"),
+                                          (b"{}", "application/json")] * 2):
+        made = client.post("/v1/buckets/shown/files", headers=tenant.headers(), data={
+            "path": f"d/{index}-{kind.replace('/', '.')}", "tags": ["x", f"t{index}"],
+            "metadata": json.dumps({"n": index, "deep": {"list": [1.5, None, "é"]}})},
+            files={"file": ("f", body, kind)})
+        assert made.status_code == 201, made.text
+    runtime = app.state.runtime
+    cursor, shown = None, []
+    for _ in range(3):  # pages of 2, each after the last one's cursor
+        url = f"/v1/buckets/shown/files?limit=2&order={order}"
+        plain = client.get(url + (f"&cursor={cursor}" if cursor else ""),
+                           headers=tenant.headers()).json()
+        with runtime.session_factory() as db:
+            bucket = db.query(Bucket).filter_by(name="shown").one()
+            general = page_of(db, runtime.storage, bucket=bucket,
+                              query=ListQuery(order=order, limit=2, cursor=cursor))
+        assert general.model_dump(mode="json") == plain
+        assert plain["items"] and all(item["public_url"] for item in plain["items"])
+        shown += plain["items"]
+        cursor = plain["next_cursor"]
+    assert cursor is None and len(shown) == 6
+    assert sum(item["image"] is not None for item in shown) == 2

@@ -111,12 +111,19 @@ class Pool:
                   connection: PooledConnection | None = None) -> Row | None:
         """The statement's first row, as a dict, or None (autocommit: no transaction), on
         `connection` (taken from this pool) or one taken now."""
+        rows = self.fetch(sql, params, connection, at_most=1)
+        return rows[0] if rows else None
+
+    def fetch(self, sql: LiteralString, params: Mapping[str, Any],
+              connection: PooledConnection | None = None, *,
+              at_most: int | None = None) -> list[Row]:
+        """The statement's rows (`at_most` of them), as dicts, as fetch_one."""
         connection = connection or self.take()
         try:
             connection.autocommit = True
             with connection.cursor(row_factory=dict_row) as cursor:
                 cursor.execute(sql, params)
-                return cursor.fetchone()
+                return cursor.fetchall() if at_most is None else cursor.fetchmany(at_most)
         finally:
             self._reset(connection)
 

@@ -52,19 +52,31 @@ class Query:
 
 async def read_one(request: Request, query: Query, **params: Any) -> Row | None:
     """The statement's first row, as a dict, or None."""
+    rows = await _read(request, query, params, at_most=1)
+    return rows[0] if rows else None
+
+
+async def read_many(request: Request, query: Query, **params: Any) -> list[Row]:
+    """The statement's rows, as dicts. For a statement whose rows are bounded (a LIMIT): on
+    PostgreSQL it may run on the event loop, as read_one."""
+    return await _read(request, query, params, at_most=None)
+
+
+async def _read(request: Request, query: Query, params: Mapping[str, Any], *,
+                at_most: int | None) -> list[Row]:
     runtime = runtime_of(request)
     if not runtime.settings.uses_postgresql:
         # In a worker thread: SQLite's reads take a connection of its engine's own pool, which
         # can run out, and one waited for on the event loop would hold the requests that are
         # to give theirs back.
-        return await in_session(request, lambda db: _first(db, query, params))
+        return await in_session(request, lambda db: _rows(db, query, params, at_most))
     async with database_slot(request):
         pool = runtime.made_pool
         ready = pool.take_ready() if pool is not None else None
         if pool is not None and ready is not None:
-            return pool.fetch_one(query.for_psycopg, params, ready)
-        return await run_blocking(
-            runtime, lambda: _pool(runtime).fetch_one(query.for_psycopg, params))
+            return pool.fetch(query.for_psycopg, params, ready, at_most=at_most)
+        return await run_blocking(runtime, lambda: _pool(runtime).fetch(
+            query.for_psycopg, params, at_most=at_most))
 
 
 async def write(request: Request, query: Query, **params: Any) -> None:
@@ -83,9 +95,10 @@ def _pool(runtime: Runtime) -> Pool:
     return pool
 
 
-def _first(db: Session, query: Query, params: Mapping[str, Any]) -> Row | None:
-    row = db.execute(_typed(query, frozenset(params)), params).mappings().first()
-    return dict(row) if row is not None else None
+def _rows(db: Session, query: Query, params: Mapping[str, Any],
+          at_most: int | None) -> list[Row]:
+    result = db.execute(_typed(query, frozenset(params)), params).mappings()
+    return [dict(row) for row in (result.all() if at_most is None else result.fetchmany(at_most))]
 
 
 def _write(db: Session, query: Query, params: Mapping[str, Any]) -> None:

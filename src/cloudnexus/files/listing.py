@@ -11,20 +11,23 @@ import binascii
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, Row, Select, func, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, func, select, true, tuple_
 from sqlalchemy.orm import Session
+from starlette.requests import Request
 
+from cloudnexus.db.reads import Query, read_many
 from cloudnexus.errors import BadRequest
 from cloudnexus.files.conditions import contains, content_type_matches, has_tag, starts_with
 from cloudnexus.files.models import READY, File
 from cloudnexus.files.paths import search_key
 from cloudnexus.files.schemas import FilePage
 from cloudnexus.files.search import FILE_TRIGRAMS, least_common_trigram, rare_trigrams
+from cloudnexus.runtime import Runtime, run_blocking
 from cloudnexus.schemas import MAX_BIGINT, is_storable
 from cloudnexus.storage.base import Storage
 
@@ -69,6 +72,13 @@ class ListQuery:
             if value is not None and not is_storable(value):
                 raise BadRequest(f"'{name}' may not contain NUL or lone surrogates")
 
+    def is_plain(self) -> bool:
+        """Sorted by path, with no filter but the bucket's, at most a default page: the walk
+        every client makes (plain_page)."""
+        return (self.sort == "path" and self.limit <= PLAIN_PAGE_MAX and not (
+            self.prefix or self.q or self.tag or self.content_type)
+            and self.created_by is None)
+
     def fingerprint(self, bucket_id: uuid.UUID) -> str:
         """Ties a cursor to its bucket, filters and order."""
         parts = [str(bucket_id), self.prefix, self.q, self.tag, self.content_type, self.sort,
@@ -76,11 +86,12 @@ class ListQuery:
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
-def encode_cursor(query: ListQuery, bucket_id: uuid.UUID, file: File | Row[Any]) -> str:
-    value: Any = getattr(file, query.sort)
+def encode_cursor(query: ListQuery, bucket_id: uuid.UUID, file: Mapping[str, Any]) -> str:
+    """The cursor after `file` (a page's last row, by column name)."""
+    value: Any = file[query.sort]
     if isinstance(value, datetime):
         value = value.isoformat()
-    document = {"f": query.fingerprint(bucket_id), "v": value, "id": str(file.id)}
+    document = {"f": query.fingerprint(bucket_id), "v": value, "id": str(file["id"])}
     return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
 
 
@@ -214,24 +225,74 @@ def _by_rare_trigrams(db: Session, *, bucket: Bucket, query: ListQuery, key: str
 
 
 def list_files(db: Session, *, bucket: Bucket,
-               query: ListQuery) -> tuple[Sequence[Row[Any]], str | None]:
-    """One page of the bucket's ready files (rows of PAGE_COLUMNS), and the cursor of the next
-    page (None at the end)."""
+               query: ListQuery) -> tuple[Sequence[Mapping[str, Any]], str | None]:
+    """One page of the bucket's ready files (rows of PAGE_COLUMNS, by name), and the cursor
+    of the next page (None at the end)."""
     # On the session's connection, as Core: rows of columns need nothing of the ORM's
     # execution (its compile state and loading), which cost more than the rows' own reading.
-    rows = db.connection().execute(page_statement(db, bucket=bucket, query=query)).all()
+    rows = db.connection().execute(page_statement(db, bucket=bucket, query=query)).mappings()
+    # (RowMapping is typed with any key, a column as well as its name: these are by name.)
+    return _cut(cast(Sequence[Mapping[str, Any]], rows.all()), bucket, query)
+
+
+def _cut(rows: Sequence[Mapping[str, Any]], bucket: Bucket,
+         query: ListQuery) -> tuple[Sequence[Mapping[str, Any]], str | None]:
+    """The page of `rows` (one more than a page, when another follows), and the next cursor."""
     page, more = rows[:query.limit], len(rows) > query.limit
     return page, encode_cursor(query, bucket.id, page[-1]) if more and page else None
 
 
+async def page(request: Request, db: Session, storage: Storage, runtime: Runtime, *,
+               bucket: Bucket, query: ListQuery) -> FilePage:
+    """The page as the API shows it: a plain one through the read API, any other built and
+    run with SQLAlchemy in one piece of blocking work (a sync route would take a second trip
+    to a worker thread to check what it returns)."""
+    if not query.is_plain():
+        return await run_blocking(runtime, page_of, db, storage, bucket=bucket, query=query)
+    after = decode_cursor(query, bucket.id)
+    beyond = {} if after is None else {"after_path": after[0], "after_id": after[1]}
+    rows = await read_many(request, PLAIN_PAGES[query.order, after is not None],
+                           bucket_id=bucket.id, status=READY, limit=query.limit + 1, **beyond)
+    files, next_cursor = _cut(rows, bucket, query)
+    return shown(files, bucket=bucket, storage=storage, next_cursor=next_cursor)
+
+
 def page_of(db: Session, storage: Storage, *, bucket: Bucket, query: ListQuery) -> FilePage:
-    """The page as the API shows it. The read's transaction ends here, with the blocking work:
-    the connection goes back to the pool now, and the session closes without another trip."""
+    """A page with filters, or sorted otherwise than by path. The read's transaction ends
+    here, with the blocking work: the connection goes back to the pool now, and the session
+    closes without another trip."""
     files, next_cursor = list_files(db, bucket=bucket, query=query)
     db.commit()
+    return shown(files, bucket=bucket, storage=storage, next_cursor=next_cursor)
+
+
+def shown(files: Sequence[Mapping[str, Any]], *, bucket: Bucket, storage: Storage,
+          next_cursor: str | None) -> FilePage:
+    """The page's rows as the API shows them."""
     public = bucket.public
     # Validated as one page, in one call: a call for each file cost more than the query.
-    items = [{**dict(zip(PAGE_NAMES, file, strict=True)), "bucket": bucket.name,
-              "public_url": storage.public_url(file.storage_key) if public else None}
+    items = [{**file, "bucket": bucket.name,
+              "public_url": storage.public_url(file["storage_key"]) if public else None}
              for file in files]
     return FilePage.model_validate({"items": items, "next_cursor": next_cursor})
+
+
+# A plain page (ListQuery.is_plain) as read API statements: nothing to build, compile or
+# process with SQLAlchemy, and on PostgreSQL no trip to a worker thread (db.reads). Its rows
+# are at most PLAIN_PAGE_MAX + 1, so a read on the event loop stays short. The same columns,
+# order and keyset as page_statement's for such a page.
+PLAIN_PAGE_MAX = 100
+_PLAIN_PAGE = """
+SELECT id, path, size, content_type, sha256, etag, metadata, tags, status, created_at,
+       updated_at, created_by, detected_content_type, image, storage_key
+FROM files WHERE bucket_id = :bucket_id AND status = :status"""
+_AFTER = (("after_path", "files.path"), ("after_id", "files.id"))
+PLAIN_PAGES = {
+    ("asc", False): Query(_PLAIN_PAGE + " ORDER BY path, id LIMIT :limit", ("files",)),
+    ("desc", False): Query(_PLAIN_PAGE + " ORDER BY path DESC, id DESC LIMIT :limit",
+                           ("files",)),
+    ("asc", True): Query(_PLAIN_PAGE + " AND (path, id) > (:after_path, :after_id)"
+                         " ORDER BY path, id LIMIT :limit", ("files",), _AFTER),
+    ("desc", True): Query(_PLAIN_PAGE + " AND (path, id) < (:after_path, :after_id)"
+                          " ORDER BY path DESC, id DESC LIMIT :limit", ("files",), _AFTER),
+}

@@ -3,7 +3,7 @@ delete."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from cloudnexus.auth.dependencies import PrincipalDep, check_covers, require
@@ -64,8 +64,8 @@ async def upload_file(_: Idempotent, upload: DirectUploadDep, db: SessionDep,
 @router.get("/v1/buckets/{bucket}/files", dependencies=lister,
             responses=error_responses(400, 403, 404))
 async def list_files(
-    bucket: BucketSettingsDep, principal: PrincipalDep, db: SessionDep, storage: StorageDep,
-    runtime: RuntimeDep,
+    request: Request, bucket: BucketSettingsDep, principal: PrincipalDep, db: SessionDep,
+    storage: StorageDep, runtime: RuntimeDep,
     prefix: str | None = None,
     q: Annotated[str | None, Query(description="Substring of the path, any case")] = None,
     tag: str | None = None,
@@ -76,15 +76,13 @@ async def list_files(
         description="Files made by this token subject, or by `key:<api key id>`")] = None,
 ) -> FilePage:
     """List a bucket's files, a page at a time (keyset pagination)."""
-    from cloudnexus.files.listing import ListQuery, page_of
+    from cloudnexus.files.listing import ListQuery, page
 
     if principal.grant is not None:
         prefix = principal.grant.listing_prefix(prefix)
     query = ListQuery(prefix=prefix, q=q, tag=tag, content_type=content_type, sort=sort,
                       order=order, limit=limit, cursor=cursor, created_by=created_by)
-    # One piece of blocking work for the page (a sync route would take a second trip to a
-    # worker thread to check what it returns); the response is checked and serialised here.
-    return await run_blocking(runtime, page_of, db, storage, bucket=bucket, query=query)
+    return await page(request, db, storage, runtime, bucket=bucket, query=query)
 
 
 @router.post("/v1/buckets/{bucket}/files:delete", dependencies=batch_deleter,
