@@ -204,11 +204,13 @@ def test_bad_parameters_are_422(client: Any, tenant: Tenant, seeded: Seeded, que
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
-def test_a_plain_page_is_the_page_the_general_query_makes(app: Any, client: Any,
-                                                          tenant: Tenant, order: str) -> None:
-    """A plain page (sorted by path, no filter) is read through the read API; the page the
-    statement of every other page makes (page_of) for the same query is the same, field for
-    field and cursor for cursor: in a public bucket, with metadata, tags and an image."""
+@pytest.mark.parametrize("prefix", [None, "d/"])
+def test_a_plain_page_is_the_page_the_general_query_makes(
+        app: Any, client: Any, tenant: Tenant, order: str, prefix: str | None) -> None:
+    """A plain page (sorted by path, no filter but a prefix) is read through the read API;
+    the page the statement of every other page makes (page_of) for the same query is the
+    same, field for field and cursor for cursor: in a public bucket, with metadata, tags and
+    an image."""
     import io
 
     from PIL import Image
@@ -227,19 +229,23 @@ def test_a_plain_page_is_the_page_the_general_query_makes(app: Any, client: Any,
             "metadata": json.dumps({"n": index, "deep": {"list": [1.5, None, "é"]}})},
             files={"file": ("f", body, kind)})
         assert made.status_code == 201, made.text
+    outside = client.post("/v1/buckets/shown/files", headers=tenant.headers(), data={
+        "path": "e/0"}, files={"file": ("f", b"a", "text/plain")})
+    assert outside.status_code == 201, outside.text
     runtime = app.state.runtime
     cursor, shown = None, []
-    for _ in range(3):  # pages of 2, each after the last one's cursor
-        url = f"/v1/buckets/shown/files?limit=2&order={order}"
+    for _ in range(3 if prefix else 4):  # pages of 2, each after the last one's cursor
+        url = f"/v1/buckets/shown/files?limit=2&order={order}" + (
+            f"&prefix={prefix}" if prefix else "")
         plain = client.get(url + (f"&cursor={cursor}" if cursor else ""),
                            headers=tenant.headers()).json()
         with runtime.session_factory() as db:
             bucket = db.query(Bucket).filter_by(name="shown").one()
-            general = page_of(db, runtime.storage, bucket=bucket,
-                              query=ListQuery(order=order, limit=2, cursor=cursor))
+            general = page_of(db, runtime.storage, bucket=bucket, query=ListQuery(
+                prefix=prefix, order=order, limit=2, cursor=cursor))
         assert general.model_dump(mode="json") == plain
         assert plain["items"] and all(item["public_url"] for item in plain["items"])
         shown += plain["items"]
         cursor = plain["next_cursor"]
-    assert cursor is None and len(shown) == 6
+    assert cursor is None and len(shown) == (6 if prefix else 7)
     assert sum(item["image"] is not None for item in shown) == 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import uuid
@@ -22,7 +23,13 @@ from starlette.requests import Request
 
 from cloudnexus.db.reads import Query, read_many
 from cloudnexus.errors import BadRequest
-from cloudnexus.files.conditions import contains, content_type_matches, has_tag, starts_with
+from cloudnexus.files.conditions import (
+    contains,
+    content_type_matches,
+    has_tag,
+    path_range,
+    starts_with,
+)
 from cloudnexus.files.models import READY, File
 from cloudnexus.files.paths import search_key
 from cloudnexus.files.schemas import FilePage
@@ -73,11 +80,12 @@ class ListQuery:
                 raise BadRequest(f"'{name}' may not contain NUL or lone surrogates")
 
     def is_plain(self) -> bool:
-        """Sorted by path, with no filter but the bucket's, at most a default page: the walk
-        every client makes (plain_page)."""
-        return (self.sort == "path" and self.limit <= PLAIN_PAGE_MAX and not (
-            self.prefix or self.q or self.tag or self.content_type)
-            and self.created_by is None)
+        """Sorted by path, with no filter but the bucket's and a prefix's, at most a default
+        page: the walk every client makes, of a bucket or a folder (see `page`)."""
+        return (self.sort == "path" and self.limit <= PLAIN_PAGE_MAX
+                and not (self.q or self.tag or self.content_type)
+                and self.created_by is None
+                and (not self.prefix or path_range(self.prefix) is not None))
 
     def fingerprint(self, bucket_id: uuid.UUID) -> str:
         """Ties a cursor to its bucket, filters and order."""
@@ -250,9 +258,12 @@ async def page(request: Request, db: Session, storage: Storage, runtime: Runtime
     if not query.is_plain():
         return await run_blocking(runtime, page_of, db, storage, bucket=bucket, query=query)
     after = decode_cursor(query, bucket.id)
-    beyond = {} if after is None else {"after_path": after[0], "after_id": after[1]}
-    rows = await read_many(request, PLAIN_PAGES[query.order, after is not None],
-                           bucket_id=bucket.id, status=READY, limit=query.limit + 1, **beyond)
+    paths = path_range(query.prefix) if query.prefix else None
+    bounds = {**({} if paths is None else {"from_path": paths[0], "to_path": paths[1]}),
+              **({} if after is None else {"after_path": after[0], "after_id": after[1]})}
+    statement = _plain_page(query.order, within=paths is not None, after=after is not None)
+    rows = await read_many(request, statement, bucket_id=bucket.id, status=READY,
+                           limit=query.limit + 1, **bounds)
     files, next_cursor = _cut(rows, bucket, query)
     return shown(files, bucket=bucket, storage=storage, next_cursor=next_cursor)
 
@@ -280,19 +291,23 @@ def shown(files: Sequence[Mapping[str, Any]], *, bucket: Bucket, storage: Storag
 # A plain page (ListQuery.is_plain) as read API statements: nothing to build, compile or
 # process with SQLAlchemy, and on PostgreSQL no trip to a worker thread (db.reads). Its rows
 # are at most PLAIN_PAGE_MAX + 1, so a read on the event loop stays short. The same columns,
-# order and keyset as page_statement's for such a page.
+# conditions (a prefix as starts_with's range), order and keyset as page_statement's.
 PLAIN_PAGE_MAX = 100
 _PLAIN_PAGE = """
 SELECT id, path, size, content_type, sha256, etag, metadata, tags, status, created_at,
        updated_at, created_by, detected_content_type, image, storage_key
 FROM files WHERE bucket_id = :bucket_id AND status = :status"""
-_AFTER = (("after_path", "files.path"), ("after_id", "files.id"))
-PLAIN_PAGES = {
-    ("asc", False): Query(_PLAIN_PAGE + " ORDER BY path, id LIMIT :limit", ("files",)),
-    ("desc", False): Query(_PLAIN_PAGE + " ORDER BY path DESC, id DESC LIMIT :limit",
-                           ("files",)),
-    ("asc", True): Query(_PLAIN_PAGE + " AND (path, id) > (:after_path, :after_id)"
-                         " ORDER BY path, id LIMIT :limit", ("files",), _AFTER),
-    ("desc", True): Query(_PLAIN_PAGE + " AND (path, id) < (:after_path, :after_id)"
-                          " ORDER BY path DESC, id DESC LIMIT :limit", ("files",), _AFTER),
-}
+_WITHIN = " AND path >= :from_path AND path < :to_path"
+_AFTER = {"asc": " AND (path, id) > (:after_path, :after_id)",
+          "desc": " AND (path, id) < (:after_path, :after_id)"}
+_ORDER = {"asc": " ORDER BY path, id LIMIT :limit",
+          "desc": " ORDER BY path DESC, id DESC LIMIT :limit"}
+_PATHS = (("from_path", "files.path"), ("to_path", "files.path"), ("after_path", "files.path"),
+          ("after_id", "files.id"))
+
+
+@functools.cache
+def _plain_page(order: str, *, within: bool, after: bool) -> Query:
+    """A plain page's statement: `within` a prefix's paths, `after` a cursor's row."""
+    return Query(_PLAIN_PAGE + (_WITHIN if within else "") + (_AFTER[order] if after else "")
+                 + _ORDER[order], ("files",), _PATHS)
