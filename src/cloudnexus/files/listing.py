@@ -58,7 +58,6 @@ PAGE_COLUMNS = (File.id, File.path, File.size, File.content_type, File.sha256, F
                 File.metadata_.label("metadata"), File.tags, File.status, File.created_at,
                 File.updated_at, File.created_by, File.detected_content_type, File.image,
                 File.storage_key)
-PAGE_NAMES = tuple(column.key for column in PAGE_COLUMNS)
 
 
 @dataclass(frozen=True)
