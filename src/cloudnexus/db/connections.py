@@ -19,6 +19,9 @@ APPLICATION_NAME = "cloudnexus"
 async def take_slot(slots: asyncio.Semaphore, seconds: float) -> None:
     """One of `slots` (a pool's connections), waited for on the event loop; 503 when the
     database stays that busy for `seconds`."""
+    if not slots.locked():  # one is free: taken at once, with no timeout to arm
+        await slots.acquire()
+        return
     try:
         await asyncio.wait_for(slots.acquire(), seconds)
     except TimeoutError:
