@@ -83,7 +83,7 @@ def test_the_pools_connections_read_json_columns_with_load_json(postgres_url: st
                 loader = connection.adapters.get_loader(oid, format_)
                 assert loader is not None and loader._loads is load_json  # psycopg keeps it there
         connection.close()  # back to the pool
-        assert pool.fetch_one("SELECT '{}'::jsonb AS m, '[1]'::jsonb AS t", {}) == {
-            "m": {}, "t": [1]}
+        assert pool.fetch("SELECT '{}'::jsonb AS m, '[1]'::jsonb AS t", {}) == [{
+            "m": {}, "t": [1]}]
     finally:
         pool.close()

@@ -107,17 +107,11 @@ class Pool:
         finally:
             self._free.release()
 
-    def fetch_one(self, sql: LiteralString, params: Mapping[str, Any],
-                  connection: PooledConnection | None = None) -> Row | None:
-        """The statement's first row, as a dict, or None (autocommit: no transaction), on
-        `connection` (taken from this pool) or one taken now."""
-        rows = self.fetch(sql, params, connection, at_most=1)
-        return rows[0] if rows else None
-
     def fetch(self, sql: LiteralString, params: Mapping[str, Any],
               connection: PooledConnection | None = None, *,
               at_most: int | None = None) -> list[Row]:
-        """The statement's rows (`at_most` of them), as dicts, as fetch_one."""
+        """The statement's rows (`at_most` of them), as dicts (autocommit: no transaction),
+        on `connection` (taken from this pool) or one taken now."""
         connection = connection or self.take()
         try:
             connection.autocommit = True
