@@ -58,9 +58,10 @@ def emit(db: Session, type_: str, file: File, **extra: Any) -> None:
     outbox.emit(db, workspace_id=file.workspace_id, type_=type_, data=data)
 
 
+# The file at a path (`bucket_id`, `path` bound when run).
+AT_PATH = (File.bucket_id == bindparam("bucket_id"), File.path == bindparam("path"))
 # Columns, not the entity: loading a File costs more Python than the statement.
-_HOLDER = select(File.id, File.path, File.status).where(
-    File.bucket_id == bindparam("bucket_id"), File.path == bindparam("path"))
+_HOLDER = select(File.id, File.path, File.status).where(*AT_PATH)
 _HOLDER_LOCKED = _HOLDER.with_for_update()
 _INSERT_FILE = insert(cast(Table, File.__table__))
 

@@ -111,9 +111,8 @@ _INSERT_UPLOAD = insert(cast(Table, Upload.__table__))
 # buckets.update, waits for this upload to be recorded, then sees it in flight and refuses;
 # or it went first, and this reads it: the workspace's row before the bucket's, as every
 # usage change takes them), and the file holding the path. One statement, one round trip.
-_FILE_AT_PATH = select(File.id).where(
-    File.bucket_id == bindparam("bucket_id"), File.path == bindparam("path"),
-    File.status != DELETING).scalar_subquery()
+_FILE_AT_PATH = select(File.id).where(*files.AT_PATH, File.status != DELETING) \
+    .scalar_subquery()
 _VISIBILITY = select(Bucket.public).where(Bucket.id == bindparam("bucket_id")) \
     .with_for_update(read=True).scalar_subquery()
 _HOLD = usage.reserving(_VISIBILITY.label("public"), _FILE_AT_PATH.label("holder"))
