@@ -34,7 +34,7 @@ from cloudnexus.files.models import READY, File
 from cloudnexus.files.paths import search_key
 from cloudnexus.files.schemas import FilePage
 from cloudnexus.files.search import FILE_TRIGRAMS, least_common_trigram, rare_trigrams
-from cloudnexus.runtime import Runtime, run_blocking
+from cloudnexus.runtime import run_blocking, runtime_of
 from cloudnexus.schemas import MAX_BIGINT, is_storable
 from cloudnexus.storage.base import Storage
 
@@ -249,13 +249,14 @@ def _cut(rows: Sequence[Mapping[str, Any]], bucket: Bucket,
     return page, encode_cursor(query, bucket.id, page[-1]) if more and page else None
 
 
-async def page(request: Request, db: Session, storage: Storage, runtime: Runtime, *,
-               bucket: Bucket, query: ListQuery) -> FilePage:
+async def page(request: Request, db: Session, storage: Storage, *, bucket: Bucket,
+               query: ListQuery) -> FilePage:
     """The page as the API shows it: a plain one through the read API, any other built and
     run with SQLAlchemy in one piece of blocking work (a sync route would take a second trip
     to a worker thread to check what it returns)."""
     if not query.is_plain():
-        return await run_blocking(runtime, page_of, db, storage, bucket=bucket, query=query)
+        return await run_blocking(runtime_of(request), page_of, db, storage, bucket=bucket,
+                                  query=query)
     after = decode_cursor(query, bucket.id)
     paths = path_range(query.prefix) if query.prefix else None
     bounds = {**({} if paths is None else {"from_path": paths[0], "to_path": paths[1]}),

@@ -65,7 +65,7 @@ async def upload_file(_: Idempotent, upload: DirectUploadDep, db: SessionDep,
             responses=error_responses(400, 403, 404))
 async def list_files(
     request: Request, bucket: BucketSettingsDep, principal: PrincipalDep, db: SessionDep,
-    storage: StorageDep, runtime: RuntimeDep,
+    storage: StorageDep,
     prefix: str | None = None,
     q: Annotated[str | None, Query(description="Substring of the path, any case")] = None,
     tag: str | None = None,
@@ -82,7 +82,7 @@ async def list_files(
         prefix = principal.grant.listing_prefix(prefix)
     query = ListQuery(prefix=prefix, q=q, tag=tag, content_type=content_type, sort=sort,
                       order=order, limit=limit, cursor=cursor, created_by=created_by)
-    return await page(request, db, storage, runtime, bucket=bucket, query=query)
+    return await page(request, db, storage, bucket=bucket, query=query)
 
 
 @router.post("/v1/buckets/{bucket}/files:delete", dependencies=batch_deleter,
