@@ -76,15 +76,16 @@ def test_the_key_check_records_use_at_most_once_a_minute(
 
 
 
-@pytest.mark.parametrize("method, path, budget", [
-    ("GET", "/health", 1),  # SELECT 1 (the schema is checked once per process)
-    # the key and the bucket, the quota held (returning, read under its lock, the bucket's
-    # visibility again and the file at the path), the upload's row
-    ("POST", "/v1/buckets/docs/uploads", 3),
+@pytest.mark.parametrize("method, path, budgets", [
+    ("GET", "/health", (1, 1)),  # SELECT 1 (the schema is checked once per process)
+    # the key and the bucket; the quota held (returning, read under its lock, the bucket's
+    # visibility again and the file at the path); the upload's row. On PostgreSQL the hold
+    # and the row are one statement, and no transaction around it.
+    ("POST", "/v1/buckets/docs/uploads", (3, 2)),
 ])
 def test_each_warm_route_keeps_its_statement_budget(
         app: Any, client: Any, tenant: Tenant, file_id: str, method: str, path: str,
-        budget: int) -> None:
+        budgets: tuple[int, int]) -> None:
     """The other rows of the warm benchmark (bench/warm.py) beside the reads above: what each
     costs in statements, on both databases."""
     def send() -> int:
@@ -96,6 +97,7 @@ def test_each_warm_route_keeps_its_statement_budget(
     with counted_statements(app.state.runtime) as statements:
         assert send() in (200, 201)
     assert statements, "nothing was counted"
+    budget = budgets[1] if app.state.runtime.settings.uses_postgresql else budgets[0]
     assert len(statements) <= budget, statements
 
 

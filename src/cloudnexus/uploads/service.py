@@ -8,7 +8,18 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    case,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -76,21 +87,14 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: BucketS
                  allowed_content_types=bucket.allowed_content_types)
     multipart = request.size > 0 and (
         request.multipart or request.size > settings.multipart_threshold)
-    public, replaces = _hold(db, bucket=bucket, path=path, size=request.size,
-                             overwrite=request.overwrite, commit_at_once=multipart)
-    bucket = replace(bucket, public=public)
-    file_id, now = new_id(), utcnow()
-    upload = Upload(
-        id=new_id(), workspace_id=bucket.workspace_id, bucket_id=bucket.id, file_id=file_id,
-        path=path, size=request.size, content_type=request.content_type, sha256=request.sha256,
-        metadata_=request.metadata, tags=request.tags, overwrite=request.overwrite,
-        replaces_file_id=replaces, method=MULTIPART if multipart else SINGLE, status=PENDING,
-        created_by=created_by, storage_key=files.new_object_key(bucket, file_id),
-        part_size=part_size_for(request.size) if multipart else None, multipart_id=None,
-        refusal=None, created_at=now,
-        expires_at=now + (MULTIPART_LIFETIME if multipart
-                          else timedelta(seconds=settings.presign_expires)),
-    )
+    upload = _declared(bucket, path, request, created_by=created_by, multipart=multipart,
+                       expires_in=settings.presign_expires)
+    if not multipart and db.get_bind().dialect.name == "postgresql":
+        _record_at_once(db, bucket=bucket, upload=upload)
+        return upload
+    public, upload.replaces_file_id = _hold(db, bucket=bucket, path=path, size=request.size,
+                                            overwrite=request.overwrite)
+    upload.storage_key = files.new_object_key(replace(bucket, public=public), upload.file_id)
     if multipart:
         upload.multipart_id = storage.create_multipart(upload.storage_key,
                                                        content_type=request.content_type)
@@ -105,7 +109,25 @@ def create(db: Session, storage: Storage, settings: Settings, *, bucket: BucketS
     return upload
 
 
-_INSERT_UPLOAD = insert(cast(Table, Upload.__table__))
+def _declared(bucket: BucketSettings, path: str, request: UploadCreate, *, created_by: str,
+              multipart: bool, expires_in: int) -> Upload:
+    """The upload as declared, its object key as for the bucket's visibility as read (the
+    hold reads it again under its lock) and replacing nothing yet."""
+    file_id, now = new_id(), utcnow()
+    return Upload(
+        id=new_id(), workspace_id=bucket.workspace_id, bucket_id=bucket.id, file_id=file_id,
+        path=path, size=request.size, content_type=request.content_type, sha256=request.sha256,
+        metadata_=request.metadata, tags=request.tags, overwrite=request.overwrite,
+        replaces_file_id=None, method=MULTIPART if multipart else SINGLE, status=PENDING,
+        created_by=created_by, storage_key=files.new_object_key(bucket, file_id),
+        part_size=part_size_for(request.size) if multipart else None, multipart_id=None,
+        refusal=None, created_at=now,
+        expires_at=now + (MULTIPART_LIFETIME if multipart else timedelta(seconds=expires_in)),
+    )
+
+
+_UPLOADS = cast(Table, Upload.__table__)
+_INSERT_UPLOAD = insert(_UPLOADS)
 # The quota held, and read under the workspace's lock that holds it: the bucket's visibility,
 # which the object key's prefix follows, under a share lock (so a visibility change,
 # buckets.update, waits for this upload to be recorded, then sees it in flight and refuses;
@@ -116,27 +138,69 @@ _FILE_AT_PATH = select(File.id).where(*files.AT_PATH, File.status != DELETING) \
 _VISIBILITY = select(Bucket.public).where(Bucket.id == bindparam("bucket_id")) \
     .with_for_update(read=True).scalar_subquery()
 _HOLD = usage.reserving(_VISIBILITY.label("public"), _FILE_AT_PATH.label("holder"))
-# The same, and on PostgreSQL this transaction's commit not waiting for the disk: see
-# docs/architecture.md ("Durability").
-_HOLD_COMMITTING_LATER = usage.reserving(
+
+# A single PUT's start on PostgreSQL, as one statement in a transaction of its own: the hold
+# as above, made only when the path is free (or to be overwritten), and the upload's row from
+# what it returns (its key under the visibility read under the lock, the file it would
+# replace). Nothing is held without the row: a bucket deleted meanwhile fails the row's
+# foreign key, and the whole statement with it. Saves BEGIN, a statement and COMMIT. Its
+# commit does not wait for the disk: see docs/architecture.md ("Durability").
+_HELD = usage.reserving(
     _VISIBILITY.label("public"), _FILE_AT_PATH.label("holder"),
-    literal_column("set_config('synchronous_commit', 'off', true)"))
+    literal_column("set_config('synchronous_commit', 'off', true)").label("commit_later"),
+).where(or_(bindparam("overwrite"), _FILE_AT_PATH.is_(None))).cte("held")
+_FROM_HELD: dict[str, ColumnElement[Any]] = {
+    "storage_key": case((_HELD.c.public, bindparam("public_key")),
+                        else_=bindparam("private_key")),
+    "replaces_file_id": _HELD.c.holder,
+}
+# The row's values are bound as `row_<column>`: an UPDATE compiled with parameters named as
+# its table's columns would set those columns too (the workspace's id and created_at).
+_RECORD_AT_ONCE = insert(_UPLOADS).from_select(
+    [column.key for column in _UPLOADS.c],
+    # (commit_later named, so that no plan could leave the setting out.)
+    select(*(_FROM_HELD.get(column.key, bindparam(f"row_{column.key}", type_=column.type))
+             for column in _UPLOADS.c)).where(_HELD.c.commit_later == "off"),
+).returning(_UPLOADS.c.storage_key, _UPLOADS.c.replaces_file_id)
 
 
-def _hold(db: Session, *, bucket: BucketSettings, path: str, size: int, overwrite: bool,
-          commit_at_once: bool) -> tuple[bool, uuid.UUID | None]:
+def _record_at_once(db: Session, *, bucket: BucketSettings, upload: Upload) -> None:
+    """Hold the quota and write the upload's row in one statement (PostgreSQL), committed
+    without waiting for the disk: a single PUT's upload leaves nothing else behind, so the
+    crash that could lose it (within a fraction of a second) loses only a URL not yet used,
+    and every later commit (its complete's) writes it down first. Refused: 409, then 403,
+    then 404, as _hold."""
+    keys = {"public_key": files.new_object_key(replace(bucket, public=True), upload.file_id),
+            "private_key": files.new_object_key(replace(bucket, public=False), upload.file_id)}
+    connection = db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    try:
+        recorded = connection.execute(_RECORD_AT_ONCE, {
+            **{f"row_{column}": value for column, value in row_of(upload).items()}, **keys,
+            **usage.reservation(workspace_id=bucket.workspace_id, size=upload.size),
+            "bucket_id": bucket.id, "path": upload.path, "overwrite": upload.overwrite}).first()
+    except IntegrityError:
+        raise bucket_not_found(bucket.name) from None  # deleted meanwhile
+    finally:
+        db.commit()  # gives the connection back, out of autocommit
+    if recorded is None:
+        # Said as the path's own check says it (409), else the quota's (403).
+        files.ensure_path_free(db, bucket=bucket, path=upload.path, overwrite=upload.overwrite)
+        refused = usage.quota_exceeded(db, workspace_id=bucket.workspace_id, size=upload.size,
+                                       files=1)
+        # Neither, by now: the file that held the path went away meanwhile.
+        raise refused if refused.details else Conflict(
+            f"A file held '{upload.path}' a moment ago; retry")
+    upload.storage_key, upload.replaces_file_id = recorded
+
+
+def _hold(db: Session, *, bucket: BucketSettings, path: str, size: int,
+          overwrite: bool) -> tuple[bool, uuid.UUID | None]:
     """Hold the quota for the upload; the bucket's visibility, and the id of the file an
     overwrite would replace (and keep). 409 when a file holds the path and the caller did
     not ask to overwrite, then 403 when the quota has no room, then 404 when the bucket is
-    gone (as if checked in that order).
-
-    Unless `commit_at_once`, the transaction's commit on PostgreSQL returns before its record
-    reaches the disk: a single PUT's upload leaves nothing else behind, so the crash that
-    could lose it (within a fraction of a second) loses only a URL not yet used, and every
-    later commit (its complete's) writes it down first. A multipart upload's commit waits,
-    as storage already holds its multipart upload."""
-    later = not commit_at_once and db.get_bind().dialect.name == "postgresql"
-    held = db.connection().execute(_HOLD_COMMITTING_LATER if later else _HOLD, {
+    gone (as if checked in that order). In the caller's transaction, whose commit waits for
+    the disk (a multipart upload's: storage already holds its multipart upload)."""
+    held = db.connection().execute(_HOLD, {
         **usage.reservation(workspace_id=bucket.workspace_id, size=size),
         "bucket_id": bucket.id, "path": path}).first()
     if held is None or (held.holder is not None and not overwrite):
