@@ -11,14 +11,15 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from cloudnexus.db import engine
 from cloudnexus.db.pool import Pool
 from tests.conftest import Tenant
 
 
 @contextmanager
 def counted_statements(runtime: Any) -> Iterator[list[str]]:
-    """Every statement the app sends: through the ORM's engine, and through the read API's
-    psycopg calls (db.pool)."""
+    """Every statement the app sends: through the ORM's engine, through the read API's
+    psycopg calls (db.pool), and through db.engine.fetch_at_once's."""
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -36,6 +37,13 @@ def counted_statements(runtime: Any) -> Iterator[list[str]]:
                 return sends(self, sql, params, *args, **kwargs)
 
             patch.setattr(Pool, name, counted)
+        send = engine.send
+
+        def sent(cursor: Any, sql: str, values: Any) -> None:
+            statements.append(sql)
+            send(cursor, sql, values)
+
+        patch.setattr(engine, "send", sent)
         try:
             yield statements
         finally:

@@ -5,17 +5,28 @@ Imported on the first request that needs the database, never at cold start.
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, CursorResult, Engine, Insert, Result, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Insert,
+    Result,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from cloudnexus.config import Settings
 from cloudnexus.db.connections import load_json
@@ -154,6 +165,56 @@ def insert_unique(db: Session, statement: Insert, row: dict[str, Any], conflict:
     except IntegrityError:
         db.rollback()
         raise Conflict(conflict) from None
+
+
+def fetch_at_once(db: Session, statement: ClauseElement,
+                  params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The first row of a prebuilt statement run on PostgreSQL as a transaction of its own
+    (autocommit), on the session's connection, sent by psycopg alone: compiled once, each
+    value converted by its column's type as SQLAlchemy would. For a hot statement whose
+    execution through SQLAlchemy costs more Python than the statement (docs/performance.md,
+    "One statement for a single PUT's start"). Ends the session's transaction; errors are
+    SQLAlchemy's, as for any statement."""
+    connection = db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    sql, defaults, converters = _compiled(statement, connection.dialect)
+    values = {**defaults, **params}
+    for name, convert in converters:
+        values[name] = convert(values[name])
+    driver: Any = connection.connection.driver_connection  # psycopg's (not None: in use)
+    try:
+        with driver.cursor() as cursor:
+            send(cursor, sql, values)
+            row: tuple[Any, ...] | None = cursor.fetchone()
+            return row
+    except driver.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, driver.Error, hide_parameters=True) from exc
+    finally:
+        db.commit()  # gives the connection back, out of autocommit
+
+
+def send(cursor: Any, sql: str, values: Mapping[str, Any]) -> None:
+    """Send a statement on a psycopg cursor (tests count what passes here)."""
+    cursor.execute(sql, values)
+
+
+@functools.cache
+def _compiled(statement: ClauseElement, dialect: Dialect
+              ) -> tuple[str, dict[str, Any], tuple[tuple[str, Callable[[Any], Any]], ...]]:
+    """The statement's SQL for `dialect`, the values of the parameters it binds itself, and
+    the converters of those whose type has one (JSON's, for one). Every column it writes
+    must be given (no Python-side defaults)."""
+    compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        raise ValueError("a statement whose columns take Python-side defaults: SQLAlchemy's "
+                         "execution computes them, and psycopg alone would send none")
+    converters = []
+    for name, bind in compiled.binds.items():
+        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if convert is not None:
+            converters.append((name, convert))
+    defaults = {name: bind.value for name, bind in compiled.binds.items()
+                if bind.value is not None or not bind.required}
+    return str(compiled), defaults, tuple(converters)
 
 
 def create_session_factory(engine: Engine, info: dict[str, Any] | None = None

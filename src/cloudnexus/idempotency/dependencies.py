@@ -7,7 +7,7 @@ from fastapi import Depends, Header, Request
 
 from cloudnexus.auth.dependencies import PrincipalDep
 from cloudnexus.db.sessions import database_released
-from cloudnexus.deps import SessionDep, SettingsDep
+from cloudnexus.deps import SessionDep
 from cloudnexus.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from cloudnexus.runtime import run_blocking, runtime_of
 from cloudnexus.schemas import is_storable
@@ -40,7 +40,7 @@ async def request_hash(request: Request, limit: int) -> str:
 
 
 async def check_idempotency(
-    request: Request, principal: PrincipalDep, db: SessionDep, settings: SettingsDep,
+    request: Request, principal: PrincipalDep, db: SessionDep,
     idempotency_key: Annotated[str | None, Header(
         description="Retry-safe: the same key and body within 24 h returns the first response",
         max_length=255)] = None,
@@ -58,7 +58,7 @@ async def check_idempotency(
     route = f"{request.method} {request.url.path}"
     if len(route) > ROUTE_LENGTH or not is_storable(route):
         raise NotFound("No such resource")  # as the route would answer: no resource has it
-    limit = settings.direct_upload_max_bytes + FORM_OVERHEAD
+    limit = runtime_of(request).settings.direct_upload_max_bytes + FORM_OVERHEAD
     claim = service.Claim(principal.workspace_id, idempotency_key, route)
     async with database_released(request):  # the body may take a while to arrive
         digest = await request_hash(request, limit)

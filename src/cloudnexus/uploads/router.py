@@ -40,15 +40,14 @@ router = APIRouter(tags=["uploads"], route_class=IdempotentRoute, dependencies=[
              description="Start a presigned upload: one PUT (`url`, `headers`), or parts when "
                          f"the file is large. {_PART_WINDOW}")
 async def create_upload(body: UploadCreate, bucket: BucketSettingsDep, principal: PrincipalDep,
-                        db: SessionDep, storage: StorageDep, runtime: RuntimeDep,
-                        _: Idempotent) -> UploadOut:
+                        db: SessionDep, runtime: RuntimeDep, _: Idempotent) -> UploadOut:
     """Start a presigned upload: one PUT, or parts when the file is large."""
     from cloudnexus.uploads.describe import start
 
     # One piece of blocking work (a sync route would take another trip to a worker thread to
-    # check what it returns).
-    return await run_blocking(runtime, start, db, storage, runtime.settings, bucket=bucket,
-                              request=body, principal=principal)
+    # check what it returns), the storage made there if it is not yet.
+    return await run_blocking(runtime, lambda: start(
+        db, runtime.storage, runtime.settings, bucket=bucket, request=body, principal=principal))
 
 
 @router.get("/v1/uploads/{upload_id}", responses=error_responses(403, 404),

@@ -29,7 +29,7 @@ from cloudnexus.buckets.reads import BucketSettings
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.config import Settings
 from cloudnexus.db.columns import new_id, row_of, utcnow
-from cloudnexus.db.engine import rows_matched
+from cloudnexus.db.engine import fetch_at_once, rows_matched
 from cloudnexus.errors import (
     AppError,
     Conflict,
@@ -172,16 +172,13 @@ def _record_at_once(db: Session, *, bucket: BucketSettings, upload: Upload) -> N
     then 404, as _hold."""
     keys = {"public_key": files.new_object_key(replace(bucket, public=True), upload.file_id),
             "private_key": files.new_object_key(replace(bucket, public=False), upload.file_id)}
-    connection = db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     try:
-        recorded = connection.execute(_RECORD_AT_ONCE, {
+        recorded = fetch_at_once(db, _RECORD_AT_ONCE, {
             **{f"row_{column}": value for column, value in row_of(upload).items()}, **keys,
             **usage.reservation(workspace_id=bucket.workspace_id, size=upload.size),
-            "bucket_id": bucket.id, "path": upload.path, "overwrite": upload.overwrite}).first()
+            "bucket_id": bucket.id, "path": upload.path, "overwrite": upload.overwrite})
     except IntegrityError:
         raise bucket_not_found(bucket.name) from None  # deleted meanwhile
-    finally:
-        db.commit()  # gives the connection back, out of autocommit
     if recorded is None:
         # Said as the path's own check says it (409), else the quota's (403).
         files.ensure_path_free(db, bucket=bucket, path=upload.path, overwrite=upload.overwrite)

@@ -1,0 +1,63 @@
+"""db.engine.fetch_at_once: a prebuilt statement sent by psycopg alone on PostgreSQL, as a
+transaction of its own, its values converted as SQLAlchemy would convert them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table, bindparam, insert, literal, select
+from sqlalchemy.exc import IntegrityError
+
+from cloudnexus.buckets.models import Bucket
+from cloudnexus.db.engine import fetch_at_once
+from tests.conftest import Tenant
+
+BUCKETS = cast(Table, Bucket.__table__)
+# Every column given (a JSON one among them), and a constant the statement binds itself.
+_ADD = insert(BUCKETS).from_select(
+    [column.key for column in BUCKETS.c],
+    select(*(bindparam(column.key, type_=column.type) for column in BUCKETS.c))
+    .where(literal(1) == 1),
+).returning(BUCKETS.c.name, BUCKETS.c.allowed_content_types)
+
+
+@pytest.fixture
+def session(app: Any) -> Any:
+    if not app.state.runtime.settings.uses_postgresql:
+        pytest.skip("PostgreSQL only: SQLite's statements go through SQLAlchemy")
+    with app.state.runtime.session_factory() as db:
+        yield db
+
+
+def add(db: Any, tenant: Tenant, name: str, workspace_id: Any = None) -> Any:
+    now = datetime.now(UTC)
+    return fetch_at_once(db, _ADD, {
+        "id": uuid.uuid4(), "workspace_id": workspace_id or tenant.workspace_id, "name": name,
+        "public": False, "max_file_size": None, "allowed_content_types": ["image/png"],
+        "created_at": now, "updated_at": now, "used_bytes": 0, "used_files": 0,
+        "previews_enabled": True, "preview_sizes": None, "derived_bytes": 0})
+
+
+def test_a_row_is_written_and_returned_with_its_json(session: Any, tenant: Tenant) -> None:
+    assert add(session, tenant, "made") == ("made", ["image/png"])
+    # Committed on its own: another session sees it, and this one goes on as usual.
+    assert session.scalar(select(Bucket.allowed_content_types).where(
+        Bucket.name == "made")) == ["image/png"]
+    assert session.connection().connection.driver_connection.autocommit is False
+
+
+def test_a_failed_statement_is_sqlalchemys_error_and_leaves_nothing(
+        session: Any, tenant: Tenant) -> None:
+    with pytest.raises(IntegrityError):  # no such workspace: its foreign key
+        add(session, tenant, "orphan", workspace_id=uuid.uuid4())
+    assert session.scalar(select(Bucket.id).where(Bucket.name == "orphan")) is None
+
+
+def test_a_statement_whose_columns_take_python_defaults_is_refused(session: Any) -> None:
+    """SQLAlchemy's execution computes those; psycopg alone would send nothing for them."""
+    with pytest.raises(ValueError, match="Python-side defaults"):
+        fetch_at_once(session, insert(BUCKETS).from_select(["name"], select(bindparam("n"))),
+                      {"n": "x"})
