@@ -60,3 +60,30 @@ def test_a_read_that_needs_a_ping_runs_in_a_worker_thread(
     with read_threads() as names:
         assert client.get("/v1/workspace", headers=tenant.headers()).status_code == 200
     assert names and set(names) == {WORKER}, names
+
+
+@pytest.mark.parametrize("path", ["/v1/files/{id}", "/v1/buckets/docs/files?limit=10"])
+def test_a_read_beside_the_key_answers_what_its_own_read_would(
+        app: Any, client: Any, tenant: Tenant, monkeypatch: pytest.MonkeyPatch,
+        path: str) -> None:
+    """On PostgreSQL the key's statement also reads the file or the bucket the path names
+    (read_one_beside); the route then answers exactly what it answers with a read of its
+    own, in one statement less."""
+    from cloudnexus.auth import lookup
+    from tests.test_sql_statements import counted_statements
+
+    assert client.post("/v1/buckets", json={"name": "docs"},
+                       headers=tenant.headers()).status_code == 201
+    made = client.post("/v1/buckets/docs/files", headers=tenant.headers(),
+                       data={"metadata": '{"a": [1, "x"]}', "tags": ["t"]},
+                       files={"file": ("a.txt", b"abc", "text/plain")})
+    assert made.status_code == 201, made.text
+    url = path.format(id=made.json()["id"])
+    with counted_statements(app.state.runtime) as beside:
+        read_beside = client.get(url, headers=tenant.headers())
+    monkeypatch.setattr(lookup, "_read_next", lambda request: None)
+    with counted_statements(app.state.runtime) as apart:
+        read_apart = client.get(url, headers=tenant.headers())
+    assert read_beside.status_code == read_apart.status_code == 200
+    assert read_beside.json() == read_apart.json()
+    assert len(beside) == len(apart) - app.state.runtime.settings.uses_postgresql, (beside, apart)

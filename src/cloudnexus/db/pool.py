@@ -14,7 +14,7 @@ from typing import Any, LiteralString
 
 from psycopg import Connection
 from psycopg.pq import TransactionStatus
-from psycopg.rows import dict_row
+from psycopg.rows import RowFactory, dict_row
 from psycopg.types.json import set_json_loads
 
 from cloudnexus.db import connections
@@ -109,13 +109,14 @@ class Pool:
 
     def fetch(self, sql: LiteralString, params: Mapping[str, Any],
               connection: PooledConnection | None = None, *,
-              at_most: int | None = None) -> list[Row]:
-        """The statement's rows (`at_most` of them), as dicts (autocommit: no transaction),
-        on `connection` (taken from this pool) or one taken now."""
+              at_most: int | None = None,
+              row_factory: RowFactory[Any] | None = None) -> list[Any]:
+        """The statement's rows (`at_most` of them), as dicts (or what `row_factory` makes;
+        autocommit: no transaction), on `connection` (taken from this pool) or one taken now."""
         connection = connection or self.take()
         try:
             connection.autocommit = True
-            with connection.cursor(row_factory=dict_row) as cursor:
+            with connection.cursor(row_factory=row_factory or dict_row) as cursor:
                 cursor.execute(sql, params)
                 return cursor.fetchall() if at_most is None else cursor.fetchmany(at_most)
         finally:
