@@ -164,3 +164,19 @@ def test_a_page_reads_without_a_transaction_on_postgresql(
         event.remove(app.state.runtime.engine, "before_cursor_execute", record)
     assert response.status_code == 200, response.text
     assert modes and set(modes) == {in_autocommit}, modes
+
+
+def test_a_delegated_tokens_read_of_a_file_is_one_statement_on_postgresql(
+        app: Any, client: Any, tenant: Tenant, file_id: str) -> None:
+    """The signing key and the file, as the API key and the file (the warm benchmark's row
+    compares the two)."""
+    headers = tenant.headers()
+    assert client.post("/v1/signing-keys", json={"name": "app", "algorithm": "HS256"},
+                       headers=headers).status_code == 201
+    token = client.post("/v1/tokens", headers=headers, json={
+        "sub": "user-1", "expires_in": 600,
+        "cnx": {"buckets": ["docs"], "prefix": "", "ops": ["read"]}}).json()["token"]
+    with counted_statements(app.state.runtime) as statements:
+        read = client.get(f"/v1/files/{file_id}", headers={"authorization": f"Bearer {token}"})
+    assert read.status_code == 200, read.text
+    assert len(statements) <= budget_of(app, (2, 1)), statements

@@ -43,7 +43,7 @@ class KeyRow:
 async def authenticate(request: Request, *, token: str | None) -> Principal:
     """The principal of a bearer token; 401 if missing, malformed, unknown, revoked, expired."""
     parsed = parse_token(token)
-    beside = _read_next(request)
+    beside = read_next(request)
     row = await read_one(request, KEY, id=parsed.key_id) if beside is None else \
         await read_one_beside(request, KEY, {"id": parsed.key_id}, *beside,
                               shared="workspace_id")
@@ -56,9 +56,10 @@ async def authenticate(request: Request, *, token: str | None) -> Principal:
 
 
 
-def _read_next(request: Request) -> tuple[Query, dict[str, Any]] | None:
-    """What the route reads next in the key's workspace, by its path: a bucket's settings
-    (buckets/dependencies.py), or a file to read (files/dependencies.readable_file)."""
+def read_next(request: Request) -> tuple[Query, dict[str, Any]] | None:
+    """What the route reads next in the key's workspace (an API key's or a signing key's), by
+    its path: a bucket's settings (buckets/dependencies.py), or a file to read
+    (files/dependencies.readable_file); read beside the key."""
     bucket = request.path_params.get("bucket")
     if isinstance(bucket, str) and is_bucket_name(bucket):
         return SETTINGS, {"name": bucket}
