@@ -61,3 +61,29 @@ def test_a_statement_whose_columns_take_python_defaults_is_refused(session: Any)
     with pytest.raises(ValueError, match="Python-side defaults"):
         fetch_at_once(session, insert(BUCKETS).from_select(["name"], select(bindparam("n"))),
                       {"n": "x"})
+
+
+def test_statements_sent_together_answer_each_and_fail_as_one(
+        session: Any, tenant: Tenant) -> None:
+    """send_together: each statement's rowcount and rows; a failing one is SQLAlchemy's
+    error, and the transaction rolls back whole."""
+    from sqlalchemy import update
+
+    from cloudnexus.db.engine import send_together
+
+    now = datetime.now(UTC)
+    row = {"id": uuid.uuid4(), "workspace_id": tenant.workspace_id, "name": "together",
+           "public": False, "max_file_size": None, "allowed_content_types": ["text/plain"],
+           "created_at": now, "updated_at": now, "used_bytes": 0, "used_files": 0,
+           "previews_enabled": True, "preview_sizes": None, "derived_bytes": 0}
+    rename = update(BUCKETS).where(BUCKETS.c.id == bindparam("bucket")).values(
+        public=bindparam("public")).returning(BUCKETS.c.public)
+    sent = send_together(session, [(_ADD, row), (rename, {
+        "bucket": row["id"], "public": True, "updated_at": now})])  # (its onupdate column)
+    assert sent == [(1, [("together", ["text/plain"])]), (1, [(True,)])]
+    session.rollback()
+    assert session.scalar(select(Bucket.id).where(Bucket.name == "together")) is None
+    with pytest.raises(IntegrityError):  # the second row: the same id
+        send_together(session, [(_ADD, row), (_ADD, {**row, "name": "twice"})])
+    session.rollback()
+    assert session.scalar(select(Bucket.id).where(Bucket.name == "together")) is None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -176,10 +176,7 @@ def fetch_at_once(db: Session, statement: ClauseElement,
     "One statement for a single PUT's start"). Ends the session's transaction; errors are
     SQLAlchemy's, as for any statement."""
     connection = db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    sql, defaults, converters = _compiled(statement, connection.dialect)
-    values = {**defaults, **params}
-    for name, convert in converters:
-        values[name] = convert(values[name])
+    sql, values = _ready(statement, params, connection.dialect)
     driver: Any = connection.connection.driver_connection  # psycopg's (not None: in use)
     try:
         with driver.cursor() as cursor:
@@ -192,21 +189,64 @@ def fetch_at_once(db: Session, statement: ClauseElement,
         db.commit()  # gives the connection back, out of autocommit
 
 
+Sent = tuple[int, list[tuple[Any, ...]]]  # a statement's rowcount and rows
+
+
+def send_together(db: Session, statements: Sequence[tuple[ClauseElement, Mapping[str, Any]]]
+                  ) -> list[Sent]:
+    """Statements of the session's transaction sent at once on PostgreSQL (psycopg's
+    pipeline mode): one round trip for them all (and the transaction's BEGIN), where each
+    would take its own. Each one's rowcount and rows. Compiled and converted as for
+    fetch_at_once. An error is SQLAlchemy's, the transaction left to roll back."""
+    connection = db.connection()
+    ready = [_ready(statement, params, connection.dialect) for statement, params in statements]
+    driver: Any = connection.connection.driver_connection
+    try:
+        cursors = []
+        with driver.pipeline():
+            for sql, values in ready:
+                cursor = driver.cursor()
+                send(cursor, sql, values)
+                cursors.append(cursor)
+        sent = []
+        for cursor in cursors:
+            with cursor:
+                sent.append((cursor.rowcount,
+                             cursor.fetchall() if cursor.description is not None else []))
+        return sent
+    except driver.Error as exc:
+        raise DBAPIError.instance("; ".join(sql for sql, _ in ready), None, exc, driver.Error,
+                                  hide_parameters=True) from exc
+
+
+def _ready(statement: ClauseElement, params: Mapping[str, Any],
+           dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """The statement's SQL and its values, converted by their types."""
+    sql, defaults, converters = _compiled(statement, dialect, frozenset(params))
+    values = {**defaults, **params}
+    for name, convert in converters:
+        values[name] = convert(values[name])
+    return sql, values
+
+
 def send(cursor: Any, sql: str, values: Mapping[str, Any]) -> None:
     """Send a statement on a psycopg cursor (tests count what passes here)."""
     cursor.execute(sql, values)
 
 
 @functools.cache
-def _compiled(statement: ClauseElement, dialect: Dialect
+def _compiled(statement: ClauseElement, dialect: Dialect, keys: frozenset[str]
               ) -> tuple[str, dict[str, Any], tuple[tuple[str, Callable[[Any], Any]], ...]]:
-    """The statement's SQL for `dialect`, the values of the parameters it binds itself, and
-    the converters of those whose type has one (JSON's, for one). Every column it writes
-    must be given (no Python-side defaults)."""
-    compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
-    if compiled.insert_prefetch or compiled.update_prefetch:
-        raise ValueError("a statement whose columns take Python-side defaults: SQLAlchemy's "
-                         "execution computes them, and psycopg alone would send none")
+    """The statement's SQL for `dialect` and parameters named `keys` (as SQLAlchemy compiles
+    an INSERT or UPDATE for the columns given), the values of the parameters it binds
+    itself, and the converters of those whose type has one (JSON's, for one). Every column
+    it writes must be given (no Python-side defaults or onupdate)."""
+    compiled = cast(SQLCompiler, statement.compile(dialect=dialect, column_keys=sorted(keys)))
+    defaulted = [column.name for column in (*compiled.insert_prefetch,
+                                            *compiled.update_prefetch)]
+    if defaulted:
+        raise ValueError(f"columns given no value take Python-side defaults ({defaulted}): "
+                         "SQLAlchemy's execution computes them, psycopg alone would send none")
     converters = []
     for name, bind in compiled.binds.items():
         convert = bind.type.dialect_impl(dialect).bind_processor(dialect)

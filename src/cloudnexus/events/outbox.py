@@ -9,7 +9,17 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, literal_column, select, text, tuple_
+from sqlalchemy import (
+    Insert,
+    Table,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
 from cloudnexus.db.columns import new_id, utcnow
@@ -25,17 +35,29 @@ def emit(db: Session, *, workspace_id: uuid.UUID, type_: str,
          data: dict[str, Any]) -> uuid.UUID:
     """Write an event into the session's transaction (at once, one prebuilt statement: no
     unit of work for it at the commit); it commits, or rolls back, with the change. Its id."""
-    event_id = new_id()
+    statement, row = event_row(db, workspace_id=workspace_id, type_=type_, data=data)
+    db.connection().execute(statement, row)
+    written(db)
+    return cast(uuid.UUID, row["id"])
+
+
+def event_row(db: Session, *, workspace_id: uuid.UUID, type_: str,
+              data: dict[str, Any]) -> tuple[Insert, dict[str, Any]]:
+    """emit()'s statement and row, for a caller that sends it itself (then calls written)."""
     postgresql = db.get_bind().dialect.name == "postgresql"
-    db.connection().execute(_INSERT_ON_POSTGRESQL if postgresql else _INSERT, {
-        "id": event_id, "workspace_id": workspace_id, "type": type_, "data": data,
+    return (_INSERT_ON_POSTGRESQL if postgresql else _INSERT, {
+        "id": new_id(), "workspace_id": workspace_id, "type": type_, "data": data,
         "created_at": utcnow()})
+
+
+def written(db: Session) -> None:
+    """An event is in the session's transaction: on AWS, nudge the dispatcher after its
+    commit."""
     settings = db.info.get("settings")  # runtime.py: the writers' sessions carry them
     if settings is not None and settings.events_queue_url is not None:
         from cloudnexus.events.queue import nudge_after_commit
 
         nudge_after_commit(db, settings)
-    return event_id
 
 
 _EVENTS = cast(Table, Event.__table__)

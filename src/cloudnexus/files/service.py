@@ -6,10 +6,12 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import String, Table, bindparam, func, insert, select
 from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -18,7 +20,13 @@ from cloudnexus.buckets.models import Bucket
 from cloudnexus.buckets.reads import BucketSettings
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.db.columns import new_id, row_of, utcnow
-from cloudnexus.db.engine import insert_unique, rows_matched, save_unique, writes_take_turns
+from cloudnexus.db.engine import (
+    insert_unique,
+    rows_matched,
+    save_unique,
+    send_together,
+    writes_take_turns,
+)
 from cloudnexus.errors import Conflict, NotFound, PreconditionFailed
 from cloudnexus.events import outbox, types
 from cloudnexus.files.direct import DirectUpload
@@ -54,8 +62,11 @@ def public_url(storage: Storage, file: File) -> str | None:
 def emit(db: Session, type_: str, file: File, **extra: Any) -> None:
     """Write the file's event into the transaction changing it (`public_url` left out: it
     depends on the storage serving it, and is signed for no one)."""
-    data = {"file": FileOut.from_model(file, None).model_dump(mode="json"), **extra}
-    outbox.emit(db, workspace_id=file.workspace_id, type_=type_, data=data)
+    outbox.emit(db, workspace_id=file.workspace_id, type_=type_, data=_event_data(file, **extra))
+
+
+def _event_data(file: File, **extra: Any) -> dict[str, Any]:
+    return {"file": FileOut.from_model(file, None).model_dump(mode="json"), **extra}
 
 
 # The file at a path (`bucket_id`, `path` bound when run).
@@ -137,6 +148,11 @@ def record(db: Session, storage: Storage, new: NewFile) -> tuple[File, str | Non
     moment before its commit (an overwrite's copy, which may be large, comes before them when
     its quota was reserved, so nothing after it can refuse the file).
     """
+    if new.bytes_stored is None and new.reserved_size is None and \
+            db.get_bind().dialect.name == "postgresql":
+        recorded = _recorded_at_once(db, new)
+        if recorded is not None:
+            return recorded, None
     bucket, path, reserved_size = new.bucket, new.path, new.reserved_size
     _lock_path(db, bucket=bucket, path=path)
     holder = db.connection().execute(_HOLDER_LOCKED, {"bucket_id": bucket.id,
@@ -156,22 +172,14 @@ def record(db: Session, storage: Storage, new: NewFile) -> tuple[File, str | Non
             old_previews = list(existing.previews or {})
             emit(db, types.FILE_DELETED, existing)
     now = utcnow()
-    content = {
-        "size": new.size, "content_type": new.content_type, "sha256": new.sha256,
-        "etag": new_etag(), "metadata_": new.metadata, "tags": new.tags, "status": READY,
-        "created_by": new.created_by, "updated_at": now, "derived_bytes": 0, "previews": None,
-        "detected_content_type": new.sniffed.content_type if new.sniffed else None,
-        "image": new.sniffed.image if new.sniffed else None}
     taken = f"'{path}' was just taken in bucket '{bucket.name}'"
     if kept is None:
         # Written at once, as one prebuilt statement (the object stays out of the session).
-        file = File(id=new.file_id, workspace_id=bucket.workspace_id, bucket_id=bucket.id,
-                    bucket=bucket, path=path, path_search=search_key(path),
-                    storage_key=new.storage_key, created_at=now, **content)
+        file = _new_file(new, now)
         insert_unique(db, _INSERT_FILE, row_of(file), taken)
     else:
         file = kept
-        for name, value in content.items():
+        for name, value in _content(new, now).items():
             setattr(file, name, value)
         save_unique(db, taken, commit=False)
     if new.bytes_stored is not None:
@@ -200,6 +208,54 @@ def record(db: Session, storage: Storage, new: NewFile) -> tuple[File, str | Non
         _replace_bytes(storage, source_key=new.storage_key, file=kept, previews=old_previews)
     emit(db, types.FILE_CREATED, file)
     return file, key_to_delete
+
+
+def _content(new: NewFile, now: datetime) -> dict[str, Any]:
+    """What a file recorded from `new` holds, whether new or kept (an overwrite)."""
+    return {
+        "size": new.size, "content_type": new.content_type, "sha256": new.sha256,
+        "etag": new_etag(), "metadata_": new.metadata, "tags": new.tags, "status": READY,
+        "created_by": new.created_by, "updated_at": now, "derived_bytes": 0, "previews": None,
+        "detected_content_type": new.sniffed.content_type if new.sniffed else None,
+        "image": new.sniffed.image if new.sniffed else None}
+
+
+def _new_file(new: NewFile, now: datetime) -> File:
+    bucket = new.bucket
+    return File(id=new.file_id, workspace_id=bucket.workspace_id, bucket_id=bucket.id,
+                bucket=bucket, path=new.path, path_search=search_key(new.path),
+                storage_key=new.storage_key, created_at=now, **_content(new, now))
+
+
+def _recorded_at_once(db: Session, new: NewFile) -> File | None:
+    """A new file at a free path, written as record() writes it, its statements sent
+    together (db.engine.send_together, PostgreSQL): the path's lock, the row, the counts,
+    the event; one round trip where each took one. None, rolled back, when anything is
+    other than a new file needs (a file at the path, which fails the row's unique key; no
+    room; the bucket gone or its visibility changed): record() then goes its usual way,
+    which says why, or overwrites."""
+    bucket, file = new.bucket, _new_file(new, utcnow())
+    event = outbox.event_row(db, workspace_id=file.workspace_id, type_=types.FILE_CREATED,
+                             data=_event_data(file))
+    workspace_counts, bucket_counts = usage.counting(
+        workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=new.size, files=1,
+        check_quota=True)
+    try:
+        _, _, (room, _), (_, visibility), _ = send_together(db, [
+            (_PATH_LOCK, {"name": f"{bucket.id}/{new.path}"}), (_INSERT_FILE, row_of(file)),
+            workspace_counts, bucket_counts, event])
+    except IntegrityError:
+        db.rollback()
+        return None
+    public = visibility[0][0] if visibility else None
+    if room != 1 or public is None or object_key(
+            public=public, workspace_id=bucket.workspace_id, bucket_id=bucket.id,
+            file_id=new.file_id) != new.storage_key:
+        db.rollback()
+        return None
+    set_committed_value(bucket, "public", public)
+    outbox.written(db)
+    return file
 
 
 def _replace_bytes(storage: Storage, *, source_key: str, file: File,
@@ -395,4 +451,4 @@ def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
         content_type=upload.content_type, sha256=upload.sha256, metadata=upload.metadata,
         tags=upload.tags, storage_key=key, overwrite=upload.overwrite,
         created_by=upload.created_by, sniffed=sniffed,
-        bytes_stored=None if takes_turns else bytes_stored))
+        bytes_stored=None if takes_turns or forward is None else bytes_stored))

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from cloudnexus.buckets.models import Bucket
+from cloudnexus.db.columns import utcnow
 from cloudnexus.db.engine import rows_matched
 from cloudnexus.errors import QuotaExceeded
 from cloudnexus.workspaces.models import Workspace
@@ -81,13 +82,29 @@ def change(db: Session, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: 
     """Add (or with negatives remove) stored bytes and files to the workspace and bucket.
     Returns whether the bucket is public, read under the lock this change holds on its row
     (None: no such bucket), which saves a caller that needs it a statement."""
-    room_bytes, room_files = (size, files) if check_quota else (0, 0)
-    if not _updated(db, _CHANGE_WORKSPACE, workspace_id=workspace_id, bytes=size, files=files,
-                    room_bytes=room_bytes, room_files=room_files):
-        raise quota_exceeded(db, workspace_id=workspace_id, size=room_bytes, files=room_files)
-    public: bool | None = db.execute(_CHANGE_BUCKET, {"bucket_id": bucket_id, "bytes": size,
-                                                      "files": files}).scalar_one_or_none()
+    (workspace, counts), (bucket, bucket_counts) = counting(
+        workspace_id=workspace_id, bucket_id=bucket_id, size=size, files=files,
+        check_quota=check_quota)
+    if not _updated(db, workspace, **counts):
+        raise quota_exceeded(db, workspace_id=workspace_id, size=counts["room_bytes"],
+                             files=counts["room_files"])
+    public: bool | None = db.execute(bucket, bucket_counts).scalar_one_or_none()
     return public
+
+
+def counting(*, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: int, files: int,
+             check_quota: bool) -> tuple[tuple[Update, dict[str, Any]],
+                                         tuple[ReturningUpdate[Any], dict[str, Any]]]:
+    """change()'s two statements with their parameters, for a caller that sends them itself:
+    the workspace's (it matches no row when the quota has no room), then the bucket's
+    (returning its visibility)."""
+    room_bytes, room_files = (size, files) if check_quota else (0, 0)
+    return ((_CHANGE_WORKSPACE, {"workspace_id": workspace_id, "bytes": size, "files": files,
+                                 "room_bytes": room_bytes, "room_files": room_files}),
+            # (updated_at: the bucket's column takes it on every change, given here so that
+            # a caller sending the statement with psycopg alone sets it too.)
+            (_CHANGE_BUCKET, {"bucket_id": bucket_id, "bytes": size, "files": files,
+                              "updated_at": utcnow()}))
 
 
 def change_derived(db: Session, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID,
