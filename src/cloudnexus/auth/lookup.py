@@ -14,7 +14,7 @@ from starlette.requests import Request
 from cloudnexus.auth.principal import LAST_USED_RESOLUTION, Principal, parse_token, verify
 from cloudnexus.buckets.reads import SETTINGS
 from cloudnexus.buckets.schemas import is_bucket_name
-from cloudnexus.db.reads import Query, read_one, read_one_beside, write
+from cloudnexus.db.reads import Query, Row, read_one, read_one_beside, write
 from cloudnexus.files.reads import RECORD
 from cloudnexus.files.status import READY
 
@@ -43,10 +43,7 @@ class KeyRow:
 async def authenticate(request: Request, *, token: str | None) -> Principal:
     """The principal of a bearer token; 401 if missing, malformed, unknown, revoked, expired."""
     parsed = parse_token(token)
-    beside = read_next(request)
-    row = await read_one(request, KEY, id=parsed.key_id) if beside is None else \
-        await read_one_beside(request, KEY, {"id": parsed.key_id}, *beside,
-                              shared="workspace_id")
+    row = await read_key(request, KEY, parsed.key_id)
     now = datetime.now(UTC)
     principal, record_use = verify(KeyRow(**row) if row else None, parsed.secret, now)
     if record_use:  # at most once a minute per key: a write of its own, after the read
@@ -55,11 +52,19 @@ async def authenticate(request: Request, *, token: str | None) -> Principal:
     return principal
 
 
+async def read_key(request: Request, query: Query, key_id: uuid.UUID) -> Row | None:
+    """A key's row (an API key's, or a signing key's: `query`), and beside it, on
+    PostgreSQL, what the route reads next in the key's workspace (read_next)."""
+    beside = read_next(request)
+    if beside is None:
+        return await read_one(request, query, id=key_id)
+    return await read_one_beside(request, query, {"id": key_id}, *beside,
+                                 shared="workspace_id")
+
 
 def read_next(request: Request) -> tuple[Query, dict[str, Any]] | None:
-    """What the route reads next in the key's workspace (an API key's or a signing key's), by
-    its path: a bucket's settings (buckets/dependencies.py), or a file to read
-    (files/dependencies.readable_file); read beside the key."""
+    """What the route reads next in the key's workspace, by its path: a bucket's settings
+    (buckets/dependencies.py), or a file to read (files/dependencies.readable_file)."""
     bucket = request.path_params.get("bucket")
     if isinstance(bucket, str) and is_bucket_name(bucket):
         return SETTINGS, {"name": bucket}

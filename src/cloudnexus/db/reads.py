@@ -53,9 +53,9 @@ class Query:
 async def read_one(request: Request, query: Query, **params: Any) -> Row | None:
     """The statement's first row, as a dict, or None (read already, when read_one_beside
     read it beside another in this request)."""
-    read = getattr(request.state, _READ_ALREADY, {}).get((query, _key_of(params)), _NOT_READ)
-    if read is not _NOT_READ:
-        return cast("Row | None", read)
+    already = getattr(request.state, _READ_ALREADY, None)
+    if already and (query, _key_of(params)) in already:
+        return cast("Row | None", already[(query, _key_of(params))])
     rows = await _read(request, query, params, at_most=1)
     return rows[0] if rows else None
 
@@ -123,7 +123,6 @@ async def write(request: Request, query: Query, **params: Any) -> None:
 
 
 _READ_ALREADY = "read_already"  # request.state's: (query, parameters) -> row or None
-_NOT_READ = object()
 _BESIDE = "beside_"  # the beside query's parameters, in the statement that reads both
 _MARK = "beside"  # the column between the two queries' columns
 

@@ -14,9 +14,9 @@ import jwt
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 
-from cloudnexus.auth.lookup import read_next
+from cloudnexus.auth.lookup import read_key
 from cloudnexus.auth.principal import Principal
-from cloudnexus.db.reads import Query, read_one, read_one_beside
+from cloudnexus.db.reads import Query
 from cloudnexus.delegation.models import HS256
 from cloudnexus.delegation.schemas import MAX_TOKEN_SECONDS, CnxClaim, Subject
 from cloudnexus.errors import Unauthorized
@@ -45,9 +45,7 @@ def refused(why: str) -> Unauthorized:
 async def authenticate_token(request: Request, token: str) -> Principal:
     """The principal of a delegated token; 401 for anything but a valid one."""
     key_id = _key_id(token)
-    beside = read_next(request)
-    row = await read_one(request, KEY, id=key_id) if beside is None else \
-        await read_one_beside(request, KEY, {"id": key_id}, *beside, shared="workspace_id")
+    row = await read_key(request, KEY, key_id)
     return verify(token, KeyRow(**row) if row else None)
 
 
