@@ -54,8 +54,10 @@ async def read_one(request: Request, query: Query, **params: Any) -> Row | None:
     """The statement's first row, as a dict, or None (read already, when read_one_beside
     read it beside another in this request)."""
     already = getattr(request.state, _READ_ALREADY, None)
-    if already and (query, _key_of(params)) in already:
-        return cast("Row | None", already[(query, _key_of(params))])
+    if already:
+        key = (query, _key_of(params))
+        if key in already:
+            return cast("Row | None", already[key])
     rows = await _read(request, query, params, at_most=1)
     return rows[0] if rows else None
 

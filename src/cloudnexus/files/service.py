@@ -248,12 +248,11 @@ def _recorded_at_once(db: Session, new: NewFile) -> File | None:
         db.rollback()
         return None
     public = visibility[0][0] if visibility else None
-    if room != 1 or public is None or object_key(
-            public=public, workspace_id=bucket.workspace_id, bucket_id=bucket.id,
-            file_id=new.file_id) != new.storage_key:
+    if public is not None:  # as the usual way reads it, under the count's lock
+        set_committed_value(bucket, "public", public)
+    if room != 1 or public is None or new_object_key(bucket, new.file_id) != new.storage_key:
         db.rollback()
         return None
-    set_committed_value(bucket, "public", public)
     outbox.written(db)
     return file
 
