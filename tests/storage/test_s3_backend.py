@@ -18,11 +18,13 @@ from botocore.exceptions import EndpointConnectionError
 
 from cloudnexus.config import load_settings
 from cloudnexus.storage import create_storage
-from cloudnexus.storage.base import UploadedPart
+from cloudnexus.storage.base import PENDING_STATE, STATE_TAG, UploadedPart
 from cloudnexus.storage.disposition import content_disposition
 from cloudnexus.storage.s3 import ASSEMBLY_READ_TIMEOUT, S3Storage
 from tests.conftest import TEST_BUCKET, free_port
 from tests.storage.conftest import new_key
+
+PENDING_TAGGING = f"{STATE_TAG}={PENDING_STATE}"
 
 
 @pytest.fixture
@@ -263,3 +265,52 @@ def test_a_body_still_being_written_goes_to_aws_with_a_trailing_checksum(
     stored = client.get_object(Bucket=TEST_BUCKET, Key="forwarded/x", ChecksumMode="ENABLED")
     assert stored["Body"].read() == data
     assert "ChecksumCRC32" in stored
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore signs with this moment, whoever asks it to sign."""
+    import datetime
+
+    import botocore.auth
+
+    moment = datetime.datetime(2026, 12, 7, 12, 0, 0)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: moment)
+
+
+@pytest.mark.parametrize("where", [{}, {"s3_bucket": "files", "aws_region": "eu-west-1"},
+                                   {"s3_bucket": "a.b", "aws_region": "us-east-1"}],
+                         ids=["endpoint", "aws", "dotted"])
+def test_urls_are_the_clients_own(frozen_clock: None, s3: S3Storage, where: dict[str, str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signed once per URL with botocore's query signer, not through the client's whole
+    pipeline: the very URLs the client's generate_presigned_url makes, on a custom endpoint
+    (path-style) and on AWS (virtual-hosted, or path-style for a dotted name)."""
+    if where:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+        monkeypatch.setenv("AWS_SESSION_TOKEN", "token/with+chars")
+        s3 = S3Storage.from_settings(load_settings(**where))
+    key, checksum = new_key(), hashlib.sha256(b"data").hexdigest()
+    by_client = s3.client.generate_presigned_url
+    put = s3.presign_put(key, content_type="image/png", size=4, sha256=checksum, expires_in=60)
+    assert put.url == by_client("put_object", ExpiresIn=60, Params={
+        "Bucket": s3.bucket, "Key": key, "ContentType": "image/png", "ContentLength": 4,
+        "IfNoneMatch": "*", "Tagging": PENDING_TAGGING, "ChecksumAlgorithm": "SHA256",
+        "ChecksumSHA256": base64.b64encode(hashlib.sha256(b"data").digest()).decode()})
+    unchecked = s3.presign_put(key, content_type="text/plain", size=0, sha256=None,
+                               expires_in=900)
+    assert unchecked.url == by_client("put_object", ExpiresIn=900, Params={
+        "Bucket": s3.bucket, "Key": key, "ContentType": "text/plain", "ContentLength": 0,
+        "IfNoneMatch": "*", "Tagging": PENDING_TAGGING})
+    name = "rapport d'été; \"final\".pdf"
+    assert s3.presign_get(key, expires_in=77, download_name=name) == by_client(
+        "get_object", ExpiresIn=77, Params={
+            "Bucket": s3.bucket, "Key": key,
+            "ResponseContentDisposition": content_disposition(name)})
+    assert s3.presign_get(key, expires_in=5) == by_client(
+        "get_object", ExpiresIn=5, Params={"Bucket": s3.bucket, "Key": key})
+    assert s3.presign_part(key, "up/load+id=", 7, size=5_242_880, expires_in=30) == by_client(
+        "upload_part", ExpiresIn=30, Params={"Bucket": s3.bucket, "Key": key,
+                                             "UploadId": "up/load+id=", "PartNumber": 7,
+                                             "ContentLength": 5_242_880})
