@@ -1,5 +1,6 @@
 """db.engine.fetch_at_once: a prebuilt statement sent by psycopg alone on PostgreSQL, as a
-transaction of its own, its values converted as SQLAlchemy would convert them."""
+transaction of its own on a connection of the engine's pool, its values converted as
+SQLAlchemy would convert them."""
 
 from __future__ import annotations
 
@@ -54,6 +55,16 @@ def test_a_failed_statement_is_sqlalchemys_error_and_leaves_nothing(
     with pytest.raises(IntegrityError):  # no such workspace: its foreign key
         add(session, tenant, "orphan", workspace_id=uuid.uuid4())
     assert session.scalar(select(Bucket.id).where(Bucket.name == "orphan")) is None
+
+
+def test_it_refuses_to_run_beside_an_open_transaction(session: Any, tenant: Tenant) -> None:
+    """It runs on a connection of its own: beside a transaction of the session it could
+    wait on that transaction's locks, held by a caller waiting on it."""
+    session.scalar(select(Bucket.id).limit(1))
+    with pytest.raises(ValueError, match="end its transaction first"):
+        add(session, tenant, "beside")
+    session.rollback()
+    assert add(session, tenant, "after") == ("after", ["image/png"])
 
 
 def test_a_statement_whose_columns_take_python_defaults_is_refused(session: Any) -> None:

@@ -57,7 +57,7 @@ def create_db_engine(settings: Settings, pool: Pool | None = None) -> Engine:
         from cloudnexus.db.pool import Pool  # psycopg: not for SQLite
 
         pool = Pool(settings.postgres_url(), size=settings.pool_size)
-    return create_engine(
+    engine = create_engine(
         url,
         # The pool is db.pool's, shared with the read API: each checkout takes one of its
         # connections, each checkin gives it back (PooledConnection.close).
@@ -69,7 +69,13 @@ def create_db_engine(settings: Settings, pool: Pool | None = None) -> Engine:
         # DETAIL line may still name a conflicting key; unique violations are 409s, caught.)
         hide_parameters=True,
     )
+    _POOL_BEHIND[engine.pool] = pool
+    return engine
 
+
+# db.pool's pool behind each PostgreSQL engine's (its NullPool, which the engine's copies
+# with other execution options share): fetch_at_once takes its connections there too.
+_POOL_BEHIND: weakref.WeakKeyDictionary[Any, Pool] = weakref.WeakKeyDictionary()
 
 # The execution option of an engine whose transactions only read (see reading_engine).
 READS_ONLY = "cloudnexus_reads_only"
@@ -170,23 +176,25 @@ def insert_unique(db: Session, statement: Insert, row: dict[str, Any], conflict:
 def fetch_at_once(db: Session, statement: ClauseElement,
                   params: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """The first row of a prebuilt statement run on PostgreSQL as a transaction of its own
-    (autocommit), on the session's connection, sent by psycopg alone: compiled once, each
-    value converted by its column's type as SQLAlchemy would. For a hot statement whose
-    execution through SQLAlchemy costs more Python than the statement (docs/performance.md,
-    "One statement for a single PUT's start"). Ends the session's transaction; errors are
+    (autocommit), sent by psycopg alone on a connection of the pool behind the session's
+    engine: compiled once, each value converted by its column's type as SQLAlchemy would.
+    For a hot statement whose execution through SQLAlchemy costs more Python than the
+    statement (docs/performance.md, "One statement for a single PUT's start"): no session
+    connection is checked out, set to autocommit, committed and checked in. The session must
+    have no transaction open, whose locks the statement could wait on. Errors are
     SQLAlchemy's, as for any statement."""
-    connection = db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    sql, values = _ready(statement, params, connection.dialect)
-    driver: Any = connection.connection.driver_connection  # psycopg's (not None: in use)
+    if db.in_transaction():
+        raise ValueError("fetch_at_once runs beside the session: end its transaction first")
+    engine = cast(Engine, db.get_bind())
+    sql, values = _ready(statement, params, engine.dialect)
+    from psycopg import Error
+    from psycopg.rows import tuple_row
+
     try:
-        with driver.cursor() as cursor:
-            send(cursor, sql, values)
-            row: tuple[Any, ...] | None = cursor.fetchone()
-            return row
-    except driver.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, driver.Error, hide_parameters=True) from exc
-    finally:
-        db.commit()  # gives the connection back, out of autocommit
+        rows = _POOL_BEHIND[engine.pool].fetch(sql, values, at_most=1, row_factory=tuple_row)
+    except Error as exc:
+        raise DBAPIError.instance(sql, None, exc, Error, hide_parameters=True) from exc
+    return cast("tuple[Any, ...] | None", rows[0]) if rows else None
 
 
 Sent = tuple[int, list[tuple[Any, ...]]]  # a statement's rowcount and rows
