@@ -447,3 +447,28 @@ def test_the_server_mints_tokens_with_the_newest_hs256_key(world: World) -> None
         "sub": SUB, "expires_in": 600, "cnx": GRANT})
     assert_error(none_left, 409, "conflict")
     assert_error(world.call(("GET", "/v1/files/{file_id}"), token), 401, "unauthorized")
+
+
+def test_a_token_used_before_still_expires(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token checked once is not checked again while its key is the same row, but only
+    until its exp (and the leeway) has passed, on the server's clock as on PyJWT's."""
+    import datetime
+
+    import jwt.api_jwt
+
+    import cloudnexus.delegation.verify
+
+    route = ("GET", "/v1/files/{file_id}")
+    token = world.token(exp=int(time.time()) + 5)
+    assert world.call(route, token).status_code == 200
+    assert world.call(route, token).status_code == 200
+
+    class Later(datetime.datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return datetime.datetime.fromtimestamp(time.time() + 66, tz)
+
+    for module in (jwt.api_jwt, cloudnexus.delegation.verify):
+        monkeypatch.setattr(module, "datetime", Later)
+    assert_error(world.call(route, token), 401, "unauthorized")
+    assert "expired" in world.call(route, token).json()["error"]["message"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,11 +43,41 @@ def refused(why: str) -> Unauthorized:
     return Unauthorized(f"Invalid token: {why}", headers=_CHALLENGE)
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """A token that passed `verify` with `key` as it was read then, and what it gave."""
+
+    key: KeyRow
+    principal: Principal
+    expires: float
+
+
+# Tokens verified lately. An app's end user sends the same token with each request until it
+# expires: PyJWT parses and checks it in pure Python, most of a token request's extra cost
+# over an API key's. The signing key is still read on every request, and a token is taken
+# from here only with the very row it was verified with, and before its exp (with the
+# leeway): a deleted or replaced key stops it at once, as before; nbf and iat, checked
+# once, only grow more valid.
+_VERIFIED: OrderedDict[str, _Verified] = OrderedDict()
+VERIFIED_KEPT = 1024
+
+
 async def authenticate_token(request: Request, token: str) -> Principal:
     """The principal of a delegated token; 401 for anything but a valid one."""
-    key_id = _key_id(token)
+    verified = _VERIFIED.get(token)
+    key_id = verified.key.id if verified is not None else _key_id(token)
     row = await read_key(request, KEY, key_id)
-    return verify(token, KeyRow(**row) if row else None)
+    if row is None:
+        raise refused("unknown signing key")
+    key = KeyRow(**row)
+    if verified is not None and verified.key == key and \
+            datetime.now(UTC).timestamp() < verified.expires + LEEWAY_SECONDS:
+        return verified.principal
+    principal, expires = verify(token, key)
+    _VERIFIED[token] = _Verified(key, principal, expires)
+    if len(_VERIFIED) > VERIFIED_KEPT:
+        _VERIFIED.popitem(last=False)
+    return principal
 
 
 def _key_id(token: str) -> uuid.UUID:
@@ -57,10 +88,8 @@ def _key_id(token: str) -> uuid.UUID:
         raise refused("its header names no signing key (kid)") from None
 
 
-def verify(token: str, key: KeyRow | None) -> Principal:
-    """Check `token` against the signing key its header named (None: unknown or deleted)."""
-    if key is None:
-        raise refused("unknown signing key")
+def verify(token: str, key: KeyRow) -> tuple[Principal, float]:
+    """Check `token` against the signing key its header named; its principal, and its exp."""
     try:
         claims = jwt.decode(
             token, _verifying_key(key.algorithm, key.secret, key.public_key),
@@ -79,7 +108,7 @@ def verify(token: str, key: KeyRow | None) -> Principal:
     except (KeyError, ValidationError):
         raise refused("missing or malformed sub or cnx claim") from None
     return Principal(key_id=key.id, workspace_id=key.workspace_id, scopes=(),
-                     subject=subject, grant=grant)
+                     subject=subject, grant=grant), float(claims["exp"])
 
 
 def _check_lifetime(claims: dict[str, Any], now: float) -> None:
