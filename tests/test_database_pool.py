@@ -88,3 +88,32 @@ def test_the_key_check_and_the_orm_share_one_connection(app: Any, open_connectio
         for _ in range(10):
             assert client.get("/v1/buckets", headers=headers).status_code == 200
         assert len(open_connections() - before) == 1
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_hot_statements_are_prepared_unless_turned_off(
+        make_settings: Any, postgres_url: str, prepared: bool) -> None:
+    """DB_PREPARED_STATEMENTS (on by default): a statement sent again on a connection is
+    prepared there and planned once; off (behind RDS Proxy), nothing is ever prepared."""
+    from tests.conftest import Tenant
+
+    app = create_app(make_settings(database_url=postgres_url, log_level="WARNING",
+                                   db_prepared_statements=prepared))
+    try:
+        headers = Tenant(app.state.runtime, f"prepared-{prepared}".lower()).headers()
+        with TestClient(app) as client:
+            assert client.post("/v1/buckets", json={"name": "docs"},
+                               headers=headers).status_code == 201
+            for _ in range(5):  # routes that only read leave no transaction to roll back,
+                # which would make psycopg deallocate every prepared statement
+                for route in ("/v1/buckets/docs/files", "/v1/buckets", "/v1/buckets/docs"):
+                    assert client.get(route, headers=headers).status_code == 200
+            # On the one connection those requests took turns on (it is idle now).
+            statements = [row["statement"] for row in app.state.runtime.postgres_pool.fetch(
+                "SELECT statement FROM pg_prepared_statements", {})]
+        key_check = [text for text in statements if "FROM api_keys" in text]
+        # The key read beside the bucket (the first and third routes), and alone (the second).
+        assert len(key_check) == (2 if prepared else 0)
+        assert prepared or statements == []
+    finally:
+        app.state.runtime.close()

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Ours.
     public_url: AnyHttpUrl | None = None  # where the local backend's presigned URLs point
     db_pool_size: int | None = Field(None, ge=1, le=100)  # default: 1 in Lambda, 10 elsewhere
+    # Hot statements planned once per connection; off behind RDS Proxy or PgBouncer's
+    # transaction mode, where a connection's prepared statements are not the client's own.
+    db_prepared_statements: bool = True
     docs_enabled: bool = True
     public_buckets: bool = True  # false where storage refuses public reads (PublicUploads off)
     log_format: LogFormat | None = None  # default: text on a terminal, JSON elsewhere

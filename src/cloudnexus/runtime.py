@@ -73,8 +73,7 @@ class Runtime:
                 if self._pool is None:
                     from cloudnexus.db.pool import Pool
 
-                    self._pool = Pool(self.settings.postgres_url(),
-                                      size=self.settings.pool_size)
+                    self._pool = Pool.from_settings(self.settings)
         return self._pool
 
     @property

@@ -217,6 +217,9 @@ def test_reserved_concurrency_caps_the_connections(template: Any) -> None:
                                  parameters["DBMaxConnections"]["Default"])
     assert parameters["DBInstanceClass"]["Default"] == "db.t4g.micro"
     assert shared(template)["Environment"]["Variables"]["DB_POOL_SIZE"] == "1"
+    # A proxy in between would pin every connection that prepared a statement.
+    assert shared(template)["Environment"]["Variables"]["DB_PREPARED_STATEMENTS"] == {
+        "Fn::If": ["UseProxy", "false", "true"]}
     dispatcher = _reserved(template, "DispatcherFunction")
     assert 2 * reserved + 2 * 2 + 2 * dispatcher + 10 <= max_connections
     assert resource(template, "ApiFunction")["ReservedConcurrentExecutions"] == {"Fn::If": [

@@ -1,9 +1,10 @@
 """/v1/keys: an admin manages the workspace's keys."""
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
 from cloudnexus.auth.dependencies import Admin
 from cloudnexus.auth.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
+from cloudnexus.db.sessions import reads_only
 from cloudnexus.deps import SessionDep
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
@@ -28,7 +29,7 @@ def create_key(body: KeyCreate, principal: Admin, db: SessionDep,
     return KeyCreated(**KeyOut.model_validate(key).model_dump(), key=full_key)
 
 
-@router.get("", responses=error_responses(403))
+@router.get("", dependencies=[Depends(reads_only)], responses=error_responses(403))
 def list_keys(principal: Admin, db: SessionDep) -> KeyList:
     """List the workspace's keys, revoked ones included (never their secrets)."""
     from cloudnexus.auth import service

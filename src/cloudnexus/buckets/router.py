@@ -6,6 +6,7 @@ from cloudnexus.auth.dependencies import Admin, Reader, require
 from cloudnexus.auth.scopes import ADMIN, READ
 from cloudnexus.buckets.dependencies import BucketDep
 from cloudnexus.buckets.schemas import BucketCreate, BucketList, BucketOut, BucketUpdate
+from cloudnexus.db.sessions import reads_only
 from cloudnexus.deps import SessionDep, SettingsDep, StorageDep
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
@@ -28,7 +29,7 @@ def create_bucket(body: BucketCreate, principal: Admin, db: SessionDep, settings
     return BucketOut.from_model(bucket)
 
 
-@router.get("", responses=error_responses(403))
+@router.get("", dependencies=[Depends(reads_only)], responses=error_responses(403))
 def list_buckets(principal: Reader, db: SessionDep) -> BucketList:
     """List the workspace's buckets."""
     from cloudnexus.buckets import service
@@ -37,7 +38,8 @@ def list_buckets(principal: Reader, db: SessionDep) -> BucketList:
     return BucketList(items=[BucketOut.from_model(bucket) for bucket in buckets])
 
 
-@router.get("/{bucket}", dependencies=reader, responses=error_responses(403, 404))
+@router.get("/{bucket}", dependencies=[*reader, Depends(reads_only)],
+            responses=error_responses(403, 404))
 def get_bucket(bucket: BucketDep) -> BucketOut:
     """A bucket with its usage."""
     return BucketOut.from_model(bucket)

@@ -56,7 +56,7 @@ def create_db_engine(settings: Settings, pool: Pool | None = None) -> Engine:
     if pool is None:
         from cloudnexus.db.pool import Pool  # psycopg: not for SQLite
 
-        pool = Pool(settings.postgres_url(), size=settings.pool_size)
+        pool = Pool.from_settings(settings)
     engine = create_engine(
         url,
         # The pool is db.pool's, shared with the read API: each checkout takes one of its

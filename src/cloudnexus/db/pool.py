@@ -17,6 +17,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import RowFactory, dict_row
 from psycopg.types.json import set_json_loads
 
+from cloudnexus.config import Settings
 from cloudnexus.db import connections
 from cloudnexus.db.connections import (
     APPLICATION_NAME,
@@ -27,6 +28,7 @@ from cloudnexus.db.connections import (
 from cloudnexus.errors import ServiceUnavailable
 
 POOL_WAIT_SECONDS = 10  # for a connection when all are in use
+PREPARE_AFTER = 2  # a statement's sends on a connection before it is prepared there
 Row = dict[str, Any]
 
 
@@ -57,13 +59,21 @@ class PooledConnection(Connection[Any]):
 
 
 class Pool:
-    """At most `size` connections, taken by one thread at a time each."""
+    """At most `size` connections, taken by one thread at a time each. With `prepared`, a
+    statement sent PREPARE_AFTER times on a connection is prepared there, and planned once:
+    not behind RDS Proxy (which pins a connection that prepares a statement to its client)
+    nor a pooler that hands a connection to another client between transactions."""
 
-    def __init__(self, url: str, *, size: int) -> None:
-        self._url = url
+    def __init__(self, url: str, *, size: int, prepared: bool = False) -> None:
+        self._url, self._prepared = url, prepared
         self._free = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
         self._idle: list[PooledConnection] = []  # the most recently used last: taken first
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Pool:
+        return cls(settings.postgres_url(), size=settings.pool_size,
+                   prepared=settings.db_prepared_statements)
 
     def take(self) -> PooledConnection:
         """An idle connection that answers, or a new one; 503 when all stay in use."""
@@ -161,7 +171,7 @@ class Pool:
         connection = PooledConnection.connect(
             self._url, connect_timeout=CONNECT_TIMEOUT_SECONDS,
             application_name=APPLICATION_NAME,
-            prepare_threshold=None)  # prepared statements would pin connections behind RDS Proxy
+            prepare_threshold=PREPARE_AFTER if self._prepared else None)
         # JSON columns through load_json, for the ORM and the read API alike (the engine's
         # json_deserializer reaches only connections the engine makes itself).
         set_json_loads(load_json, connection)

@@ -1,8 +1,9 @@
 """/v1/signing-keys and /v1/tokens: an admin lets the workspace's backend delegate access."""
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
 from cloudnexus.auth.dependencies import Admin
+from cloudnexus.db.sessions import reads_only
 from cloudnexus.delegation.schemas import (
     SigningKeyCreate,
     SigningKeyCreated,
@@ -34,7 +35,8 @@ def create_signing_key(body: SigningKeyCreate, principal: Admin, db: SessionDep,
     return SigningKeyCreated(**SigningKeyOut.model_validate(key).model_dump(), secret=key.secret)
 
 
-@router.get("/v1/signing-keys", responses=error_responses(403))
+@router.get("/v1/signing-keys", dependencies=[Depends(reads_only)],
+            responses=error_responses(403))
 def list_signing_keys(principal: Admin, db: SessionDep) -> SigningKeyList:
     """List the workspace's signing keys (never a secret)."""
     from cloudnexus.delegation import service

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from cloudnexus.auth.dependencies import Admin, require
 from cloudnexus.auth.scopes import ADMIN
+from cloudnexus.db.sessions import reads_only
 from cloudnexus.deps import SessionDep, SettingsDep
 from cloudnexus.events.dependencies import WebhookDep
 from cloudnexus.events.schemas import (
@@ -52,7 +53,7 @@ def create_webhook(body: WebhookCreate, principal: Admin, db: SessionDep,
     return WebhookOut.from_model(webhook, secret=secret)
 
 
-@router.get("/v1/webhooks", responses=error_responses(403))
+@router.get("/v1/webhooks", dependencies=[Depends(reads_only)], responses=error_responses(403))
 def list_webhooks(principal: Admin, db: SessionDep) -> WebhookList:
     """The workspace's webhooks (without their secrets)."""
     from cloudnexus.events import webhooks
@@ -61,7 +62,8 @@ def list_webhooks(principal: Admin, db: SessionDep) -> WebhookList:
     return WebhookList(items=[WebhookOut.from_model(webhook) for webhook in found])
 
 
-@router.get("/v1/webhooks/{webhook_id}", responses=error_responses(403, 404))
+@router.get("/v1/webhooks/{webhook_id}", dependencies=[Depends(reads_only)],
+            responses=error_responses(403, 404))
 def get_webhook(webhook: WebhookDep) -> WebhookOut:
     """A webhook (without its secret)."""
     return WebhookOut.from_model(webhook)
