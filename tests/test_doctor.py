@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cloudnexus.cli import app as cli
+from cloudnexus.cli import console as cli_console
 from tests.conftest import free_port, new_postgres_database
 
 PASSWORD = "hunter2-doctor-secret"
@@ -22,6 +23,8 @@ Run = Callable[..., Any]
 def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Run:
     """Run `cloudnexus COMMAND` with these environment variables added."""
     monkeypatch.setenv("COLUMNS", "200")
+    # The command's console took its width when it was made, wherever the tests import it.
+    monkeypatch.setattr(cli_console, "width", 200)
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
 
     def invoke(*command: str, **env: str) -> Any:
