@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
+# package.sh builds the wheel in the checkout (setuptools' build/): one worker runs them all.
+pytestmark = pytest.mark.xdist_group("package.sh")
 ROOT = Path(__file__).resolve().parents[2]
 EM_AARCH64 = 183
 PYTHON = "3.14"
