@@ -21,7 +21,7 @@ run: venv  ## serve on the embedded default (SQLite + ./.cloudnexus/) at http://
 
 TEST_WORKERS ?= 2
 test: venv  ## the whole test suite in TEST_WORKERS processes (needs PostgreSQL at 127.0.0.1:5432, as on the dev and CI machines)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: venv  ## ruff (with the cold-start rule, TID253) and mypy --strict on the package, the clients and the tests; bandit (medium and high) on the package
 	$(BIN)/ruff check src tests main.py bench clients/python

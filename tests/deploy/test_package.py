@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import fnmatch
 import glob
 import hashlib
@@ -10,17 +11,26 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
 
-# package.sh builds the wheel in the checkout (setuptools' build/): one worker runs them all.
-pytestmark = pytest.mark.xdist_group("package.sh")
 ROOT = Path(__file__).resolve().parents[2]
 EM_AARCH64 = 183
 PYTHON = "3.14"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_build_at_a_time() -> Iterator[None]:
+    """package.sh builds its wheel in the checkout (setuptools' build/), so two test workers
+    running it at once would remove each other's files: they take turns here."""
+    with open(Path(tempfile.gettempdir()) / "cloudnexus-package-sh.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="module")
