@@ -227,6 +227,29 @@ def test_get_answers_the_same_headers_whatever_the_size(local: LocalStorage, cli
         assert (part.status_code, part.content) == (206, data[size // 2:])
 
 
+def test_a_small_get_takes_no_trip_to_a_worker_thread(local: LocalStorage, client: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under concurrency each trip to a worker thread costs more than serving a small object
+    (FastAPI runs every plain `def` dependency in one)."""
+    import anyio.to_thread
+
+    key = new_key()
+    local.put(key, io.BytesIO(DATA), content_type="text/plain")
+    url = local.presign_get(key, expires_in=60)
+    assert client.get(url).status_code == 200
+    trips: list[object] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(work: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(work)
+        return await run_sync(work, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    got = client.get(url)
+    assert (got.status_code, got.content) == (200, DATA)
+    assert trips == []
+
+
 def test_public_route_serves_only_uploads(local: LocalStorage, client: Any) -> None:
     key = new_key()
     local.put(key, io.BytesIO(DATA), content_type="text/plain")

@@ -70,7 +70,8 @@ class SignedPutQuery(SignedQuery):
     part_number: int | None = Field(None, description="The part's number, 1..10000")
 
 
-def get_local_storage(runtime: RuntimeDep) -> LocalStorage:
+async def get_local_storage(runtime: RuntimeDep) -> LocalStorage:
+    """async: FastAPI runs a plain `def` dependency in a worker thread (see runtime.py)."""
     storage = runtime.storage
     if not isinstance(storage, LocalStorage):
         raise NotFound()
