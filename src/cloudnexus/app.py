@@ -91,7 +91,9 @@ def create_app(settings: Settings) -> FastAPI:
         from cloudnexus.storage.local_router import router as local_storage_router
         from cloudnexus.uploads.arrivals import object_arrived
 
-        routers.append(local_storage_router)
+        # First: Starlette tries the routes in turn, and the objects' GETs and PUTs are most
+        # of the requests under load (a download is the API's redirect, then one of these).
+        routers.insert(0, local_storage_router)
         app.state.object_arrived = object_arrived  # its PUT completes single uploads
     for router in routers:
         # The routes as the routers built them (prefix, tags and dependencies applied):

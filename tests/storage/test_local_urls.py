@@ -20,7 +20,7 @@ from cloudnexus.storage import create_storage
 from cloudnexus.storage.base import ObjectNotFound, PresignedRequest
 from cloudnexus.storage.local import LocalStorage
 from cloudnexus.storage.local_router import READ_AT_ONCE_MAX_BYTES
-from cloudnexus.storage.signing import Grant, load_or_create_key
+from cloudnexus.storage.signing import Grant, Signer, load_or_create_key
 from tests.storage.conftest import new_key
 
 DATA = b"signed bytes " * 1000
@@ -335,3 +335,17 @@ def test_check_creates_the_root(tmp_path: Path) -> None:
     storage.check()
     assert storage.root.is_dir() and list(storage.root.iterdir()) == []
     assert os.access(storage.root, os.W_OK)
+
+
+def test_a_url_signed_by_an_earlier_release_still_verifies() -> None:
+    """The signed message is a format: URLs already handed out (up to 7 days) must verify
+    after an upgrade. This grant's URL and signature were made by the release before
+    grants stopped going through dataclasses.asdict."""
+    grant = Grant(method="PUT", key="private/w/b/f", expires=1_800_000_000,
+                  content_type="text/plain", content_length=5, sha256="ab" * 32)
+    signature = "266ba32ef18a6baf9ac6556a5ce9ec8ce1e36d4210cef4da70047dce72d570cf"
+    signer = Signer(b"k" * 32)
+    assert signer.url("http://x", grant) == (
+        "http://x/storage/private/w/b/f?expires=1800000000&content_type=text%2Fplain"
+        f"&content_length=5&sha256={'ab' * 32}&signature={signature}")
+    signer.verify(grant, signature, now=1_700_000_000)
