@@ -1,4 +1,4 @@
-"""The engine: JSON columns read with `load_json`, whose shortcut for `{}` and `[]` must still
+"""The engine: JSON columns read with `load_json`, whose shortcuts for `{}`, `[]` and `null` must
 give each row objects of its own; errors that do not carry the statement's values."""
 
 from __future__ import annotations
