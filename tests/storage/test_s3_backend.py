@@ -118,7 +118,7 @@ def test_public_url_serves_under_a_public_read_policy(s3: S3Storage, moto_endpoi
         "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
         "Resource": f"arn:aws:s3:::{bucket}/uploads/*"}]}
     s3.client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
-    public = S3Storage(s3.client, bucket, region="us-east-1", endpoint=moto_endpoint)
+    public = S3Storage(s3.session, s3.client, bucket, region="us-east-1", endpoint=moto_endpoint)
     key = new_key("uploads")
     public.put(key, io.BytesIO(b"hello"), content_type="text/plain")
     response = requests.get(public.public_url(key), timeout=10)
@@ -234,12 +234,13 @@ def test_a_body_still_being_written_goes_to_aws_with_a_trailing_checksum(
     from cloudnexus.files.forwarding import SpoolPipe
 
     # As from_settings makes it without an endpoint, but path-style to reach 127.0.0.1.
-    client = boto3.client("s3", endpoint_url=moto_over_https, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test", verify=False,
-                          config=Config(signature_version="s3v4", s3={
-                              "payload_signing_enabled": False, "addressing_style": "path"}))
+    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test")
+    client = session.client("s3", endpoint_url=moto_over_https, region_name="us-east-1",
+                            verify=False, config=Config(signature_version="s3v4", s3={
+                                "payload_signing_enabled": False, "addressing_style": "path"}))
     client.create_bucket(Bucket=TEST_BUCKET)
-    storage = S3Storage(client, TEST_BUCKET, region="us-east-1", endpoint=moto_over_https)
+    storage = S3Storage(session, client, TEST_BUCKET, region="us-east-1",
+                        endpoint=moto_over_https)
     sent: list[Any] = []
     client.meta.events.register("before-send.s3.PutObject",
                                 lambda request, **_: sent.append(request.headers))

@@ -16,7 +16,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError
 
 from cloudnexus.config import Settings
 from cloudnexus.limits import MAX_COPY_BYTES, MiB
@@ -141,23 +141,22 @@ class S3Storage:
 
     name = "s3"
 
-    def __init__(self, client: Any, bucket: str, *, region: str, endpoint: str | None,
-                 session: Any = None) -> None:
+    def __init__(self, session: Any, client: Any, bucket: str, *, region: str,
+                 endpoint: str | None) -> None:
+        self.session = session  # the boto3 session `client` came from: its credentials sign
         self.client, self.bucket, self.region, self.endpoint = client, bucket, region, endpoint
-        self._session = session  # the boto3 session `client` came from
 
     @cached_property
-    def _signer(self) -> _QuerySigner | None:
-        """None without the client's session (whose credentials sign): the client signs."""
-        credentials = self._session.get_credentials() if self._session is not None else None
-        return _QuerySigner(self.client, self.bucket, credentials) if credentials else None
+    def _signer(self) -> _QuerySigner:
+        credentials = self.session.get_credentials()
+        if credentials is None:  # as the client's own presigning would answer
+            raise NoCredentialsError()
+        return _QuerySigner(self.client, self.bucket, credentials)
 
     @cached_property
     def assembler(self) -> Any:
         """The client CompleteMultipartUpload is sent with: the same, but for its read timeout."""
-        if self._session is None:
-            return self.client
-        return self._session.client("s3", endpoint_url=self.endpoint, config=self.client.meta
+        return self.session.client("s3", endpoint_url=self.endpoint, config=self.client.meta
                                     .config.merge(Config(read_timeout=ASSEMBLY_READ_TIMEOUT)))
 
     @classmethod
@@ -180,8 +179,8 @@ class S3Storage:
                         **options)
         session = boto3.session.Session()
         client = session.client("s3", endpoint_url=endpoint, config=config)
-        return cls(client, settings.s3_bucket, region=settings.aws_region, endpoint=endpoint,
-                   session=session)
+        return cls(session, client, settings.s3_bucket, region=settings.aws_region,
+                   endpoint=endpoint)
 
     def check(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
@@ -259,37 +258,22 @@ class S3Storage:
 
     def presign_get(self, key: str, *, expires_in: int, download_name: str | None = None) -> str:
         disposition = content_disposition(download_name) if download_name else None
-        if self._signer is not None:
-            query = {"response-content-disposition": disposition} if disposition else None
-            return self._signer.url("GET", key, expires_in=expires_in, query=query)
-        params = {"Bucket": self.bucket, "Key": key}
-        if disposition:
-            params["ResponseContentDisposition"] = disposition
-        url: str = self.client.generate_presigned_url("get_object", Params=params,
-                                                      ExpiresIn=expires_in)
-        return url
+        query = {"response-content-disposition": disposition} if disposition else None
+        return self._signer.url("GET", key, expires_in=expires_in, query=query)
 
     def presign_put(self, key: str, *, content_type: str, size: int, sha256: str | None,
                     expires_in: int) -> PresignedRequest:
         # If-None-Match: * makes the PUT a create: once the object is stored (the upload
         # completed), the URL cannot replace its bytes; S3 answers 412 PreconditionFailed.
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentType": content_type,
-                                  "ContentLength": size, "IfNoneMatch": "*",
-                                  "Tagging": _PENDING_TAGGING}
         headers = {"Content-Type": content_type, "Content-Length": str(size),
                    "If-None-Match": "*", "x-amz-tagging": _PENDING_TAGGING}
         if sha256 is not None:
             checksum = _checksum(sha256)
             # x-amz-sdk-checksum-algorithm is what SDKs send with a checksum; some S3-compatible
             # stores (moto among them) record the checksum only when it is present.
-            params.update(ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum)
             headers.update({"x-amz-sdk-checksum-algorithm": "SHA256",
                             "x-amz-checksum-sha256": checksum})
-        if self._signer is not None:
-            url = self._signer.url("PUT", key, expires_in=expires_in, headers=headers)
-        else:
-            url = self.client.generate_presigned_url("put_object", Params=params,
-                                                     ExpiresIn=expires_in)
+        url = self._signer.url("PUT", key, expires_in=expires_in, headers=headers)
         return PresignedRequest(method="PUT", url=url, headers=headers)
 
     def public_url(self, key: str) -> str:
@@ -316,15 +300,9 @@ class S3Storage:
 
     def presign_part(self, key: str, upload_id: str, part_number: int, *, size: int,
                      expires_in: int) -> str:
-        if self._signer is not None:
-            return self._signer.url("PUT", key, expires_in=expires_in, query={
-                "uploadId": upload_id, "partNumber": str(part_number)},
-                headers={"Content-Length": str(size)})
-        params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id,
-                  "PartNumber": part_number, "ContentLength": size}
-        url: str = self.client.generate_presigned_url("upload_part", Params=params,
-                                                      ExpiresIn=expires_in)
-        return url
+        return self._signer.url("PUT", key, expires_in=expires_in, query={
+            "uploadId": upload_id, "partNumber": str(part_number)},
+            headers={"Content-Length": str(size)})
 
     def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
         pages = self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key,
