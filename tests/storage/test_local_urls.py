@@ -349,3 +349,17 @@ def test_a_url_signed_by_an_earlier_release_still_verifies() -> None:
         "http://x/storage/private/w/b/f?expires=1800000000&content_type=text%2Fplain"
         f"&content_length=5&sha256={'ab' * 32}&signature={signature}")
     signer.verify(grant, signature, now=1_700_000_000)
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_a_malformed_query_is_422_in_the_contracts_shape(local: LocalStorage, client: Any,
+                                                         method: str) -> None:
+    """The routes read their own query (FastAPI's solving cost more than a small object);
+    a value of the wrong type is refused as FastAPI refuses it, naming the parameter."""
+    key = new_key()
+    local.put(key, io.BytesIO(DATA), content_type="text/plain")
+    url = with_query(local.presign_get(key, expires_in=60), expires="soon")
+    response = client.request(method, url, content=b"x")
+    assert_refused(response, 422, "validation_error")
+    details = response.json()["error"]["details"]
+    assert [detail["loc"] for detail in details] == [["query", "expires"]]

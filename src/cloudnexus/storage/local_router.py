@@ -1,16 +1,17 @@
 """/storage: the routes behind the local backend's presigned and public URLs."""
 
 from email.utils import formatdate
-from typing import Annotated, Any
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from cloudnexus.deps import RuntimeDep
 from cloudnexus.errors import BadRequest, Forbidden, NotFound, PreconditionFailed
 from cloudnexus.limits import KiB
+from cloudnexus.runtime import runtime_of
 from cloudnexus.schemas import ErrorBody, Model
 from cloudnexus.storage.base import NotAwaited, ObjectExists, ObjectNotFound
 from cloudnexus.storage.local import LocalStorage
@@ -70,15 +71,43 @@ class SignedPutQuery(SignedQuery):
     part_number: int | None = Field(None, description="The part's number, 1..10000")
 
 
-async def get_local_storage(runtime: RuntimeDep) -> LocalStorage:
-    """async: FastAPI runs a plain `def` dependency in a worker thread (see runtime.py)."""
-    storage = runtime.storage
+Signed = TypeVar("Signed", bound=SignedQuery)
+
+# These routes take the request alone and read their parameters themselves (_read): FastAPI's
+# solving of a path parameter, a query model and a dependency cost more than serving a small
+# object (docs/performance.md). The OpenAPI document describes the parameters all the same.
+_KEY = {"name": "key", "in": "path", "required": True,
+        "schema": {"title": "Key", "type": "string"}}
+
+
+def _parameters(query: type[SignedQuery] | None = None) -> dict[str, Any]:
+    """The route's parameters for the OpenAPI document: the key, and `query`'s fields."""
+    if query is None:
+        return {"parameters": [_KEY]}
+    schema = query.model_json_schema()
+    fields = [{"name": name, "in": "query", "required": name in schema.get("required", ()),
+               "description": field["description"],
+               "schema": {key: value for key, value in field.items() if key != "default"}}
+              for name, field in schema["properties"].items()]
+    return {"parameters": [_KEY, *fields]}
+
+
+def _read(request: Request, query: type[Signed]) -> tuple[LocalStorage, str, Signed]:
+    """The storage, the object's key and the URL's signed query; 422 when the query is
+    malformed, as FastAPI would answer."""
+    storage, key = _storage(request), request.path_params["key"]
+    try:
+        return storage, key, query.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise RequestValidationError([{**error, "loc": ("query", *error["loc"])}
+                                      for error in exc.errors()]) from None
+
+
+def _storage(request: Request) -> LocalStorage:
+    storage = runtime_of(request).storage
     if not isinstance(storage, LocalStorage):
         raise NotFound()
     return storage
-
-
-LocalStorageDep = Annotated[LocalStorage, Depends(get_local_storage)]
 
 
 def verified(storage: LocalStorage, method: str, key: str, query: SignedQuery) -> Grant:
@@ -126,10 +155,11 @@ def _download(storage: LocalStorage, key: str, disposition: str | None,
 
 
 @router.get(f"{PUBLIC_PATH}/{{key:path}}", response_class=FileResponse,
-            responses={200: _BYTES, **_errors(404, 422)})
-async def get_public_object(key: str, storage: LocalStorageDep, request: Request) -> Response:
+            responses={200: _BYTES, **_errors(404, 422)}, openapi_extra=_parameters())
+async def get_public_object(request: Request) -> Response:
     """Download a ready object under the public `uploads/` prefix; no signature needed (the
     bytes of a presigned upload are served only once complete has checked them)."""
+    storage, key = _storage(request), request.path_params["key"]
     try:
         if not key.startswith("uploads/") or storage.is_pending(key):
             raise NotFound("Object not found")
@@ -139,20 +169,21 @@ async def get_public_object(key: str, storage: LocalStorageDep, request: Request
 
 
 @router.get(f"{STORAGE_PATH}/{{key:path}}", response_class=FileResponse,
-            responses={200: _BYTES, **_errors(403, 404, 422)})
-async def get_object(key: str, query: Annotated[SignedGetQuery, Query()],
-                     storage: LocalStorageDep, request: Request) -> Response:
+            responses={200: _BYTES, **_errors(403, 404, 422)},
+            openapi_extra=_parameters(SignedGetQuery))
+async def get_object(request: Request) -> Response:
     """Download an object through a presigned GET URL."""
+    storage, key, query = _read(request, SignedGetQuery)
     grant = verified(storage, "GET", key, query)
     return _download(storage, key, grant.disposition, request)
 
 
 @router.put(f"{STORAGE_PATH}/{{key:path}}", response_class=Response,
             responses={200: _STORED, **_errors(400, 403, 404, 412, 422)},
-            openapi_extra=_RAW_BODY)
-async def put_object(key: str, query: Annotated[SignedPutQuery, Query()], request: Request,
-                     storage: LocalStorageDep) -> Response:
+            openapi_extra={**_RAW_BODY, **_parameters(SignedPutQuery)})
+async def put_object(request: Request) -> Response:
     """Store the body sent to a presigned PUT URL: a whole object, or one multipart part."""
+    storage, key, query = _read(request, SignedPutQuery)
     grant = verified(storage, "PUT", key, query)
     if grant.content_length is None:
         raise Forbidden("The URL does not grant an upload")
