@@ -73,7 +73,7 @@ class SignedPutQuery(SignedQuery):
 
 Signed = TypeVar("Signed", bound=SignedQuery)
 
-# These routes take the request alone and read their parameters themselves (_read): FastAPI's
+# These routes take the request alone and read their parameters themselves: FastAPI's
 # solving of a path parameter, a query model and a dependency cost more than serving a small
 # object (docs/performance.md). The OpenAPI document describes the parameters all the same.
 _KEY = {"name": "key", "in": "path", "required": True,
@@ -92,22 +92,21 @@ def _parameters(query: type[SignedQuery] | None = None) -> dict[str, Any]:
     return {"parameters": [_KEY, *fields]}
 
 
-def _read(request: Request, query: type[Signed]) -> tuple[LocalStorage, str, Signed]:
-    """The storage, the object's key and the URL's signed query; 422 when the query is
-    malformed, as FastAPI would answer."""
-    storage, key = _storage(request), request.path_params["key"]
-    try:
-        return storage, key, query.model_validate(dict(request.query_params))
-    except ValidationError as exc:
-        raise RequestValidationError([{**error, "loc": ("query", *error["loc"])}
-                                      for error in exc.errors()]) from None
-
-
-def _storage(request: Request) -> LocalStorage:
+def _object(request: Request) -> tuple[LocalStorage, str]:
+    """The storage, and the key of the object the path names."""
     storage = runtime_of(request).storage
     if not isinstance(storage, LocalStorage):
         raise NotFound()
-    return storage
+    return storage, request.path_params["key"]
+
+
+def _signed(request: Request, query: type[Signed]) -> Signed:
+    """The URL's signed query; 422 when it is malformed, as FastAPI would answer."""
+    try:
+        return query.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise RequestValidationError([{**error, "loc": ("query", *error["loc"])}
+                                      for error in exc.errors()]) from None
 
 
 def verified(storage: LocalStorage, method: str, key: str, query: SignedQuery) -> Grant:
@@ -159,7 +158,7 @@ def _download(storage: LocalStorage, key: str, disposition: str | None,
 async def get_public_object(request: Request) -> Response:
     """Download a ready object under the public `uploads/` prefix; no signature needed (the
     bytes of a presigned upload are served only once complete has checked them)."""
-    storage, key = _storage(request), request.path_params["key"]
+    storage, key = _object(request)
     try:
         if not key.startswith("uploads/") or storage.is_pending(key):
             raise NotFound("Object not found")
@@ -173,8 +172,8 @@ async def get_public_object(request: Request) -> Response:
             openapi_extra=_parameters(SignedGetQuery))
 async def get_object(request: Request) -> Response:
     """Download an object through a presigned GET URL."""
-    storage, key, query = _read(request, SignedGetQuery)
-    grant = verified(storage, "GET", key, query)
+    storage, key = _object(request)
+    grant = verified(storage, "GET", key, _signed(request, SignedGetQuery))
     return _download(storage, key, grant.disposition, request)
 
 
@@ -183,8 +182,8 @@ async def get_object(request: Request) -> Response:
             openapi_extra={**_RAW_BODY, **_parameters(SignedPutQuery)})
 async def put_object(request: Request) -> Response:
     """Store the body sent to a presigned PUT URL: a whole object, or one multipart part."""
-    storage, key, query = _read(request, SignedPutQuery)
-    grant = verified(storage, "PUT", key, query)
+    storage, key = _object(request)
+    grant = verified(storage, "PUT", key, _signed(request, SignedPutQuery))
     if grant.content_length is None:
         raise Forbidden("The URL does not grant an upload")
     if request.headers.get("content-length") != str(grant.content_length):
