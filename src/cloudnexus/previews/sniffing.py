@@ -79,16 +79,21 @@ def _identify(data: bytes) -> list[Any]:
             for row in by_first_byte.get(header[offset], ()):
                 if header[offset:offset + len(row.byte_match)] == row.byte_match:
                     matches.append(row)
-    for row in main.magic_footer_array:
-        end = row.offset + len(row.byte_match)
-        if (footer[row.offset:end] if end != 0 else footer[row.offset:]) == row.byte_match:
-            matches.append(row)
+    matches += [row for row in main.magic_footer_array
+                if _ends_with(footer, row.offset, row.byte_match)]
     matches += _multi_part(matches, header, footer)
     return main._confidence(matches)  # its own ranking (a private function, pinned version)
 
 
+def _ends_with(footer: bytes, offset: int, signature: bytes) -> bool:
+    """Whether `signature` is at `offset` (negative: from the end) of `footer`."""
+    end = offset + len(signature)
+    return (footer[offset:end] if end != 0 else footer[offset:]) == signature
+
+
 def _multi_part(matches: list[Any], header: bytes, footer: bytes) -> set[Any]:
-    """puremagic's second parts of the signatures matched (as its _identify_all finds them)."""
+    """puremagic's second parts of the signatures matched (as its _identify_all finds them):
+    each a copy of the second part's row, its bytes those of both parts."""
     from puremagic import main
 
     found = set()
@@ -96,15 +101,10 @@ def _multi_part(matches: list[Any], header: bytes, footer: bytes) -> set[Any]:
         for row in main.multi_part_dict.get(matched.byte_match, ()):
             end = row.offset + len(row.byte_match)
             if row.offset < 0:
-                area = footer[row.offset:end] if end != 0 else footer[row.offset:]
-                if area == row.byte_match:
-                    found.add(main.PureMagic(byte_match=matched.byte_match + row.byte_match,
-                                             offset=row.offset, extension=row.extension,
-                                             mime_type=row.mime_type, name=row.name))
+                if _ends_with(footer, row.offset, row.byte_match):
+                    found.add(row._replace(byte_match=matched.byte_match + row.byte_match))
             elif end <= len(header) and header[row.offset:end] == row.byte_match:
-                found.add(main.PureMagic(byte_match=header[matched.offset:end],
-                                         offset=row.offset, extension=row.extension,
-                                         mime_type=row.mime_type, name=row.name))
+                found.add(row._replace(byte_match=header[matched.offset:end]))
     return found
 
 
