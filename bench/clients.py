@@ -10,8 +10,8 @@
   same parallelism (ratio of files per second).
 
 Needs PostgreSQL at 127.0.0.1:5432; starts moto (in a process of its own, as a real store is)
-and uvicorn on loopback. The large file goes five times in turns (cnx, boto3, boto3 at its
-default, cnx, ...), the small files three; medians.
+and uvicorn on loopback. The large file goes six times in turns (cnx, boto3, boto3 at its
+default), each turn in another of the six orders; the small files three times; medians.
 
 Why two references: a multipart upload created without a checksum algorithm (the server's, as
 its part URLs are presigned for clients that send no per-part checksum) gets a whole-object
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import statistics
@@ -37,6 +38,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +120,7 @@ class LargeUpload:
 
 
 def _large_upload(env: dict[str, str], endpoint: str, source: Path, runs: int) -> LargeUpload:
-    """The large file by cnx and by boto3 twice, in turns (cnx, boto3, boto3 default, ...)."""
+    """The large file by cnx and by boto3 twice, in turns, each turn in another order."""
     from cloudnexus_client.transfer import PARALLEL_PARTS_FROM  # the smallest multipart upload
 
     size_mb = source.stat().st_size / 1e6
@@ -128,22 +130,39 @@ def _large_upload(env: dict[str, str], endpoint: str, source: Path, runs: int) -
     warm = _big_file(source.parent, PARALLEL_PARTS_FROM, "warm.bin")
     _run_cnx(["cp", str(warm), "cnx://bench/warm.bin", "--no-progress"], env)
     warm.unlink()
-    rates: dict[str, list[float]] = {"cnx": [], "plain": [], "default": []}
-    peaks = []
-    for run in range(runs):
-        elapsed, peak, _ = _run_cnx(["cp", str(source), f"cnx://bench/big-{run}.bin",
-                                     "--no-progress", "--json"], env)
-        rates["cnx"].append(size_mb / elapsed)
+    peaks: list[float] = []
+
+    def by_cnx(run: int) -> float:
+        started = time.perf_counter()
+        _, peak, _ = _run_cnx(["cp", str(source), f"cnx://bench/big-{run}.bin",
+                               "--no-progress", "--json"], env)
         peaks.append(peak)
-        _empty_storage(references["default"])
-        for name, s3 in references.items():
+        return time.perf_counter() - started
+
+    def by_boto3(name: str) -> Callable[[int], float]:
+        def upload(run: int) -> float:
             started = time.perf_counter()
-            s3.upload_file(str(source), STORAGE_BUCKET, f"reference/{name}-{run}.bin")
-            rates[name].append(size_mb / (time.perf_counter() - started))
-            _empty_storage(s3)
-        print(f"turn {run + 1}: " + ", ".join(f"{name} {values[-1]:.1f} MB/s"
-                                               for name, values in rates.items())
+            references[name].upload_file(str(source), STORAGE_BUCKET, f"reference/{name}-{run}")
+            return time.perf_counter() - started
+        return upload
+
+    contenders = {"cnx": by_cnx, "plain": by_boto3("plain"), "default": by_boto3("default")}
+    rates: dict[str, list[float]] = {name: [] for name in contenders}
+    # Whoever goes right after another gigabyte pays for what moto and the kernel are still
+    # giving back of it: each turn takes the next order of the six, so that each contender
+    # goes at each place and after each other as often (rotations alone would keep one always
+    # after the same other), from a synced disk.
+    orders = list(itertools.permutations(contenders))
+    for run in range(runs):
+        order = orders[run % len(orders)]
+        for name in order:
+            _empty_storage(references["plain"])
+            os.sync()
+            rates[name].append(size_mb / contenders[name](run))
+        print(f"turn {run + 1}: " + ", ".join(f"{name} {rates[name][-1]:.1f} MB/s"
+                                               for name in order)
               + f" (load {os.getloadavg()[0]:.1f})", flush=True)
+    _empty_storage(references["plain"])
     medians = {name: statistics.median(values) for name, values in rates.items()}
     return LargeUpload(medians["cnx"], medians["plain"], medians["default"], max(peaks))
 
@@ -223,7 +242,7 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024, help="The large file's size.")
     args = parser.parse_args()
     size, count, runs, large_runs = (64 * MiB, 200, 1, 1) if args.quick \
-        else (args.size_mib * MiB, 1000, 3, 5)
+        else (args.size_mib * MiB, 1000, 3, 6)
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     rows = run(size=size, count=count, runs=runs, large_runs=large_runs)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
