@@ -33,8 +33,10 @@ from cloudnexus.storage.staging import (
     StagedFile,
     check_key,
     read_json,
+    read_metadata,
     sidecar,
     write_json,
+    write_metadata,
 )
 
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
@@ -42,7 +44,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class LocalStorage:
-    """Objects as files (metadata in a hidden JSON sidecar); multipart parts as files too."""
+    """Objects as files (their metadata on them: see staging.py); multipart parts too."""
 
     name = "local"
 
@@ -74,14 +76,14 @@ class LocalStorage:
 
     def save(self, key: str, staged: StagedFile, *, content_type: str,
              pending: bool = False) -> ObjectInfo:
-        """Make a staged file the object: the sidecar first, so head() can spot a torn write."""
+        """Make a staged file the object, with its metadata."""
         document: dict[str, object] = {"content_type": content_type, "size": staged.size,
                                        "sha256": staged.sha256, "etag": staged.etag}
         if pending:
             document["state"] = PENDING_STATE
-        write_json(sidecar(staged.dest), document)
+        staged.describe(document)
         staged.commit()
-        # What was just written, not read back: head() would read the sidecar again.
+        # What was just written, not read back: head() would read the metadata again.
         return ObjectInfo(key=key, size=staged.size, content_type=content_type,
                           etag=staged.etag, sha256=staged.sha256,
                           last_modified=datetime.fromtimestamp(staged.dest.stat().st_mtime, UTC))
@@ -104,15 +106,15 @@ class LocalStorage:
         return info
 
     def is_pending(self, key: str) -> bool:
-        return read_json(sidecar(self.path_of(key))).get("state") == PENDING_STATE
+        return read_metadata(self.path_of(key)).get("state") == PENDING_STATE
 
     def mark_ready(self, key: str) -> None:
         path = self.path_of(key)
-        document = read_json(sidecar(path))
+        document = read_metadata(path)
         if not document or not path.is_file():
             raise ObjectNotFound(key)
         document.pop("state", None)
-        write_json(sidecar(path), document)
+        write_metadata(path, document)
 
     def put(self, key: str, body: BinaryIO, *, content_type: str,
             sha256: str | None = None, size: int | None = None) -> ObjectInfo:
@@ -137,14 +139,12 @@ class LocalStorage:
     def create(self, key: str, data: bytes, *, content_type: str) -> None:
         with self.staged(key) as staged:
             staged.write(data)
-            staged.close()
-            try:  # a hard link publishes the whole file under its name, or fails if taken
-                os.link(staged.path, staged.dest)
+            staged.describe({"content_type": content_type, "size": staged.size,
+                             "sha256": staged.sha256, "etag": staged.etag})
+            try:
+                staged.link()
             except FileExistsError:
                 raise ObjectExists(key) from None
-            write_json(sidecar(staged.dest), {"content_type": content_type,
-                                              "size": staged.size, "sha256": staged.sha256,
-                                              "etag": staged.etag})
 
     def head(self, key: str) -> ObjectInfo:
         return self.stat(key)[0]
@@ -158,8 +158,8 @@ class LocalStorage:
             raise ObjectNotFound(key) from None
         if not S_ISREG(stat.st_mode):
             raise ObjectNotFound(key)
-        meta = read_json(sidecar(path))
-        matches = meta.get("size") == stat.st_size  # else the sidecar is another write's
+        meta = read_metadata(path)
+        matches = meta.get("size") == stat.st_size  # else a sidecar is another write's
         return ObjectInfo(key=key, size=stat.st_size, content_type=meta.get("content_type"),
                           etag=meta.get("etag") if matches else None,
                           sha256=meta.get("sha256") if matches else None,
@@ -169,7 +169,7 @@ class LocalStorage:
         path = self.path_of(key)
         _awaiting(path).unlink(missing_ok=True)  # first: no PUT may land after the delete
         path.unlink(missing_ok=True)
-        sidecar(path).unlink(missing_ok=True)
+        sidecar(path).unlink(missing_ok=True)  # (an object stored with one)
 
     def copy(self, source_key: str, dest_key: str) -> None:
         content_type = self.head(source_key).content_type or "application/octet-stream"
@@ -214,7 +214,7 @@ class LocalStorage:
             raise ValueError(f"only keys under uploads/ have a public URL: {key!r}")
         return f"{self.base_url}{PUBLIC_PATH}/{quote(key, safe='/')}"
 
-    # Multipart: DATA_DIR/multipart/<upload id>/{upload.json, <n>, .<n>.json}.
+    # Multipart: DATA_DIR/multipart/<upload id>/{upload.json, <n>}.
 
     def _upload_dir(self, key: str, upload_id: str) -> Path:
         folder = self.multipart_root / upload_id
@@ -250,15 +250,15 @@ class LocalStorage:
 
     def save_part(self, staged: StagedFile) -> UploadedPart:
         part = UploadedPart(int(staged.dest.name), staged.etag, staged.size)
+        staged.describe({"etag": part.etag, "size": part.size})
         staged.commit()
-        write_json(sidecar(staged.dest), {"etag": part.etag, "size": part.size})
         return part
 
     def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
         folder = self._upload_dir(key, upload_id)
         parts = []
         for path in folder.iterdir():
-            meta = read_json(sidecar(path)) if path.name.isdigit() else {}
+            meta = read_metadata(path) if path.name.isdigit() else {}
             if meta and path.is_file() and meta.get("size") == path.stat().st_size:
                 parts.append(UploadedPart(int(path.name), meta["etag"], meta["size"]))
         return sorted(parts, key=lambda part: part.part_number)

@@ -1,7 +1,15 @@
-"""Files on disk for the local backend: safe keys, staged writes, JSON sidecars."""
+"""Files on disk for the local backend: safe keys, staged writes, each object's metadata.
+
+An object's metadata (content type, size, SHA-256, etag, state) is a JSON document kept on
+its file, in the extended attribute `user.cloudnexus`, so that the rename that publishes
+the bytes publishes it too, and storing an object creates one file, not two. Where the
+system or filesystem takes no such attribute (macOS, some network filesystems), and for
+objects stored before, it is a hidden JSON sidecar beside the file instead.
+"""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -16,6 +24,11 @@ from cloudnexus.storage.base import StorageError
 
 CHUNK = MiB  # read and written at a time
 ETAG_HEX_DIGITS = 32  # as long as S3's (an MD5's)
+METADATA_ATTRIBUTE = "user.cloudnexus"
+# What setxattr answers where the filesystem takes no (or no more) user attributes.
+_NOT_TAKEN = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, errno.E2BIG, errno.ENOSPC})
+# What getxattr answers for a file without the attribute, or a filesystem without any.
+_NOT_THERE = frozenset({errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP})
 
 
 class BodyTooLarge(StorageError):
@@ -42,6 +55,7 @@ class StagedFile:
         self.dest, self.path, self.limit, self.size = dest, Path(name), limit, 0
         self._file, self._committed = os.fdopen(descriptor, "wb"), False
         self._sha256 = hashlib.sha256()
+        self._sidecar: dict[str, Any] | None = None  # metadata the file could not take
 
     def write(self, chunk: bytes) -> None:
         if self.limit is not None and self.size + len(chunk) > self.limit:
@@ -64,14 +78,25 @@ class StagedFile:
         S3 makes it would cost more CPU than the SHA-256 on every byte stored."""
         return f'"{self.sha256[:ETAG_HEX_DIGITS]}"'
 
-    def close(self) -> None:
-        """Flush the bytes to the file (before another name is linked to it)."""
-        self._file.close()
+    def describe(self, document: dict[str, Any]) -> None:
+        """The metadata to publish with the file: on it, else in the sidecar written just
+        before the file is renamed (commit) or just after it is linked (link)."""
+        self._sidecar = None if _attach(self._file.fileno(), document) else document
 
     def commit(self) -> None:
+        """Publish the file under its name, replacing what was there."""
         self._file.close()
+        if self._sidecar is not None:  # first, so that a reader can spot a torn write
+            write_json(sidecar(self.dest), self._sidecar)
         os.replace(self.path, self.dest)
         self._committed = True
+
+    def link(self) -> None:
+        """Publish the whole file under its name, or FileExistsError if the name is taken."""
+        self._file.close()
+        os.link(self.path, self.dest)
+        if self._sidecar is not None:
+            write_json(sidecar(self.dest), self._sidecar)
 
     def discard(self) -> None:
         self._file.close()
@@ -94,8 +119,49 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
 
 def read_json(path: Path) -> dict[str, Any]:
     try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError):
+        return _document(path.read_bytes())
+    except OSError:
+        return {}
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The metadata of the file at `path`: its attribute, else its sidecar; {} when it has
+    neither or is gone."""
+    if hasattr(os, "getxattr"):  # (Linux only)
+        try:
+            return _document(os.getxattr(path, METADATA_ATTRIBUTE))
+        except OSError as exc:
+            if exc.errno not in _NOT_THERE:
+                return {}
+    return read_json(sidecar(path))
+
+
+def write_metadata(path: Path, document: dict[str, Any]) -> None:
+    """Replace the metadata of the existing file at `path`."""
+    if _attach(path, document):
+        sidecar(path).unlink(missing_ok=True)  # an object stored before: now stale
+    else:
+        write_json(sidecar(path), document)
+
+
+def _attach(target: int | Path, document: dict[str, Any]) -> bool:
+    """Set the metadata attribute of a file (a path or an open descriptor); False where it
+    takes none."""
+    if not hasattr(os, "setxattr"):
+        return False
+    try:
+        os.setxattr(target, METADATA_ATTRIBUTE, json.dumps(document).encode())
+    except OSError as exc:
+        if exc.errno in _NOT_TAKEN:
+            return False
+        raise
+    return True
+
+
+def _document(text: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(text)
+    except ValueError:
         return {}
     return document if isinstance(document, dict) else {}
 
