@@ -182,7 +182,7 @@ def test_public_url(storage: Storage, http: Http) -> None:
 
 
 def is_pending(storage: Storage, key: str) -> bool:
-    """Whether the object is held back from public reads (S3: its tag; local: its sidecar)."""
+    """Whether the object is held back from public reads (S3: its tag; local: its metadata)."""
     if isinstance(storage, LocalStorage):
         return storage.is_pending(key)
     s3: Any = storage
