@@ -14,7 +14,7 @@ import pytest
 
 from cloudnexus.storage.base import ObjectExists
 from cloudnexus.storage.local import LocalStorage
-from cloudnexus.storage.staging import METADATA_ATTRIBUTE, sidecar
+from cloudnexus.storage.staging import METADATA_ATTRIBUTE, sidecar, write_metadata
 from tests.storage.conftest import new_key
 
 DATA = b"metadata on the file " * 100
@@ -114,3 +114,14 @@ def test_create_on_a_taken_key_leaves_the_first_metadata(
     info = local.head(key)
     assert (info.content_type, info.size) == ("image/webp", 5)
     assert info.sha256 == hashlib.sha256(b"first").hexdigest()
+
+
+def test_metadata_is_not_written_for_a_file_that_is_gone(local: LocalStorage) -> None:
+    """mark_ready after a delete: 404, not a metadata document left with no object."""
+    key = new_key()
+    local.put(key, io.BytesIO(DATA), content_type="text/plain")
+    path = local.path_of(key)
+    path.unlink()
+    with pytest.raises(FileNotFoundError):
+        write_metadata(path, {"content_type": "text/plain"})
+    assert _files_beside(local, key) == []

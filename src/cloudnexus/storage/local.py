@@ -77,8 +77,7 @@ class LocalStorage:
     def save(self, key: str, staged: StagedFile, *, content_type: str,
              pending: bool = False) -> ObjectInfo:
         """Make a staged file the object, with its metadata."""
-        document: dict[str, object] = {"content_type": content_type, "size": staged.size,
-                                       "sha256": staged.sha256, "etag": staged.etag}
+        document = _metadata(staged, content_type)
         if pending:
             document["state"] = PENDING_STATE
         staged.describe(document)
@@ -114,7 +113,10 @@ class LocalStorage:
         if not document or not path.is_file():
             raise ObjectNotFound(key)
         document.pop("state", None)
-        write_metadata(path, document)
+        try:
+            write_metadata(path, document)
+        except FileNotFoundError:  # deleted since it was read
+            raise ObjectNotFound(key) from None
 
     def put(self, key: str, body: BinaryIO, *, content_type: str,
             sha256: str | None = None, size: int | None = None) -> ObjectInfo:
@@ -139,8 +141,7 @@ class LocalStorage:
     def create(self, key: str, data: bytes, *, content_type: str) -> None:
         with self.staged(key) as staged:
             staged.write(data)
-            staged.describe({"content_type": content_type, "size": staged.size,
-                             "sha256": staged.sha256, "etag": staged.etag})
+            staged.describe(_metadata(staged, content_type))
             try:
                 staged.link()
             except FileExistsError:
@@ -300,6 +301,11 @@ class LocalStorage:
             if key.startswith(prefix):
                 yield MultipartUpload(key, folder.name,
                                       datetime.fromisoformat(initiated) if initiated else None)
+
+
+def _metadata(staged: StagedFile, content_type: str) -> dict[str, object]:
+    return {"content_type": content_type, "size": staged.size, "sha256": staged.sha256,
+            "etag": staged.etag}
 
 
 def _awaiting(path: Path) -> Path:
