@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -136,3 +137,26 @@ def test_a_failed_check_is_told_once_by_the_table_not_again_on_stderr(
     assert result.returncode == 1
     assert "FAIL" in result.stdout
     assert result.stderr == ""
+
+
+def test_the_local_backend_says_where_it_keeps_metadata(run: Run) -> None:
+    assert run("migrate").exit_code == 0
+    table = rows(run("doctor").output)
+    assert table["local metadata"][0] == "ok"
+    assert "extended attribute" in table["local metadata"][1]
+    assert "tar --xattrs" in table["local metadata"][1]
+
+
+def test_s3_storage_has_no_local_metadata_row(run: Run, database_url: str,
+                                              moto_endpoint: str) -> None:
+    result = run("doctor", DATABASE_URL=database_url, S3_BUCKET="cloudnexus-test",
+                 S3_ENDPOINT_URL=moto_endpoint)
+    assert result.exit_code == 0, result.output
+    assert "local metadata" not in rows(result.output)
+
+
+def test_without_attributes_the_local_backend_says_sidecars(
+        run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(os, "setxattr")  # as on macOS
+    assert run("migrate").exit_code == 0
+    assert "sidecar files" in rows(run("doctor").output)["local metadata"][1]

@@ -52,3 +52,21 @@ def run_checks(settings: Settings) -> Iterator[tuple[str, bool, str]]:
             yield name, check.status == "ok", check.error or f"{check.latency_ms} ms"
     finally:
         runtime.close()
+    if settings.s3_bucket is None:
+        yield from _local_metadata(settings)
+
+
+def _local_metadata(settings: Settings) -> Iterator[tuple[str, bool, str]]:
+    """Where the local backend keeps each object's metadata, which decides how its folder
+    must be copied (nothing when the folder cannot be written: the storage check said so)."""
+    from cloudnexus.storage.local import LocalStorage
+    from cloudnexus.storage.staging import takes_attributes
+
+    try:
+        on_files = takes_attributes(LocalStorage.from_settings(settings).root)
+    except OSError:
+        return
+    yield "local metadata", True, (
+        "on each file, as an extended attribute: copy DATA_DIR with cp -a, rsync -aX or "
+        "tar --xattrs" if on_files else
+        "in sidecar files (this filesystem takes no user extended attributes)")

@@ -144,6 +144,13 @@ def write_metadata(path: Path, document: dict[str, Any]) -> None:
         write_json(sidecar(path), document)
 
 
+def takes_attributes(folder: Path) -> bool:
+    """Whether files made in `folder` keep their metadata on them (else in sidecars)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder) as probe:
+        return _attach(probe.fileno(), {})
+
+
 def _attach(target: int | Path, document: dict[str, Any]) -> bool:
     """Set the metadata attribute of a file (a path or an open descriptor); False where it
     takes none."""
