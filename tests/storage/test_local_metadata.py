@@ -14,7 +14,12 @@ import pytest
 
 from cloudnexus.storage.base import ObjectExists
 from cloudnexus.storage.local import LocalStorage
-from cloudnexus.storage.staging import METADATA_ATTRIBUTE, sidecar, write_metadata
+from cloudnexus.storage.staging import (
+    METADATA_ATTRIBUTE,
+    sidecar,
+    takes_attributes,
+    write_metadata,
+)
 from tests.storage.conftest import new_key
 
 DATA = b"metadata on the file " * 100
@@ -22,14 +27,9 @@ DATA = b"metadata on the file " * 100
 
 @pytest.fixture
 def local(tmp_path: Path) -> LocalStorage:
-    storage = LocalStorage(tmp_path, "http://127.0.0.1:8000")
-    probe = tmp_path / "probe"
-    probe.touch()
-    try:
-        os.setxattr(probe, "user.probe", b"1")
-    except (AttributeError, OSError):
+    if not takes_attributes(tmp_path):
         pytest.skip("this filesystem takes no user extended attributes")
-    return storage
+    return LocalStorage(tmp_path, "http://127.0.0.1:8000")
 
 
 def _without_attributes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,6 +41,15 @@ def _without_attributes(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def without_attributes(local: LocalStorage, monkeypatch: pytest.MonkeyPatch) -> None:
     _without_attributes(monkeypatch)
+
+
+@pytest.fixture(params=[True, False], ids=["attribute", "sidecar"])
+def attributes(request: pytest.FixtureRequest, local: LocalStorage,
+               monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Each way in turn: True with attributes, False as without them."""
+    if not request.param:
+        _without_attributes(monkeypatch)
+    return bool(request.param)
 
 
 def _files_beside(local: LocalStorage, key: str) -> list[str]:
@@ -69,11 +78,8 @@ def test_without_attributes_the_metadata_is_a_sidecar(local: LocalStorage) -> No
     assert _files_beside(local, key) == []
 
 
-@pytest.mark.parametrize("attributes", [True, False])
 def test_a_pending_object_is_marked_ready_where_its_metadata_is(
-        local: LocalStorage, monkeypatch: pytest.MonkeyPatch, attributes: bool) -> None:
-    if not attributes:
-        _without_attributes(monkeypatch)
+        local: LocalStorage, attributes: bool) -> None:
     upload_id = local.create_multipart(key := new_key(), content_type="text/plain")
     with local.staged_part(key, upload_id, 1, size=len(DATA)) as staged:
         staged.write(DATA)
@@ -102,11 +108,8 @@ def test_an_object_stored_with_a_sidecar_is_read_and_moves_onto_its_file(
     assert local.head(key).sha256 == hashlib.sha256(DATA).hexdigest()
 
 
-@pytest.mark.parametrize("attributes", [True, False])
 def test_create_on_a_taken_key_leaves_the_first_metadata(
-        local: LocalStorage, monkeypatch: pytest.MonkeyPatch, attributes: bool) -> None:
-    if not attributes:
-        _without_attributes(monkeypatch)
+        local: LocalStorage, attributes: bool) -> None:
     key = new_key("previews") + "/64x64-cover-q80.webp"
     local.create(key, b"first", content_type="image/webp")
     with pytest.raises(ObjectExists):
