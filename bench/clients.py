@@ -11,7 +11,8 @@
 
 Needs PostgreSQL at 127.0.0.1:5432; starts moto (in a process of its own, as a real store is)
 and uvicorn on loopback. The large file goes six times in turns (cnx, boto3, boto3 at its
-default), each turn in another of the six orders; the small files three times; medians.
+default), each turn in another of the six orders, each upload to a fresh moto on the same
+port; the small files three times; medians.
 
 Why two references: a multipart upload created without a checksum algorithm (the server's, as
 its part URLs are presigned for clients that send no per-part checksum) gets a whole-object
@@ -47,12 +48,11 @@ from typing import Any
 from bench.coldstart import environment
 from bench.report import Row, limit_row, merge, ratio_row, show
 from bench.scratch import make_tenant, scratch_database
-from bench.serve import moto_server, peak_rss_mb, uvicorn
+from bench.serve import STORAGE_BUCKET, free_port, moto_server, peak_rss_mb, uvicorn
 
 MiB = 1024 * 1024
 PARALLEL = 4  # cnx's default --parallel and the SDK's default concurrency
 CNX = [sys.executable, "-m", "cloudnexus_client.cli"]
-STORAGE_BUCKET = "cloudnexus-bench"
 
 
 def _big_file(folder: Path, size: int, name: str = "big.bin") -> Path:
@@ -101,13 +101,6 @@ def _s3(endpoint: str, *, checksums: str = "when_supported") -> Any:
                         config=Config(request_checksum_calculation=checksums))
 
 
-def _empty_storage(s3: Any) -> None:
-    """moto keeps objects in memory: drop each run's gigabyte before the next."""
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=STORAGE_BUCKET):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=STORAGE_BUCKET, Key=item["Key"])
-
-
 @dataclass(frozen=True)
 class LargeUpload:
     """Median MB/s of cnx, of boto3 asking for no checksum, of boto3 at its default; and
@@ -119,16 +112,20 @@ class LargeUpload:
     peak: float
 
 
-def _large_upload(env: dict[str, str], endpoint: str, source: Path, runs: int) -> LargeUpload:
-    """The large file by cnx and by boto3 twice, in turns, each turn in another order."""
+def _large_upload(env: dict[str, str], store_port: int, source: Path,
+                  runs: int) -> LargeUpload:
+    """The large file by cnx and by boto3 twice, in turns, each turn in another order, each
+    upload to a store of its own."""
     from cloudnexus_client.transfer import PARALLEL_PARTS_FROM  # the smallest multipart upload
 
     size_mb = source.stat().st_size / 1e6
+    endpoint = f"http://127.0.0.1:{store_port}"
     references = {"plain": _s3(endpoint, checksums="when_required"), "default": _s3(endpoint)}
     # boto3 is imported and its clients made before the first turn: so are the server's (its
     # first multipart upload imports boto3 and makes its clients), before cnx's first turn.
     warm = _big_file(source.parent, PARALLEL_PARTS_FROM, "warm.bin")
-    _run_cnx(["cp", str(warm), "cnx://bench/warm.bin", "--no-progress"], env)
+    with moto_server(own_process=True, port=store_port):
+        _run_cnx(["cp", str(warm), "cnx://bench/warm.bin", "--no-progress"], env)
     warm.unlink()
     peaks: list[float] = []
 
@@ -149,20 +146,19 @@ def _large_upload(env: dict[str, str], endpoint: str, source: Path, runs: int) -
     contenders = {"cnx": by_cnx, "plain": by_boto3("plain"), "default": by_boto3("default")}
     rates: dict[str, list[float]] = {name: [] for name in contenders}
     # Whoever goes right after another gigabyte pays for what moto and the kernel are still
-    # giving back of it: each turn takes the next order of the six, so that each contender
-    # goes at each place and after each other as often (rotations alone would keep one always
-    # after the same other), from a synced disk.
+    # giving back of it: each upload goes to a fresh moto on the same port (the server's
+    # endpoint) from a synced disk, and each turn takes the next order of the six, so that
+    # each contender goes at each place and after each other as often.
     orders = list(itertools.permutations(contenders))
     for run in range(runs):
         order = orders[run % len(orders)]
         for name in order:
-            _empty_storage(references["plain"])
-            os.sync()
-            rates[name].append(size_mb / contenders[name](run))
+            with moto_server(own_process=True, port=store_port):
+                os.sync()
+                rates[name].append(size_mb / contenders[name](run))
         print(f"turn {run + 1}: " + ", ".join(f"{name} {rates[name][-1]:.1f} MB/s"
                                                for name in order)
               + f" (load {os.getloadavg()[0]:.1f})", flush=True)
-    _empty_storage(references["plain"])
     medians = {name: statistics.median(values) for name, values in rates.items()}
     return LargeUpload(medians["cnx"], medians["plain"], medians["default"], max(peaks))
 
@@ -210,19 +206,20 @@ def _many_files(env: dict[str, str], base: str, key: str, root: Path,
 
 
 def run(*, size: int, count: int, runs: int, large_runs: int) -> list[Row]:
-    with moto_server(own_process=True) as endpoint, scratch_database() as url, \
-            tempfile.TemporaryDirectory() as scratch:
+    store_port = free_port()
+    with scratch_database() as url, tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         tenant = make_tenant(url, with_file=False)
-        server_env = environment(url, endpoint)
+        server_env = environment(url, f"http://127.0.0.1:{store_port}")
         with uvicorn("main:app", server_env) as (base, _):
             client_env = {**os.environ, "CLOUDNEXUS_URL": base, "CLOUDNEXUS_KEY": tenant.key,
                           "XDG_CACHE_HOME": str(folder / "cache")}
             source = _big_file(folder, size)
-            large = _large_upload(client_env, endpoint, source, large_runs)
+            large = _large_upload(client_env, store_port, source, large_runs)
             source.unlink()
-            cnx_files, sdk_files = _many_files(client_env, base, tenant.key,
-                                               _small_files(folder, count), runs)
+            with moto_server(own_process=True, port=store_port):
+                cnx_files, sdk_files = _many_files(client_env, base, tenant.key,
+                                                   _small_files(folder, count), runs)
     label = f"{size // MiB} MiB" if size < 1024 * MiB else f"{size // (1024 * MiB)} GiB"
     return [
         ratio_row(f"cnx cp of {label} to S3 (moto) vs boto3 upload_file", large.cnx,

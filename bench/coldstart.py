@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.report import Row, ratio_row
 from bench.scratch import make_tenant
+from bench.serve import STORAGE_BUCKET
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +55,7 @@ def environment(database_url: str, s3_endpoint: str | None = None) -> dict[str, 
     storage = {"S3_ENDPOINT_URL": s3_endpoint, "AWS_DEFAULT_REGION": "us-east-1"} \
         if s3_endpoint else {}
     return {**base, "LOG_LEVEL": "WARNING", "DATA_DIR": "/tmp/cloudnexus-bench",
-            "DATABASE_URL": database_url, "S3_BUCKET": "cloudnexus-bench",
+            "DATABASE_URL": database_url, "S3_BUCKET": STORAGE_BUCKET,
             "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", **storage}
 
 

@@ -16,7 +16,7 @@ import os
 import time
 import uuid
 
-from bench.serve import moto_server
+from bench.serve import STORAGE_BUCKET, moto_server
 from cloudnexus.config import load_settings
 from cloudnexus.storage.base import UploadedPart
 from cloudnexus.storage.s3 import S3Storage
@@ -30,7 +30,7 @@ def measure(total_mib: int) -> dict[str, float]:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     with moto_server() as endpoint:
-        bucket = "cloudnexus-bench"
+        bucket = STORAGE_BUCKET
         storage = S3Storage.from_settings(load_settings(s3_bucket=bucket,
                                                         s3_endpoint_url=endpoint))
         key = f"uploads/{uuid.uuid4()}/{uuid.uuid4()}/{uuid.uuid4()}"

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+STORAGE_BUCKET = "cloudnexus-bench"  # the S3 bucket moto_server makes and the app is given
 
 
 def free_port() -> int:
@@ -49,15 +50,16 @@ def peak_rss_mb(pid: int) -> float:
 
 
 @contextmanager
-def moto_server(*, own_process: bool = False) -> Iterator[str]:
-    """moto's S3 server on loopback with the bench bucket; yields its endpoint.
+def moto_server(*, own_process: bool = False, port: int | None = None) -> Iterator[str]:
+    """moto's S3 server on loopback (on `port`, else a free one) with the bench bucket;
+    yields its endpoint.
 
     `own_process`: in a child process, as a real store is, so that a reference measured from
     this process (boto3's transfer manager) does not share an interpreter with the store."""
     import boto3
     from moto.server import ThreadedMotoServer
 
-    port = free_port()
+    port = port or free_port()
     endpoint = f"http://127.0.0.1:{port}"
     child: subprocess.Popen[bytes] | None = None
     server: ThreadedMotoServer | None = None
@@ -72,7 +74,7 @@ def moto_server(*, own_process: bool = False) -> Iterator[str]:
         _wait_for_port(port, child)
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                      aws_access_key_id="bench", aws_secret_access_key="bench").create_bucket(
-            Bucket="cloudnexus-bench")
+            Bucket=STORAGE_BUCKET)
         yield endpoint
     finally:
         if server is not None:

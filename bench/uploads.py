@@ -15,7 +15,7 @@ import httpx
 from bench.coldstart import environment
 from bench.report import Row, limit_row, ratio_row
 from bench.scratch import make_tenant
-from bench.serve import peak_rss_mb, uvicorn
+from bench.serve import STORAGE_BUCKET, peak_rss_mb, uvicorn
 
 MiB = 1024 * 1024
 BODY = os.urandom(4 * MiB)
@@ -42,7 +42,7 @@ def _presigner(endpoint: str) -> Any:
 def _storage_put(client: httpx.Client, s3: Any) -> float:
     """The same bytes PUT straight to the S3 server (moto), unsigned-payload as a browser would."""
     url = s3.generate_presigned_url("put_object", Params={
-        "Bucket": "cloudnexus-bench", "Key": f"reference/{uuid.uuid4().hex}",
+        "Bucket": STORAGE_BUCKET, "Key": f"reference/{uuid.uuid4().hex}",
         "ContentType": "application/octet-stream"}, ExpiresIn=300)
     started = time.perf_counter()
     client.put(url, content=BODY,
