@@ -98,3 +98,38 @@ def test_statements_sent_together_answer_each_and_fail_as_one(
         send_together(session, [(_ADD, row), (_ADD, {**row, "name": "twice"})])
     session.rollback()
     assert session.scalar(select(Bucket.id).where(Bucket.name == "together")) is None
+
+
+def test_statements_sent_together_open_their_transaction_in_the_same_round_trip(
+        app: Any, session: Any, tenant: Tenant, tmp_path: Any) -> None:
+    """psycopg sends the BEGIN of a transaction and waits for its answer before a pipeline's
+    first statement: the BEGIN goes in the pipeline instead, one Sync (one round trip) for
+    it and the statements. The transaction holds until the session commits, and the
+    connection goes back to the pool in the ORM's mode."""
+    from psycopg.pq import Trace
+
+    from cloudnexus.db.engine import send_together
+
+    driver = session.connection().connection.driver_connection
+    row = {"id": uuid.uuid4(), "workspace_id": tenant.workspace_id, "name": "in-one",
+           "public": False, "max_file_size": None, "allowed_content_types": None,
+           "created_at": datetime.now(UTC), "updated_at": datetime.now(UTC), "used_bytes": 0,
+           "used_files": 0, "previews_enabled": True, "preview_sizes": None, "derived_bytes": 0}
+    trace = tmp_path / "libpq.trace"
+    with trace.open("w") as out:
+        driver.pgconn.trace(out.fileno())
+        driver.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
+        try:
+            send_together(session, [(_ADD, row)])
+        finally:
+            driver.pgconn.untrace()
+    sent = [line.split("\t")[2:] for line in trace.read_text().splitlines()
+            if line.startswith("F\t")]
+    assert [message[0] for message in sent].count("Sync") == 1, sent
+    assert sent[0][:2] == ["Parse", ' "" "BEGIN" 0'], sent
+    with app.state.runtime.session_factory() as other:
+        assert other.scalar(select(Bucket.id).where(Bucket.name == "in-one")) is None
+    session.commit()
+    with app.state.runtime.session_factory() as other:
+        assert other.scalar(select(Bucket.id).where(Bucket.name == "in-one")) == row["id"]
+        assert other.connection().connection.driver_connection.autocommit is False

@@ -205,13 +205,28 @@ def send_together(db: Session, statements: Sequence[tuple[ClauseElement, Mapping
     """Statements of the session's transaction sent at once on PostgreSQL (psycopg's
     pipeline mode): one round trip for them all (and the transaction's BEGIN), where each
     would take its own. Each one's rowcount and rows. Compiled and converted as for
-    fetch_at_once. An error is SQLAlchemy's, the transaction left to roll back."""
+    fetch_at_once. An error is SQLAlchemy's, the transaction left to roll back.
+
+    psycopg sends the BEGIN it opens a transaction with on its own and waits for its answer
+    before the first statement of a pipeline: a round trip of its own. When the transaction
+    starts here, the connection goes to autocommit and the BEGIN into the pipeline instead;
+    the transaction stays open until the session ends it (psycopg's commit and rollback
+    end an open one in either mode), and the pool puts the connection back in the ORM's mode
+    (db.pool)."""
     connection = db.connection()
     ready = [_ready(statement, params, connection.dialect) for statement, params in statements]
     driver: Any = connection.connection.driver_connection
+    from psycopg.pq import TransactionStatus
+
+    begins = not driver.autocommit and \
+        driver.info.transaction_status == TransactionStatus.IDLE
     try:
         cursors = []
+        if begins:
+            driver.autocommit = True
         with driver.pipeline():
+            if begins:
+                driver.execute("BEGIN", prepare=False)
             for sql, values in ready:
                 cursor = driver.cursor()
                 send(cursor, sql, values)

@@ -104,13 +104,16 @@ class Pool:
 
     def give_back(self, connection: PooledConnection) -> None:
         """Keep it for the next taker if it is idle and sound (no statement cut off midway,
-        no transaction left open); else close it."""
+        no transaction left open), in the ORM's mode (db.engine.send_together may have left
+        it in autocommit); else close it."""
         try:
             if connection.broken or connection.closed or \
                     connection.info.transaction_status != TransactionStatus.IDLE or \
                     _to_recycle(connection, time.monotonic()):
                 connection.close()
             else:
+                if connection.autocommit:
+                    connection.autocommit = False
                 connection.idle_since = time.monotonic()
                 with self._lock:
                     self._idle.append(connection)
@@ -130,7 +133,7 @@ class Pool:
                 cursor.execute(sql, params)
                 return cursor.fetchall() if at_most is None else cursor.fetchmany(at_most)
         finally:
-            self._reset(connection)
+            connection.close()  # back to the pool, in the ORM's mode
 
     def execute(self, sql: LiteralString, params: Mapping[str, Any]) -> None:
         """Run a statement in autocommit (a transaction of its own)."""
@@ -139,7 +142,7 @@ class Pool:
             connection.autocommit = True
             connection.execute(sql, params)
         finally:
-            self._reset(connection)
+            connection.close()  # back to the pool, in the ORM's mode
 
     def close(self) -> None:
         """Close the idle connections (the process is ending)."""
@@ -148,12 +151,6 @@ class Pool:
         for connection in idle:
             connection.pool = None
             connection.close()
-
-    def _reset(self, connection: PooledConnection) -> None:
-        if not connection.broken and not connection.closed and \
-                connection.info.transaction_status == TransactionStatus.IDLE:
-            connection.autocommit = False  # as the ORM's engine expects it
-        connection.close()
 
     def _idle_connection(self) -> PooledConnection | None:
         while True:
