@@ -33,13 +33,18 @@ def session(app: Any) -> Any:
         yield db
 
 
-def add(db: Any, tenant: Tenant, name: str, workspace_id: Any = None) -> Any:
+def bucket_row(workspace_id: Any, name: str, types: list[str]) -> dict[str, Any]:
+    """Every column of a new bucket's row."""
     now = datetime.now(UTC)
-    return fetch_at_once(db, _ADD, {
-        "id": uuid.uuid4(), "workspace_id": workspace_id or tenant.workspace_id, "name": name,
-        "public": False, "max_file_size": None, "allowed_content_types": ["image/png"],
-        "created_at": now, "updated_at": now, "used_bytes": 0, "used_files": 0,
-        "previews_enabled": True, "preview_sizes": None, "derived_bytes": 0})
+    return {"id": uuid.uuid4(), "workspace_id": workspace_id, "name": name, "public": False,
+            "max_file_size": None, "allowed_content_types": types, "created_at": now,
+            "updated_at": now, "used_bytes": 0, "used_files": 0, "previews_enabled": True,
+            "preview_sizes": None, "derived_bytes": 0}
+
+
+def add(db: Any, tenant: Tenant, name: str, workspace_id: Any = None) -> Any:
+    return fetch_at_once(db, _ADD, bucket_row(workspace_id or tenant.workspace_id, name,
+                                              ["image/png"]))
 
 
 def test_a_row_is_written_and_returned_with_its_json(session: Any, tenant: Tenant) -> None:
@@ -82,15 +87,11 @@ def test_statements_sent_together_answer_each_and_fail_as_one(
 
     from cloudnexus.db.engine import send_together
 
-    now = datetime.now(UTC)
-    row = {"id": uuid.uuid4(), "workspace_id": tenant.workspace_id, "name": "together",
-           "public": False, "max_file_size": None, "allowed_content_types": ["text/plain"],
-           "created_at": now, "updated_at": now, "used_bytes": 0, "used_files": 0,
-           "previews_enabled": True, "preview_sizes": None, "derived_bytes": 0}
+    row = bucket_row(tenant.workspace_id, "together", ["text/plain"])
     rename = update(BUCKETS).where(BUCKETS.c.id == bindparam("bucket")).values(
         public=bindparam("public")).returning(BUCKETS.c.public)
-    sent = send_together(session, [(_ADD, row), (rename, {
-        "bucket": row["id"], "public": True, "updated_at": now})])  # (its onupdate column)
+    sent = send_together(session, [(_ADD, row), (rename, {  # (updated_at: its onupdate column)
+        "bucket": row["id"], "public": True, "updated_at": row["updated_at"]})])
     assert sent == [(1, [("together", ["text/plain"])]), (1, [(True,)])]
     session.rollback()
     assert session.scalar(select(Bucket.id).where(Bucket.name == "together")) is None
@@ -111,10 +112,7 @@ def test_statements_sent_together_open_their_transaction_in_the_same_round_trip(
     from cloudnexus.db.engine import send_together
 
     driver = session.connection().connection.driver_connection
-    row = {"id": uuid.uuid4(), "workspace_id": tenant.workspace_id, "name": "in-one",
-           "public": False, "max_file_size": None, "allowed_content_types": None,
-           "created_at": datetime.now(UTC), "updated_at": datetime.now(UTC), "used_bytes": 0,
-           "used_files": 0, "previews_enabled": True, "preview_sizes": None, "derived_bytes": 0}
+    row = bucket_row(tenant.workspace_id, "in-one", ["text/plain"])
     trace = tmp_path / "libpq.trace"
     with trace.open("w") as out:
         driver.pgconn.trace(out.fileno())
