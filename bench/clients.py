@@ -10,9 +10,9 @@
   same parallelism (ratio of files per second).
 
 Needs PostgreSQL at 127.0.0.1:5432; starts moto (in a process of its own, as a real store is)
-and uvicorn on loopback. The large file goes six times in turns (cnx, boto3, boto3 at its
-default), each turn in another of the six orders, each upload to a fresh moto on the same
-port; the small files three times; medians.
+and uvicorn on loopback. The large file goes twelve times in turns (cnx, boto3, boto3 at its
+default), each turn in another of the six orders (each order twice), each upload to a fresh
+moto on the same port; the small files three times; medians.
 
 Why two references: a multipart upload created without a checksum algorithm (the server's, as
 its part URLs are presigned for clients that send no per-part checksum) gets a whole-object
@@ -239,7 +239,7 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024, help="The large file's size.")
     args = parser.parse_args()
     size, count, runs, large_runs = (64 * MiB, 200, 1, 1) if args.quick \
-        else (args.size_mib * MiB, 1000, 3, 6)
+        else (args.size_mib * MiB, 1000, 3, 12)
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     rows = run(size=size, count=count, runs=runs, large_runs=large_runs)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
