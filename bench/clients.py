@@ -48,7 +48,14 @@ from typing import Any
 from bench.coldstart import environment
 from bench.report import Row, limit_row, merge, ratio_row, show
 from bench.scratch import make_tenant, scratch_database
-from bench.serve import STORAGE_BUCKET, free_port, moto_server, peak_rss_mb, uvicorn
+from bench.serve import (
+    STORAGE_BUCKET,
+    free_port,
+    loopback_url,
+    moto_server,
+    peak_rss_mb,
+    uvicorn,
+)
 
 MiB = 1024 * 1024
 PARALLEL = 4  # cnx's default --parallel and the SDK's default concurrency
@@ -119,7 +126,7 @@ def _large_upload(env: dict[str, str], store_port: int, source: Path,
     from cloudnexus_client.transfer import PARALLEL_PARTS_FROM  # the smallest multipart upload
 
     size_mb = source.stat().st_size / 1e6
-    endpoint = f"http://127.0.0.1:{store_port}"
+    endpoint = loopback_url(store_port)
     references = {"plain": _s3(endpoint, checksums="when_required"), "default": _s3(endpoint)}
     # boto3 is imported and its clients made before the first turn: so are the server's (its
     # first multipart upload imports boto3 and makes its clients), before cnx's first turn.
@@ -130,11 +137,10 @@ def _large_upload(env: dict[str, str], store_port: int, source: Path,
     peaks: list[float] = []
 
     def by_cnx(run: int) -> float:
-        started = time.perf_counter()
-        _, peak, _ = _run_cnx(["cp", str(source), f"cnx://bench/big-{run}.bin",
-                               "--no-progress", "--json"], env)
+        elapsed, peak, _ = _run_cnx(["cp", str(source), f"cnx://bench/big-{run}.bin",
+                                     "--no-progress", "--json"], env)
         peaks.append(peak)
-        return time.perf_counter() - started
+        return elapsed
 
     def by_boto3(name: str) -> Callable[[int], float]:
         def upload(run: int) -> float:
@@ -210,7 +216,7 @@ def run(*, size: int, count: int, runs: int, large_runs: int) -> list[Row]:
     with scratch_database() as url, tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         tenant = make_tenant(url, with_file=False)
-        server_env = environment(url, f"http://127.0.0.1:{store_port}")
+        server_env = environment(url, loopback_url(store_port))
         with uvicorn("main:app", server_env) as (base, _):
             client_env = {**os.environ, "CLOUDNEXUS_URL": base, "CLOUDNEXUS_KEY": tenant.key,
                           "XDG_CACHE_HOME": str(folder / "cache")}

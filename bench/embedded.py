@@ -19,7 +19,7 @@ import httpx
 
 from bench.report import Row, ratio_row
 from bench.scratch import make_tenant
-from bench.serve import free_port, uvicorn
+from bench.serve import free_port, loopback_url, uvicorn
 
 CLIENTS = 16
 BODY = os.urandom(1024)
@@ -31,7 +31,7 @@ def embedded_environment(data_dir: Path, port: int) -> dict[str, str]:
     base = {key: value for key, value in os.environ.items()
             if not key.startswith(("DB_", "S3_", "DATABASE_", "AWS_"))}
     return {**base, "LOG_LEVEL": "WARNING", "DATA_DIR": str(data_dir),
-            "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+            "PUBLIC_URL": loopback_url(port)}
 
 
 @contextmanager

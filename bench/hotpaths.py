@@ -41,7 +41,7 @@ import httpx
 
 from bench.report import Row, ratio_row
 from bench.scratch import make_tenant, scratch_database
-from bench.serve import ROOT, _wait_for_port, free_port
+from bench.serve import ROOT, _wait_for_port, free_port, loopback_url
 
 SMALL = os.urandom(1024)
 LARGE = os.urandom(1024 * 1024)
@@ -75,7 +75,7 @@ def serve(name: str, database_url: str, pythonpath: str | None) -> Iterator[Serv
         env = {key: value for key, value in os.environ.items()
                if not key.startswith(("DB_", "S3_", "DATABASE_", "AWS_", "STORAGE_"))}
         env.update(DATABASE_URL=database_url, DATA_DIR=folder, LOG_LEVEL="WARNING",
-                   PUBLIC_URL=f"http://127.0.0.1:{port}", WEBHOOK_DISPATCH="false")
+                   PUBLIC_URL=loopback_url(port), WEBHOOK_DISPATCH="false")
         if pythonpath:
             env["PYTHONPATH"] = pythonpath
         log = open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "w")  # noqa: SIM115
@@ -84,7 +84,7 @@ def serve(name: str, database_url: str, pythonpath: str | None) -> Iterator[Serv
             cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_for_port(port, process)
-            yield Server(name, f"http://127.0.0.1:{port}", tenant.key, process.pid)
+            yield Server(name, loopback_url(port), tenant.key, process.pid)
         finally:
             process.terminate()
             process.wait(timeout=15)

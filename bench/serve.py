@@ -15,6 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 STORAGE_BUCKET = "cloudnexus-bench"  # the S3 bucket moto_server makes and the app is given
 
 
+def loopback_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -34,7 +38,7 @@ def uvicorn(app: str, env: dict[str, str], port: int | None = None) -> Iterator[
         cwd=ROOT, env={**os.environ, **env}, stdout=log)
     try:
         _wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}", process.pid
+        yield loopback_url(port), process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -60,7 +64,7 @@ def moto_server(*, own_process: bool = False, port: int | None = None) -> Iterat
     from moto.server import ThreadedMotoServer
 
     port = port or free_port()
-    endpoint = f"http://127.0.0.1:{port}"
+    endpoint = loopback_url(port)
     child: subprocess.Popen[bytes] | None = None
     server: ThreadedMotoServer | None = None
     if own_process:

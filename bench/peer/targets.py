@@ -28,7 +28,7 @@ from bench.embedded import embedded_environment
 from bench.peer.peers import Peer
 from bench.scratch import make_tenant, scratch_database
 from bench.serve import _wait_for_port as wait_for_port
-from bench.serve import free_port
+from bench.serve import free_port, loopback_url
 
 PAGE = 100
 WALK_PREFIX = "walk/"
@@ -157,7 +157,7 @@ def cloudnexus_server(log_path: str | None = None) -> Iterator[CloudNexus]:
                 [sys.executable, "-m", "cloudnexus", "serve", "--host", "127.0.0.1",
                  "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
-                base = f"http://127.0.0.1:{port}"
+                base = loopback_url(port)
                 wait_for_port(port, process, seconds=60)
                 yield CloudNexus(base, tenant.key, tenant.bucket, process.pid)
             finally:
