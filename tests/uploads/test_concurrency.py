@@ -79,6 +79,57 @@ def test_concurrent_uploads_near_the_quota_never_exceed_it(app: Any, client: Any
         assert workspace.reserved_bytes == 5 * size <= workspace.max_bytes  # type: ignore[operator]
 
 
+def test_concurrent_direct_uploads_near_the_quota_never_exceed_it(
+        app: Any, client: Any, tenant: Tenant, bucket: str) -> None:
+    """A direct upload's record checks the quota as it counts the file: of twelve at once
+    with room for five, five are made, each with its event, and the others leave nothing."""
+    with app.state.runtime.session_factory() as db:
+        workspaces.set_quota(db, workspace=workspaces.get(db, workspace_id=tenant.workspace_id),
+                             max_files=5)
+    responses = in_parallel(app, 12, lambda own, i: own.post(
+        f"/v1/buckets/{bucket}/files", headers=tenant.headers(),
+        files={"file": (f"f{i}.txt", b"12345", "text/plain")}))
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [201] * 5 + [403] * 7, statuses
+    assert all(r.json()["error"]["code"] == "quota_exceeded"
+               for r in responses if r.status_code == 403)
+    made = {r.json()["id"] for r in responses if r.status_code == 201}
+    listed = client.get(f"/v1/buckets/{bucket}/files", headers=tenant.headers()).json()
+    assert {item["id"] for item in listed["items"]} == made
+    events = client.get("/v1/events?type=file.created", headers=tenant.headers()).json()
+    assert sorted(event["data"]["file"]["id"] for event in events["items"]) == sorted(made)
+    usage = client.get("/v1/workspace", headers=tenant.headers()).json()["usage"]
+    assert usage == {"bytes": 25, "files": 5, "derived_bytes": 0}
+
+
+def test_concurrent_direct_uploads_and_overwrites_in_two_buckets_count_exactly(
+        app: Any, client: Any, tenant: Tenant, bucket: str) -> None:
+    """New files and overwrites at once, in two buckets of one workspace: their locks (the
+    path's, the file's, the workspace's, then the bucket's counts) are taken in one order,
+    so none waits on another in a circle, and every count ends exact."""
+    client.post("/v1/buckets", json={"name": "other"}, headers=tenant.headers())
+
+    def send(own: Any, index: int) -> int:
+        name, path = (bucket, "other")[index % 2], f"n{index}.txt"
+        if index % 3 == 0:
+            path = "shared.txt"
+        return int(own.post(f"/v1/buckets/{name}/files", headers=tenant.headers(),
+                            data={"path": path, "overwrite": "true"},
+                            files={"file": (path, b"x" * index, "text/plain")}).status_code)
+
+    assert in_parallel(app, 16, send) == [201] * 16
+    sizes = []
+    for name in (bucket, "other"):
+        files = client.get(f"/v1/buckets/{name}/files", headers=tenant.headers()).json()
+        stats = client.get(f"/v1/buckets/{name}", headers=tenant.headers()).json()["usage"]
+        held = [item["size"] for item in files["items"]]
+        assert stats == {"bytes": sum(held), "files": len(held), "derived_bytes": 0}, name
+        sizes += held
+    assert len(sizes) == 16 - 4  # six overwrite one path, three in each bucket: two files
+    usage = client.get("/v1/workspace", headers=tenant.headers()).json()["usage"]
+    assert usage == {"bytes": sum(sizes), "files": len(sizes), "derived_bytes": 0}
+
+
 def test_an_upload_started_while_its_bucket_turns_public_takes_the_public_prefix(
         app: Any, tenant: Tenant, bucket: str) -> None:
     """The upload waits for the visibility change to commit, then makes its key from it (it

@@ -264,7 +264,10 @@ def _compiled(statement: ClauseElement, dialect: Dialect, keys: frozenset[str]
     an INSERT or UPDATE for the columns given), the values of the parameters it binds
     itself, and the converters of those whose type has one (JSON's, for one). Every column
     it writes must be given (no Python-side defaults or onupdate)."""
-    compiled = cast(SQLCompiler, statement.compile(dialect=dialect, column_keys=sorted(keys)))
+    # (Only for an INSERT or UPDATE itself: within a SELECT they would be taken as columns
+    # to set by each INSERT or UPDATE of its WITH.)
+    compiled = cast(SQLCompiler, statement.compile(
+        dialect=dialect, column_keys=sorted(keys) if statement.is_dml else None))
     defaulted = [column.name for column in (*compiled.insert_prefetch,
                                             *compiled.update_prefetch)]
     if defaulted:

@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    CTE,
     Insert,
     Table,
+    bindparam,
     delete,
     func,
     insert,
@@ -45,9 +47,29 @@ def event_row(db: Session, *, workspace_id: uuid.UUID, type_: str,
               data: dict[str, Any]) -> tuple[Insert, dict[str, Any]]:
     """emit()'s statement and row, for a caller that sends it itself (then calls written)."""
     postgresql = db.get_bind().dialect.name == "postgresql"
-    return (_INSERT_ON_POSTGRESQL if postgresql else _INSERT, {
-        "id": new_id(), "workspace_id": workspace_id, "type": type_, "data": data,
-        "created_at": utcnow()})
+    return (_INSERT_ON_POSTGRESQL if postgresql else _INSERT,
+            _values(workspace_id=workspace_id, type_=type_, data=data))
+
+
+def emitting_after(earlier: CTE) -> CTE:
+    """emit()'s statement as a part of one statement (PostgreSQL), written once `earlier`
+    returned a row; the parameters are event_values()'."""
+    return insert(_EVENTS).from_select(
+        ["xid", *_GIVEN], select(literal_column(CURRENT_XID), *(
+            bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in _GIVEN))
+        .select_from(earlier), include_defaults=False).cte("event_written")
+
+
+def event_values(*, workspace_id: uuid.UUID, type_: str, data: dict[str, Any]
+                 ) -> dict[str, Any]:
+    """The parameters of emitting_after()'s part."""
+    return {f"event_{name}": value for name, value in _values(
+        workspace_id=workspace_id, type_=type_, data=data).items()}
+
+
+def _values(*, workspace_id: uuid.UUID, type_: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"id": new_id(), "workspace_id": workspace_id, "type": type_, "data": data,
+            "created_at": utcnow()}
 
 
 def written(db: Session) -> None:
@@ -63,6 +85,7 @@ def written(db: Session) -> None:
 _EVENTS = cast(Table, Event.__table__)
 _INSERT = insert(_EVENTS).values(xid=0)
 _INSERT_ON_POSTGRESQL = insert(_EVENTS).values(xid=literal_column(CURRENT_XID))
+_GIVEN = ("id", "workspace_id", "type", "data", "created_at")  # by the caller (_values)
 
 
 def encode_cursor(xid: int, seq: int) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import String, Table, bindparam, func, insert, select
+from sqlalchemy import Select, String, Table, bindparam, func, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -228,29 +228,27 @@ def _new_file(new: NewFile, now: datetime) -> File:
 
 
 def _recorded_at_once(db: Session, new: NewFile) -> File | None:
-    """A new file at a free path, written as record() writes it, its statements sent
-    together (db.engine.send_together, PostgreSQL): the path's lock, the row, the counts,
-    the event; one round trip where each took one. None, rolled back, when anything is
-    other than a new file needs (a file at the path, which fails the row's unique key; no
-    room; the bucket gone or its visibility changed): record() then goes its usual way,
-    which says why, or overwrites."""
+    """A new file at a free path, written as record() writes it, as one statement
+    (_RECORD_NEW, PostgreSQL) sent with its transaction's BEGIN (db.engine.send_together):
+    one round trip, and the least Python, where each of its parts took one. None, rolled
+    back, when anything is other than a new file needs (a file at the path, which fails the
+    row's unique key; no room; the bucket gone or its visibility changed): record() then goes
+    its usual way, which says why, or overwrites."""
     bucket, file = new.bucket, _new_file(new, utcnow())
-    event = outbox.event_row(db, workspace_id=file.workspace_id, type_=types.FILE_CREATED,
-                             data=_event_data(file))
-    workspace_counts, bucket_counts = usage.counting(
+    values = {f"file_{name}": value for name, value in row_of(file).items()}
+    values.update(name=f"{bucket.id}/{new.path}", **usage.counts(
         workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=new.size, files=1,
-        check_quota=True)
+        check_quota=True), **outbox.event_values(
+        workspace_id=file.workspace_id, type_=types.FILE_CREATED, data=_event_data(file)))
     try:
-        _, _, (room, _), (_, visibility), _ = send_together(db, [
-            (_PATH_LOCK, {"name": f"{bucket.id}/{new.path}"}), (_INSERT_FILE, row_of(file)),
-            workspace_counts, bucket_counts, event])
+        [(_, counted)] = send_together(db, [(_RECORD_NEW, values)])
     except IntegrityError:
         db.rollback()
         return None
-    public = visibility[0][0] if visibility else None
+    public = counted[0][0] if counted else None
     if public is not None:  # as the usual way reads it, under the count's lock
         set_committed_value(bucket, "public", public)
-    if room != 1 or public is None or new_object_key(bucket, new.file_id) != new.storage_key:
+    if public is None or new_object_key(bucket, new.file_id) != new.storage_key:
         db.rollback()
         return None
     outbox.written(db)
@@ -281,6 +279,25 @@ def _lock_path(db: Session, *, bucket: Bucket, path: str) -> None:
 # Built once: made per upload, its cache key cost more Python than its round trip.
 _PATH_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(
     bindparam("name", type_=String), 0)))
+
+
+def _record_new() -> Select[tuple[bool]]:
+    """_recorded_at_once()'s statement: the path's lock, then the row (named `file_<column>`),
+    the counts (usage.counts()) and the event (outbox.event_values()), each part run once
+    the one before it returned a row, so that their locks are taken in record()'s order.
+    It returns the bucket's visibility, read under the count's lock; no row when there was
+    no room or no bucket."""
+    files = cast(Table, File.__table__)
+    locked = _PATH_LOCK.cte("path_locked")
+    inserted = insert(files).from_select(
+        [column.name for column in files.columns], select(*(
+            bindparam(f"file_{column.name}", type_=column.type) for column in files.columns))
+        .select_from(locked), include_defaults=False).returning(files.c.id).cte("file_inserted")
+    counted = usage.counting_after(inserted)
+    return select(counted.c.public).add_cte(outbox.emitting_after(counted))
+
+
+_RECORD_NEW = _record_new()
 
 
 def delete_quietly(storage: Storage, key: str | None) -> None:

@@ -10,7 +10,17 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, ColumnElement, Table, Update, bindparam, or_, select, update
+from sqlalchemy import (
+    CTE,
+    BigInteger,
+    ColumnElement,
+    Table,
+    Update,
+    bindparam,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningUpdate
 
@@ -105,6 +115,27 @@ def counting(*, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: int, files:
             # a caller sending the statement with psycopg alone sets it too.)
             (_CHANGE_BUCKET, {"bucket_id": bucket_id, "bytes": size, "files": files,
                               "updated_at": utcnow()}))
+
+
+def counting_after(earlier: CTE) -> CTE:
+    """change()'s two statements as parts of one statement: the workspace's runs once
+    `earlier` returned a row, the bucket's once the workspace's did, so that their rows are
+    locked in change()'s order. The bucket's part returns its visibility (no row: no room, or
+    no bucket); the parameters are counts()'."""
+    workspace = _CHANGE_WORKSPACE.where(select(earlier).exists()).returning(W.id) \
+        .cte("counted_workspace")
+    return _CHANGE_BUCKET.where(select(workspace).exists()).values(
+        updated_at=bindparam("changed_at", type_=B.updated_at.type)).cte("counted_bucket")
+
+
+def counts(*, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: int, files: int,
+           check_quota: bool) -> dict[str, Any]:
+    """The parameters of counting_after()'s parts."""
+    (_, workspace), (_, bucket) = counting(workspace_id=workspace_id, bucket_id=bucket_id,
+                                           size=size, files=files, check_quota=check_quota)
+    changed = {**workspace, **bucket}
+    changed["changed_at"] = changed.pop("updated_at")
+    return changed
 
 
 def change_derived(db: Session, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID,
