@@ -189,3 +189,31 @@ def test_save_keeps_other_rows_and_names_the_peer(results: Path) -> None:
                                "commit": "4fa61fba", "url": "http://127.0.0.1:5000",
                                "measured_at": "2026-12-07T05:00Z",
                                "load_average": [1.0, 2.0, 3.0]}
+
+
+def test_the_cloudnexus_target_uploads_downloads_and_walks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The side-by-side client's own calls, against a running `cloudnexus serve`: a download
+    follows the redirect and checks the bytes' count, a walk follows `next_cursor`."""
+    import os
+
+    from aiohttp import ClientSession
+
+    from bench.peer import targets
+
+    monkeypatch.setattr(targets, "PAGE", 2)
+
+    async def run(ours: targets.CloudNexus) -> int:
+        async with ClientSession(base_url=ours.base, headers=ours.headers()) as client:
+            handle = await ours.upload(client, "seed/a.bin", os.urandom(1024))
+            await ours.download(client, handle, 1024)
+            with pytest.raises(RuntimeError, match="served 1024 bytes, not 5"):
+                await ours.download(client, handle, 5)
+            with pytest.raises(RuntimeError, match="CloudNexus download: 404"):
+                await ours.download(client, "00000000-0000-4000-8000-000000000000", 1024)
+            for n in range(3):
+                await ours.upload(client, f"{targets.WALK_PREFIX}f{n}.txt", b"walk")
+            return await ours.walk(client)
+
+    with targets.cloudnexus_server() as ours:
+        assert asyncio.run(run(ours)) == 3

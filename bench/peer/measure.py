@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import httpx
+from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
 from bench import report
 from bench.peer.peers import PEER_NAME, Peer, memory_mb
@@ -33,16 +33,25 @@ Operation = Callable[[int], Awaitable[object]]
 
 @dataclass
 class Sample:
-    """Operations done, the seconds they took in all, and each one's latency (s)."""
+    """Operations done, the seconds they took in all, each one's latency (s), and the CPU
+    seconds the client itself used meanwhile."""
 
     count: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    client_cpu: float = 0.0
 
     def add(self, other: Sample) -> None:
         self.count += other.count
         self.seconds += other.seconds
         self.latencies += other.latencies
+        self.client_cpu += other.client_cpu
+
+    @property
+    def client_share(self) -> float:
+        """The part of one core the client used: near 1, the client set the pace, not the
+        server."""
+        return self.client_cpu / self.seconds if self.seconds else 0.0
 
     @property
     def rate(self) -> float:
@@ -65,9 +74,10 @@ async def drive(operation: Operation, concurrency: int, seconds: float) -> Sampl
             await operation(next(numbers))
             latencies.append(time.perf_counter() - started)
 
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     await asyncio.gather(*(worker(started + seconds) for _ in range(concurrency)))
-    return Sample(len(latencies), time.monotonic() - started, latencies)
+    return Sample(len(latencies), time.monotonic() - started, latencies,
+                  time.process_time() - cpu)
 
 
 def ratio_rows(label: str, unit: str, ours: Sample, theirs: Sample) -> list[Row]:
@@ -87,7 +97,7 @@ def memory_rows(ours: int, theirs: int | None) -> list[Row]:
                       memory_mb(theirs, "VmHWM"), "MiB")]
 
 
-def operations(target: Target, client: httpx.AsyncClient,
+def operations(target: Target, client: ClientSession,
                stored: dict[str, list[str]]) -> dict[str, tuple[str, Operation]]:
     """Each operation's label, the unit of its rate and the call that does it once."""
     def upload(body: bytes) -> Operation:
@@ -110,7 +120,7 @@ def operations(target: Target, client: httpx.AsyncClient,
     return table
 
 
-async def seed(target: Target, client: httpx.AsyncClient) -> dict[str, list[str]]:
+async def seed(target: Target, client: ClientSession) -> dict[str, list[str]]:
     """The files downloads read (DOWNLOAD_FILES of each size) and the WALK_FILES of the walk."""
     stored: dict[str, list[str]] = {}
     for label, size in SIZES.items():
@@ -133,10 +143,9 @@ async def side_by_side(ours: CloudNexus, theirs: Supabase, *, seconds: float, ro
     """Every operation at each concurrency: a warm-up on each server, then `rounds` turns of
     `seconds` each, CloudNexus then the peer, then CloudNexus again (A, B, A, B)."""
     targets: list[Target] = [ours, theirs]
-    limits = httpx.Limits(max_connections=max(CONCURRENCIES),
-                          max_keepalive_connections=max(CONCURRENCIES))
-    clients = [httpx.AsyncClient(base_url=t.base, headers=t.headers(), limits=limits,
-                                 timeout=120) for t in targets]
+    clients = [ClientSession(base_url=t.base, headers=t.headers(),
+                             connector=TCPConnector(limit=max(CONCURRENCIES)),
+                             timeout=ClientTimeout(total=120)) for t in targets]
     try:
         tables = []
         for target, client in zip(targets, clients, strict=True):
@@ -153,11 +162,12 @@ async def side_by_side(ours: CloudNexus, theirs: Supabase, *, seconds: float, ro
                 name = f"{label}, concurrency {concurrency}"
                 rows += ratio_rows(name, unit, *samples)
                 log(f"{name}: {samples[0].rate:.1f} vs {samples[1].rate:.1f} {unit}, "
-                    f"p50 {samples[0].p50_ms:.1f} vs {samples[1].p50_ms:.1f} ms")
+                    f"p50 {samples[0].p50_ms:.1f} vs {samples[1].p50_ms:.1f} ms, client CPU "
+                    f"{samples[0].client_share:.0%} vs {samples[1].client_share:.0%} of a core")
         return rows
     finally:
         for client in clients:
-            await client.aclose()
+            await client.close()
 
 
 def save(rows: list[Row], peer: Peer, *, started: datetime, load: tuple[float, ...]) -> None:

@@ -12,17 +12,20 @@ Any other answer than the expected one stops the run: a figure of failures is no
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
+from aiohttp import ClientSession, FormData
 
 from bench.embedded import embedded_environment
 from bench.peer.peers import Peer
@@ -40,20 +43,45 @@ class Target(Protocol):
 
     def headers(self) -> dict[str, str]: ...
 
-    async def upload(self, client: httpx.AsyncClient, path: str, body: bytes) -> str:
+    async def upload(self, client: ClientSession, path: str, body: bytes) -> str:
         """Store `body` at `path`; return what `download` takes to read it back."""
 
-    async def download(self, client: httpx.AsyncClient, handle: str, size: int) -> None: ...
+    async def download(self, client: ClientSession, handle: str, size: int) -> None: ...
 
-    async def walk(self, client: httpx.AsyncClient) -> int:
+    async def walk(self, client: ClientSession) -> int:
         """Every file under WALK_PREFIX, PAGE a request; returns how many were seen."""
 
 
-def expect(response: httpx.Response, status: int, what: str) -> httpx.Response:
-    if response.status_code != status:
-        raise RuntimeError(f"{what}: {response.status_code} (expected {status}): "
-                           f"{response.text[:300]}")
-    return response
+@dataclass(frozen=True)
+class Answer:
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+async def expect(client: ClientSession, method: str, url: str, status: int, what: str,
+                 **options: Any) -> Answer:
+    """The answer to one request (redirects not followed), read whole; RuntimeError when its
+    status is not `status`."""
+    async with client.request(method, url, allow_redirects=False, **options) as response:
+        body = await response.read()
+        if response.status != status:
+            raise RuntimeError(f"{what}: {response.status} (expected {status}): "
+                               f"{body[:300]!r}")
+        return Answer(response.headers, body)
+
+
+def checked(response: httpx.Response, what: str) -> None:
+    """A set-up or clean-up request (not measured, so sent with httpx) answered 200."""
+    if response.status_code != 200:
+        raise RuntimeError(f"{what}: {response.status_code}: {response.text[:300]}")
+
+
+def expect_size(answer: Answer, size: int, what: str) -> None:
+    if len(answer.body) != size:
+        raise RuntimeError(f"{what} served {len(answer.body)} bytes, not {size}")
 
 
 class CloudNexus:
@@ -65,29 +93,31 @@ class CloudNexus:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
 
-    async def upload(self, client: httpx.AsyncClient, path: str, body: bytes) -> str:
-        response = await client.post(
-            f"/v1/buckets/{self.bucket}/files", data={"path": path},
-            files={"file": ("blob.bin", body, "application/octet-stream")})
-        file_id: str = expect(response, 201, "CloudNexus upload").json()["id"]
+    async def upload(self, client: ClientSession, path: str, body: bytes) -> str:
+        form = FormData()
+        form.add_field("path", path)
+        form.add_field("file", body, filename="blob.bin",
+                       content_type="application/octet-stream")
+        made = await expect(client, "POST", f"/v1/buckets/{self.bucket}/files", 201,
+                            "CloudNexus upload", data=form)
+        file_id: str = made.json()["id"]
         return file_id
 
-    async def download(self, client: httpx.AsyncClient, handle: str, size: int) -> None:
-        redirect = expect(await client.get(f"/v1/files/{handle}/content"), 302,
-                          "CloudNexus download")
-        content = expect(await client.get(redirect.headers["location"]), 200,
-                         "CloudNexus presigned GET")
-        if len(content.content) != size:
-            raise RuntimeError(f"CloudNexus served {len(content.content)} bytes, not {size}")
+    async def download(self, client: ClientSession, handle: str, size: int) -> None:
+        redirect = await expect(client, "GET", f"/v1/files/{handle}/content", 302,
+                                "CloudNexus download")
+        content = await expect(client, "GET", redirect.headers["location"], 200,
+                               "CloudNexus presigned GET")
+        expect_size(content, size, "CloudNexus")
 
-    async def walk(self, client: httpx.AsyncClient) -> int:
+    async def walk(self, client: ClientSession) -> int:
         seen, cursor = 0, None
         while True:
             params: dict[str, str | int] = {"prefix": WALK_PREFIX, "limit": PAGE, "sort": "path"}
             if cursor:
                 params["cursor"] = cursor
-            page = expect(await client.get(f"/v1/buckets/{self.bucket}/files", params=params),
-                          200, "CloudNexus listing").json()
+            page = (await expect(client, "GET", f"/v1/buckets/{self.bucket}/files", 200,
+                                 "CloudNexus listing", params=params)).json()
             seen += len(page["items"])
             cursor = page["next_cursor"]
             if not cursor:
@@ -106,38 +136,37 @@ class Supabase:
         return {"Authorization": f"Bearer {self.token}"}
 
     def create_bucket(self) -> None:
-        expect(httpx.post(f"{self.base}/bucket", headers=self.headers(), timeout=30,
-                          json={"name": self.bucket, "public": False}),
-               200, "Supabase bucket creation")
+        checked(httpx.post(f"{self.base}/bucket", headers=self.headers(), timeout=30,
+                           json={"name": self.bucket, "public": False}),
+                "Supabase bucket creation")
 
     def delete_bucket(self) -> None:
         """Its objects (by name, 1,000 a request), then the bucket: the peer is left as found."""
         with httpx.Client(base_url=self.base, headers=self.headers(), timeout=120) as client:
             for start in range(0, len(self.paths), 1000):
-                expect(client.request("DELETE", f"/object/{self.bucket}",
-                                      json={"prefixes": self.paths[start:start + 1000]}),
-                       200, "Supabase object deletion")
-            expect(client.delete(f"/bucket/{self.bucket}"), 200, "Supabase bucket deletion")
+                checked(client.request("DELETE", f"/object/{self.bucket}",
+                                       json={"prefixes": self.paths[start:start + 1000]}),
+                        "Supabase object deletion")
+            checked(client.delete(f"/bucket/{self.bucket}"), "Supabase bucket deletion")
 
-    async def upload(self, client: httpx.AsyncClient, path: str, body: bytes) -> str:
-        response = await client.post(f"/object/{self.bucket}/{path}", content=body,
-                                     headers={"Content-Type": "application/octet-stream"})
-        expect(response, 200, "Supabase upload")
+    async def upload(self, client: ClientSession, path: str, body: bytes) -> str:
+        await expect(client, "POST", f"/object/{self.bucket}/{path}", 200, "Supabase upload",
+                     data=body, headers={"Content-Type": "application/octet-stream"})
         self.paths.append(path)
         return path
 
-    async def download(self, client: httpx.AsyncClient, handle: str, size: int) -> None:
-        content = expect(await client.get(f"/object/authenticated/{self.bucket}/{handle}"),
-                         200, "Supabase download")
-        if len(content.content) != size:
-            raise RuntimeError(f"Supabase served {len(content.content)} bytes, not {size}")
+    async def download(self, client: ClientSession, handle: str, size: int) -> None:
+        content = await expect(client, "GET", f"/object/authenticated/{self.bucket}/{handle}",
+                               200, "Supabase download")
+        expect_size(content, size, "Supabase")
 
-    async def walk(self, client: httpx.AsyncClient) -> int:
+    async def walk(self, client: ClientSession) -> int:
         seen = 0
         while True:
-            page = expect(await client.post(f"/object/list/{self.bucket}", json={
-                "prefix": WALK_PREFIX, "limit": PAGE, "offset": seen,
-                "sortBy": {"column": "name", "order": "asc"}}), 200, "Supabase listing").json()
+            page = (await expect(client, "POST", f"/object/list/{self.bucket}", 200,
+                                 "Supabase listing", json={
+                                     "prefix": WALK_PREFIX, "limit": PAGE, "offset": seen,
+                                     "sortBy": {"column": "name", "order": "asc"}})).json()
             seen += len(page)
             if len(page) < PAGE:
                 return seen
