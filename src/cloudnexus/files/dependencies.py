@@ -80,7 +80,7 @@ async def direct_upload(
     target = await read_bucket(request, workspace_id=principal.workspace_id, name=bucket)
     file_id = uuid.uuid4()
     forwarder = _forwarder(target, principal, storage, file_id) \
-        if may_forward(request) else None
+        if may_forward(request, storage) else None
     async with database_released(request):
         upload = await read_form(request, settings.direct_upload_max_bytes, forwarder)
     upload.bucket, upload.file_id = target, file_id  # a forwarded part's key has the id
@@ -88,10 +88,13 @@ async def direct_upload(
     return upload
 
 
-def may_forward(request: Request) -> bool:
-    """Whether the body may hold a file part large enough to be sent on as it arrives."""
+def may_forward(request: Request, storage: Storage) -> bool:
+    """Whether the body may hold a file part large enough to be sent on to `storage` as it
+    arrives (to a local disk, never: handing the part over to a thread as it arrives costs
+    more than writing it whole, docs/performance.md)."""
     declared = request.headers.get("content-length")
-    return not (declared and declared.isdigit() and int(declared) < FORWARD_FROM)
+    return storage.remote and not (
+        declared and declared.isdigit() and int(declared) < FORWARD_FROM)
 
 
 def _forwarder(target: BucketSettings, principal: Principal, storage: Storage,

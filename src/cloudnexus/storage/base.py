@@ -67,6 +67,9 @@ class Storage(Protocol):
     """Bytes by key. Keys are derived from ids (see keys.py), never from user input."""
 
     name: str  # "s3" or "local"
+    # Its puts cross a network: a large direct upload's part goes on to it while it arrives
+    # (files/forwarding.py). A local disk takes a part faster once it has arrived.
+    remote: bool
 
     def check(self) -> None:
         """A cheap real call; raises when the storage cannot be reached."""

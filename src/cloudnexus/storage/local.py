@@ -47,6 +47,7 @@ class LocalStorage:
     """Objects as files (their metadata on them: see staging.py); multipart parts too."""
 
     name = "local"
+    remote = False
 
     def __init__(self, data_dir: Path, base_url: str) -> None:
         self.root = data_dir / "objects"

@@ -140,6 +140,7 @@ class S3Storage:
     """One bucket through a boto3 client made once, with short timeouts so outages fail fast."""
 
     name = "s3"
+    remote = True
 
     def __init__(self, session: Any, client: Any, bucket: str, *, region: str,
                  endpoint: str | None) -> None:
