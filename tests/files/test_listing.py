@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from cloudnexus.files.models import File
 from cloudnexus.files.paths import search_key
@@ -207,10 +207,11 @@ def test_bad_parameters_are_422(client: Any, tenant: Tenant, seeded: Seeded, que
 @pytest.mark.parametrize("prefix", [None, "d/"])
 def test_a_plain_page_is_the_page_the_general_query_makes(
         app: Any, client: Any, tenant: Tenant, order: str, prefix: str | None) -> None:
-    """A plain page (sorted by path, no filter but a prefix) is read through the read API;
-    the page the statement of every other page makes (page_of) for the same query is the
-    same, field for field and cursor for cursor: in a public bucket, with metadata, tags and
-    an image."""
+    """A plain page (sorted by path, no filter but a prefix) is read through the read API,
+    on PostgreSQL as JSON the database makes; the page the statement of every other page
+    makes (page_of, with Pydantic) for the same query is the same, field for field and
+    cursor for cursor: in a public bucket, with metadata of every JSON kind, tags, an image,
+    a file without sha256 or maker, and times with and without microseconds."""
     import io
 
     from PIL import Image
@@ -226,13 +227,19 @@ def test_a_plain_page_is_the_page_the_general_query_makes(
                                           (b"{}", "application/json")] * 2):
         made = client.post("/v1/buckets/shown/files", headers=tenant.headers(), data={
             "path": f"d/{index}-{kind.replace('/', '.')}", "tags": ["x", f"t{index}"],
-            "metadata": json.dumps({"n": index, "deep": {"list": [1.5, None, "é"]}})},
+            "metadata": json.dumps({"n": index, "deep": {"list": [1.5, None, "é", True]},
+                                    "text": "q\"b\\s\u0001\u2028/😀", "big": 2**64 + 1,
+                                    "small": 1e-7, "e": 1.5e300, "neg": -0.25, "empty": {}})},
             files={"file": ("f", body, kind)})
         assert made.status_code == 201, made.text
     outside = client.post("/v1/buckets/shown/files", headers=tenant.headers(), data={
         "path": "e/0"}, files={"file": ("f", b"a", "text/plain")})
     assert outside.status_code == 201, outside.text
     runtime = app.state.runtime
+    with runtime.session_factory() as db:  # as files from before sha256 and created_by
+        db.execute(update(File).where(File.path == "d/0-text.plain").values(
+            sha256=None, created_by=None, created_at=BASE, updated_at=BASE))
+        db.commit()
     cursor, shown = None, []
     for _ in range(3 if prefix else 4):  # pages of 2, each after the last one's cursor
         url = f"/v1/buckets/shown/files?limit=2&order={order}" + (
@@ -249,3 +256,4 @@ def test_a_plain_page_is_the_page_the_general_query_makes(
         cursor = plain["next_cursor"]
     assert cursor is None and len(shown) == (6 if prefix else 7)
     assert sum(item["image"] is not None for item in shown) == 2
+    assert {item["created_at"] for item in shown} >= {"2026-11-01T00:00:00Z"}

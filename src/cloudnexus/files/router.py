@@ -61,7 +61,7 @@ async def upload_file(_: Idempotent, upload: DirectUploadDep, db: SessionDep,
     return FileOut.from_model(file, service.public_url(storage, file))
 
 
-@router.get("/v1/buckets/{bucket}/files", dependencies=lister,
+@router.get("/v1/buckets/{bucket}/files", dependencies=lister, response_model=FilePage,
             responses=error_responses(400, 403, 404))
 async def list_files(
     request: Request, bucket: BucketSettingsDep, principal: PrincipalDep, db: SessionDep,
@@ -74,7 +74,7 @@ async def list_files(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
     created_by: Annotated[str | None, Query(
         description="Files made by this token subject, or by `key:<api key id>`")] = None,
-) -> FilePage:
+) -> FilePage | Response:
     """List a bucket's files, a page at a time (keyset pagination)."""
     from cloudnexus.files.listing import ListQuery, page
 
