@@ -49,6 +49,21 @@ def test_a_warm_read_runs_on_the_event_loop_on_postgresql(
     assert names and (WORKER not in names) == on_loop, names
 
 
+def test_a_page_is_read_in_a_worker_thread_and_its_key_on_the_event_loop(
+        app: Any, client: Any, tenant: Tenant) -> None:
+    """On PostgreSQL a page's statement (read_many) makes its JSON in the database: longer
+    than the loop should wait; the key and the bucket beside it are one row (read_one)."""
+    if not app.state.runtime.settings.uses_postgresql:
+        pytest.skip("SQLite reads everything in worker threads")
+    assert client.post("/v1/buckets", json={"name": "docs"},
+                       headers=tenant.headers()).status_code == 201
+    listed = "/v1/buckets/docs/files?limit=10"
+    assert client.get(listed, headers=tenant.headers()).status_code == 200
+    with read_threads() as names:
+        assert client.get(listed, headers=tenant.headers()).status_code == 200
+    assert len(names) == 2 and names[0] != WORKER and names[1] == WORKER, names
+
+
 def test_a_read_that_needs_a_ping_runs_in_a_worker_thread(
         app: Any, client: Any, tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """On PostgreSQL a connection idle for a while is pinged first; with every connection

@@ -1,9 +1,10 @@
 """The read API: one statement, written once, run on whichever database is configured.
 
-It runs inside the request's database slot (db.sessions.database_slot), on PostgreSQL on
-the event loop when it can start at once (an idle connection ready), else in a worker
-thread. A read of one statement cannot wait on a lock, and its round trip costs less than a
-trip to a worker thread and back (docs/performance.md, "Work on the event loop"). On
+It runs inside the request's database slot (db.sessions.database_slot), on PostgreSQL a
+read of one row on the event loop when it can start at once (an idle connection ready),
+else in a worker thread. A read of one statement cannot wait on a lock, and its round trip
+costs less than a trip to a worker thread and back (docs/performance.md, "Work on the event
+loop"); a page of rows keeps the loop waiting longer than that, and goes to a thread. On
 PostgreSQL it takes a connection of the process's one pool (db.pool) and runs with psycopg
 alone: no ORM, which would cost a read more than its query does, and no SQLAlchemy, whose
 import is most of a cold start's first read. On SQLite it runs through the ORM's engine,
@@ -91,14 +92,16 @@ async def read_one_beside(request: Request, query: Query, params: Mapping[str, A
 
 
 async def read_many(request: Request, query: Query, **params: Any) -> list[Row]:
-    """The statement's rows, as dicts. For a statement whose rows are bounded (a LIMIT): on
-    PostgreSQL it may run on the event loop, as read_one."""
-    return await _read(request, query, params, at_most=None)
+    """The statement's rows, as dicts, for a statement whose rows are bounded (a LIMIT). Never
+    on the event loop: a page of files, whose JSON PostgreSQL makes, keeps it waiting longer
+    than a trip to a worker thread costs (docs/performance.md, "A page off the event loop")."""
+    return await _read(request, query, params, at_most=None, on_loop=False)
 
 
 async def _read(request: Request, query: Query, params: Mapping[str, Any], *,
-                at_most: int | None, row_factory: Any = None) -> list[Any]:
-    """The rows, as dicts (or, on PostgreSQL, what psycopg's `row_factory` makes)."""
+                at_most: int | None, row_factory: Any = None, on_loop: bool = True) -> list[Any]:
+    """The rows, as dicts (or, on PostgreSQL, what psycopg's `row_factory` makes), `on_loop`
+    when a connection is ready."""
     runtime = runtime_of(request)
     if not runtime.settings.uses_postgresql:
         # In a worker thread: SQLite's reads take a connection of its engine's own pool, which
@@ -107,7 +110,7 @@ async def _read(request: Request, query: Query, params: Mapping[str, Any], *,
         return await in_session(request, lambda db: _rows(db, query, params, at_most))
     async with database_slot(request):
         pool = runtime.made_pool
-        ready = pool.take_ready() if pool is not None else None
+        ready = pool.take_ready() if pool is not None and on_loop else None
         if pool is not None and ready is not None:
             return pool.fetch(query.for_psycopg, params, ready, at_most=at_most,
                               row_factory=row_factory)
