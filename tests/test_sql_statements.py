@@ -140,25 +140,34 @@ def test_a_small_direct_upload_keeps_its_statement_budget(
     assert sum("FROM buckets" in statement for statement in statements) <= 1, statements
 
 
-def test_a_new_file_is_one_statement_sent_with_its_begin_on_postgresql(
+def test_a_new_file_is_one_statement_in_a_transaction_of_its_own_on_postgresql(
         app: Any, client: Any, tenant: Tenant, file_id: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The path's lock, the file, the counts and the event are one statement, sent with the
-    transaction's BEGIN (psycopg's pipeline mode): one round trip, where each took one."""
+    """The path's lock, the file, the counts and the event are one statement, run in a
+    transaction of its own (db.engine.fetch_at_once): one round trip, no BEGIN and no
+    COMMIT, where each part took one."""
     if not app.state.runtime.settings.uses_postgresql:
         pytest.skip("SQLite's statements are local calls, not round trips")
-    pipelines: list[int] = []
-    send_together = engine.send_together
+    import psycopg
 
-    def counted(db: Any, statements: Any) -> Any:
-        pipelines.append(len(statements))
-        return send_together(db, statements)
+    from cloudnexus.files import service
 
-    monkeypatch.setattr("cloudnexus.files.service.send_together", counted)
+    calls: list[str] = []
+    for name in ("fetch_at_once", "send_together"):
+        def called(*args: Any, name: str = name, sends: Any = getattr(service, name)) -> Any:
+            calls.append(name)
+            return sends(*args)
+
+        monkeypatch.setattr(service, name, called)
+    commit = psycopg.Connection.commit
+    monkeypatch.setattr(psycopg.Connection, "commit",
+                        lambda self: calls.append("COMMIT") or commit(self))
     made = client.post("/v1/buckets/docs/files", headers=tenant.headers(),
                        files={"file": ("b.txt", b"abc", "text/plain")})
     assert made.status_code == 201, made.text
-    assert pipelines == [1]
+    assert calls == ["fetch_at_once"]
+    assert client.get(f"/v1/files/{made.json()['id']}",
+                      headers=tenant.headers()).status_code == 200
 
 
 @pytest.mark.parametrize("method, path, in_autocommit", [

@@ -84,6 +84,10 @@ def test_a_commit_that_wrote_events_nudges_the_queue(nudging: Any, queue: Queue)
     assert queue.receive() == []
     client.patch("/v1/buckets/docs", json={"max_file_size": 10}, headers=tenant.headers())
     assert len(queue.receive(wait=1)) == 1
+    # A new file's record (on PostgreSQL a statement in a transaction of its own).
+    assert client.post("/v1/buckets/docs/files", headers=tenant.headers(),
+                       files={"file": ("a.txt", b"abc", "text/plain")}).status_code == 201
+    assert len(queue.receive(wait=1)) == 1
 
 
 def test_a_nudge_that_cannot_be_sent_fails_nothing(make_settings: Any,

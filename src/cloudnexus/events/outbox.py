@@ -52,12 +52,14 @@ def event_row(db: Session, *, workspace_id: uuid.UUID, type_: str,
 
 
 def emitting_after(earlier: CTE) -> CTE:
-    """emit()'s statement as a part of one statement (PostgreSQL), written once `earlier`
-    returned a row; the parameters are event_values()'."""
-    return insert(_EVENTS).from_select(
-        ["xid", *_GIVEN], select(literal_column(CURRENT_XID), *(
-            bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in _GIVEN))
-        .select_from(earlier), include_defaults=False).cte("event_written")
+    """emit()'s statement as a part of one statement (PostgreSQL), run after `earlier`, which
+    returns at most one row. Without one, the event's transaction id is null, which its
+    column refuses: the whole statement fails, and in a transaction of its own keeps
+    nothing. The parameters are event_values()'."""
+    xid = select(literal_column(CURRENT_XID)).select_from(earlier).scalar_subquery()
+    return insert(_EVENTS).from_select(["xid", *_GIVEN], select(xid, *(
+        bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in _GIVEN)),
+        include_defaults=False).cte("event_written")
 
 
 def event_values(*, workspace_id: uuid.UUID, type_: str, data: dict[str, Any]

@@ -21,6 +21,7 @@ from cloudnexus.buckets.reads import BucketSettings
 from cloudnexus.buckets.rules import check_upload
 from cloudnexus.db.columns import new_id, row_of, utcnow
 from cloudnexus.db.engine import (
+    fetch_at_once,
     insert_unique,
     rows_matched,
     save_unique,
@@ -37,7 +38,7 @@ from cloudnexus.previews.checks import check_detected, sniff_body
 from cloudnexus.previews.derived import delete_derived
 from cloudnexus.previews.sniffing import Sniffed
 from cloudnexus.storage.base import ObjectNotFound, Storage
-from cloudnexus.storage.keys import object_key
+from cloudnexus.storage.keys import PUBLIC_PREFIX, object_key
 from cloudnexus.workspaces import usage
 
 logger = logging.getLogger("cloudnexus.files")
@@ -229,28 +230,28 @@ def _new_file(new: NewFile, now: datetime) -> File:
 
 def _recorded_at_once(db: Session, new: NewFile) -> File | None:
     """A new file at a free path, written as record() writes it, as one statement
-    (_RECORD_NEW, PostgreSQL) sent with its transaction's BEGIN (db.engine.send_together):
-    one round trip, and the least Python, where each of its parts took one. None, rolled
-    back, when anything is other than a new file needs (a file at the path, which fails the
-    row's unique key; no room; the bucket gone or its visibility changed): record() then goes
-    its usual way, which says why, or overwrites."""
+    (_RECORD_NEW, PostgreSQL): in a transaction of its own when the session has none open
+    (db.engine.fetch_at_once: one round trip, no BEGIN and no COMMIT), else in the session's
+    (db.engine.send_together, with its BEGIN). None, rolled back, when anything is other than
+    a new file needs (a file at the path, which fails the row's unique key; no room; the
+    bucket gone or its visibility other than its key's): the statement fails whole, and
+    record() goes its usual way, which says why, or overwrites."""
     bucket, file = new.bucket, _new_file(new, utcnow())
     values = {f"file_{name}": value for name, value in row_of(file).items()}
-    values.update(name=f"{bucket.id}/{new.path}", **usage.counts(
+    values.update(name=f"{bucket.id}/{new.path}", public=new.storage_key.startswith(
+        PUBLIC_PREFIX), **usage.counts(
         workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=new.size, files=1,
         check_quota=True), **outbox.event_values(
         workspace_id=file.workspace_id, type_=types.FILE_CREATED, data=_event_data(file)))
     try:
-        [(_, counted)] = send_together(db, [(_RECORD_NEW, values)])
+        if db.in_transaction():  # (a copy's reads): the record joins them
+            send_together(db, [(_RECORD_NEW, values)])
+        else:
+            fetch_at_once(db, _RECORD_NEW, values)
     except IntegrityError:
         db.rollback()
         return None
-    public = counted[0][0] if counted else None
-    if public is not None:  # as the usual way reads it, under the count's lock
-        set_committed_value(bucket, "public", public)
-    if public is None or new_object_key(bucket, new.file_id) != new.storage_key:
-        db.rollback()
-        return None
+    set_committed_value(bucket, "public", values["public"])  # as its count's lock held it
     outbox.written(db)
     return file
 
@@ -283,17 +284,17 @@ _PATH_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(
 
 def _record_new() -> Select[tuple[bool]]:
     """_recorded_at_once()'s statement: the path's lock, then the row (named `file_<column>`),
-    the counts (usage.counts()) and the event (outbox.event_values()), each part run once
-    the one before it returned a row, so that their locks are taken in record()'s order.
-    It returns the bucket's visibility, read under the count's lock; no row when there was
-    no room or no bucket."""
+    the counts (usage.counts()), while the bucket's visibility is `public`, and the event
+    (outbox.event_values()), each part run once the one before it returned a row, so that
+    their locks are taken in record()'s order. Without the counts' row (no room, no bucket,
+    another visibility) the event fails the statement (outbox.emitting_after)."""
     files = cast(Table, File.__table__)
     locked = _PATH_LOCK.cte("path_locked")
     inserted = insert(files).from_select(
         [column.name for column in files.columns], select(*(
             bindparam(f"file_{column.name}", type_=column.type) for column in files.columns))
         .select_from(locked), include_defaults=False).returning(files.c.id).cte("file_inserted")
-    counted = usage.counting_after(inserted)
+    counted = usage.counting_after(inserted, Bucket.public == bindparam("public"))
     return select(counted.c.public).add_cte(outbox.emitting_after(counted))
 
 

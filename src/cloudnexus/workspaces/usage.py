@@ -117,14 +117,15 @@ def counting(*, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: int, files:
                               "updated_at": utcnow()}))
 
 
-def counting_after(earlier: CTE) -> CTE:
+def counting_after(earlier: CTE, *bucket_while: ColumnElement[bool]) -> CTE:
     """change()'s two statements as parts of one statement: the workspace's runs once
-    `earlier` returned a row, the bucket's once the workspace's did, so that their rows are
-    locked in change()'s order. The bucket's part returns its visibility (no row: no room, or
-    no bucket); the parameters are counts()'."""
+    `earlier` returned a row, the bucket's once the workspace's did (and while its row meets
+    `bucket_while`), so that their rows are locked in change()'s order. The bucket's part
+    returns its visibility (no row: no room, or no such bucket); the parameters are
+    counts()'."""
     workspace = _CHANGE_WORKSPACE.where(select(earlier).exists()).returning(W.id) \
         .cte("counted_workspace")
-    return _CHANGE_BUCKET.where(select(workspace).exists()).values(
+    return _CHANGE_BUCKET.where(select(workspace).exists(), *bucket_while).values(
         updated_at=bindparam("changed_at", type_=B.updated_at.type)).cte("counted_bucket")
 
 
