@@ -8,8 +8,9 @@ loop"); a page of rows keeps the loop waiting longer than that, and goes to a th
 PostgreSQL it takes a connection of the process's one pool (db.pool) and runs with psycopg
 alone: no ORM, which would cost a read more than its query does, and no SQLAlchemy, whose
 import is most of a cold start's first read. On SQLite it runs through the ORM's engine,
-typed by the tables' own column types. This is the one place that tells the two apart; the
-key check, a file's record, a bucket's settings and a signing key are read through it.
+typed by the tables' own column types. This is where reads tell the two apart (a plain
+page of files also asks PostgreSQL for its JSON: files/listing.py); the key check, a file's
+record, a bucket's settings and a signing key are read through it.
 """
 
 from __future__ import annotations
