@@ -153,12 +153,18 @@ def test_a_new_file_is_one_statement_in_a_transaction_of_its_own_on_postgresql(
     from cloudnexus.files import service
 
     calls: list[str] = []
-    for name in ("fetch_at_once", "send_together"):
-        def called(*args: Any, name: str = name, sends: Any = getattr(service, name)) -> Any:
+
+    def counted(name: str) -> Any:
+        sends = getattr(service, name)
+
+        def called(*args: Any) -> Any:
             calls.append(name)
             return sends(*args)
 
-        monkeypatch.setattr(service, name, called)
+        return called
+
+    for name in ("fetch_at_once", "send_together"):
+        monkeypatch.setattr(service, name, counted(name))
     commit = psycopg.Connection.commit
     monkeypatch.setattr(psycopg.Connection, "commit",
                         lambda self: calls.append("COMMIT") or commit(self))
