@@ -105,9 +105,9 @@ def change(db: Session, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: 
 def counting(*, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: int, files: int,
              check_quota: bool) -> tuple[tuple[Update, dict[str, Any]],
                                          tuple[ReturningUpdate[Any], dict[str, Any]]]:
-    """change()'s two statements with their parameters, for a caller that sends them itself:
-    the workspace's (it matches no row when the quota has no room), then the bucket's
-    (returning its visibility)."""
+    """change()'s two statements with their parameters (change() runs them; counts() gives
+    their parameters to counting_after()'s parts): the workspace's (it matches no row when
+    the quota has no room), then the bucket's (returning its visibility)."""
     room_bytes, room_files = (size, files) if check_quota else (0, 0)
     return ((_CHANGE_WORKSPACE, {"workspace_id": workspace_id, "bytes": size, "files": files,
                                  "room_bytes": room_bytes, "room_files": room_files}),
