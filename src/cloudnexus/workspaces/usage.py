@@ -49,8 +49,11 @@ _CHANGE_WORKSPACE = update(workspaces).where(
     W.id == bindparam("workspace_id"), *_FITS).values(
     used_bytes=W.used_bytes + _bytes, used_files=W.used_files + _files)
 # Returns the bucket's visibility as this change's lock holds it (files/service.record).
+# (updated_at bound here, not left to the column's onupdate: counting_after's part of a
+# statement sent with psycopg alone sets it too.)
 _CHANGE_BUCKET = update(buckets).where(B.id == bindparam("bucket_id")).values(
-    used_bytes=B.used_bytes + _bytes, used_files=B.used_files + _files).returning(B.public)
+    used_bytes=B.used_bytes + _bytes, used_files=B.used_files + _files,
+    updated_at=bindparam("changed_at", type_=B.updated_at.type)).returning(B.public)
 _CHANGE_WORKSPACE_DERIVED = update(workspaces).where(W.id == bindparam("workspace_id")).values(
     derived_bytes=W.derived_bytes + _bytes)
 _CHANGE_BUCKET_DERIVED = update(buckets).where(B.id == bindparam("bucket_id")).values(
@@ -92,29 +95,24 @@ def change(db: Session, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: 
     """Add (or with negatives remove) stored bytes and files to the workspace and bucket.
     Returns whether the bucket is public, read under the lock this change holds on its row
     (None: no such bucket), which saves a caller that needs it a statement."""
-    (workspace, counts), (bucket, bucket_counts) = counting(
-        workspace_id=workspace_id, bucket_id=bucket_id, size=size, files=files,
-        check_quota=check_quota)
-    if not _updated(db, workspace, **counts):
+    counts, bucket_counts = counting(workspace_id=workspace_id, bucket_id=bucket_id, size=size,
+                                     files=files, check_quota=check_quota)
+    if not _updated(db, _CHANGE_WORKSPACE, **counts):
         raise quota_exceeded(db, workspace_id=workspace_id, size=counts["room_bytes"],
                              files=counts["room_files"])
-    public: bool | None = db.execute(bucket, bucket_counts).scalar_one_or_none()
+    public: bool | None = db.execute(_CHANGE_BUCKET, bucket_counts).scalar_one_or_none()
     return public
 
 
 def counting(*, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: int, files: int,
-             check_quota: bool) -> tuple[tuple[Update, dict[str, Any]],
-                                         tuple[ReturningUpdate[Any], dict[str, Any]]]:
-    """change()'s two statements with their parameters (change() runs them; counts() gives
-    their parameters to counting_after()'s parts): the workspace's (it matches no row when
-    the quota has no room), then the bucket's (returning its visibility)."""
+             check_quota: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parameters of change()'s two statements, apart: the workspace's (which matches no
+    row when the quota has no room), then the bucket's. (Through SQLAlchemy each must have
+    its own: a parameter named as a column of the other's table would be set there too.)"""
     room_bytes, room_files = (size, files) if check_quota else (0, 0)
-    return ((_CHANGE_WORKSPACE, {"workspace_id": workspace_id, "bytes": size, "files": files,
-                                 "room_bytes": room_bytes, "room_files": room_files}),
-            # (updated_at: the bucket's column takes it on every change, given here so that
-            # a caller sending the statement with psycopg alone sets it too.)
-            (_CHANGE_BUCKET, {"bucket_id": bucket_id, "bytes": size, "files": files,
-                              "updated_at": utcnow()}))
+    return ({"workspace_id": workspace_id, "bytes": size, "files": files,
+             "room_bytes": room_bytes, "room_files": room_files},
+            {"bucket_id": bucket_id, "bytes": size, "files": files, "changed_at": utcnow()})
 
 
 def counting_after(earlier: CTE, *bucket_while: ColumnElement[bool]) -> CTE:
@@ -125,18 +123,15 @@ def counting_after(earlier: CTE, *bucket_while: ColumnElement[bool]) -> CTE:
     counts()'."""
     workspace = _CHANGE_WORKSPACE.where(select(earlier).exists()).returning(W.id) \
         .cte("counted_workspace")
-    return _CHANGE_BUCKET.where(select(workspace).exists(), *bucket_while).values(
-        updated_at=bindparam("changed_at", type_=B.updated_at.type)).cte("counted_bucket")
+    return _CHANGE_BUCKET.where(select(workspace).exists(), *bucket_while).cte("counted_bucket")
 
 
 def counts(*, workspace_id: uuid.UUID, bucket_id: uuid.UUID, size: int, files: int,
            check_quota: bool) -> dict[str, Any]:
     """The parameters of counting_after()'s parts."""
-    (_, workspace), (_, bucket) = counting(workspace_id=workspace_id, bucket_id=bucket_id,
-                                           size=size, files=files, check_quota=check_quota)
-    changed = {**workspace, **bucket}
-    changed["changed_at"] = changed.pop("updated_at")
-    return changed
+    workspace, bucket = counting(workspace_id=workspace_id, bucket_id=bucket_id, size=size,
+                                 files=files, check_quota=check_quota)
+    return {**workspace, **bucket}
 
 
 def change_derived(db: Session, *, workspace_id: uuid.UUID, bucket_id: uuid.UUID,
