@@ -14,13 +14,14 @@ from sqlalchemy import event
 
 from cloudnexus.db import engine
 from cloudnexus.db.pool import Pool
+from cloudnexus.limits import AT_ONCE_MAX_BYTES
 from tests.conftest import Tenant
 
 
 @contextmanager
 def counted_statements(runtime: Any) -> Iterator[list[str]]:
     """Every statement the app sends: through the ORM's engine, through the read API's
-    psycopg calls (db.pool), and through db.engine.fetch_at_once's."""
+    psycopg calls (db.pool, blocking or awaited), and through db.engine.fetch_at_once's."""
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -38,6 +39,14 @@ def counted_statements(runtime: Any) -> Iterator[list[str]]:
                 return sends(self, sql, params, *args, **kwargs)
 
             patch.setattr(Pool, name, counted)
+        fetch_ready = Pool.fetch_ready
+
+        async def awaited(self: Pool, connection: Any, sql: str, *args: Any,
+                          **kwargs: Any) -> Any:
+            statements.append(sql)
+            return await fetch_ready(self, connection, sql, *args, **kwargs)
+
+        patch.setattr(Pool, "fetch_ready", awaited)
         send = engine.send
 
         def sent(cursor: Any, sql: str, values: Any) -> None:
@@ -140,12 +149,16 @@ def test_a_small_direct_upload_keeps_its_statement_budget(
     assert sum("FROM buckets" in statement for statement in statements) <= 1, statements
 
 
+@pytest.mark.parametrize("size, sent_by", [
+    (3, "fetch_at_once_awaited"),  # small, to the local disk: stored and recorded on the loop
+    (AT_ONCE_MAX_BYTES + 1, "fetch_at_once"),  # larger: in a worker thread
+])
 def test_a_new_file_is_one_statement_in_a_transaction_of_its_own_on_postgresql(
         app: Any, client: Any, tenant: Tenant, file_id: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, size: int, sent_by: str) -> None:
     """The path's lock, the file, the counts and the event are one statement, run in a
-    transaction of its own (db.engine.fetch_at_once): one round trip, no BEGIN and no
-    COMMIT, where each part took one."""
+    transaction of its own (db.engine.fetch_at_once, or fetch_at_once_awaited from the event
+    loop): one round trip, no BEGIN and no COMMIT, where each part took one."""
     if not app.state.runtime.settings.uses_postgresql:
         pytest.skip("SQLite's statements are local calls, not round trips")
     import psycopg
@@ -165,13 +178,20 @@ def test_a_new_file_is_one_statement_in_a_transaction_of_its_own_on_postgresql(
 
     for name in ("fetch_at_once", "send_together"):
         monkeypatch.setattr(service, name, counted(name))
+    awaited = service.fetch_at_once_awaited
+
+    async def counted_awaited(*args: Any) -> Any:
+        calls.append("fetch_at_once_awaited")
+        return await awaited(*args)
+
+    monkeypatch.setattr(service, "fetch_at_once_awaited", counted_awaited)
     commit = psycopg.Connection.commit
     monkeypatch.setattr(psycopg.Connection, "commit",
                         lambda self: calls.append("COMMIT") or commit(self))
     made = client.post("/v1/buckets/docs/files", headers=tenant.headers(),
-                       files={"file": ("b.txt", b"abc", "text/plain")})
+                       files={"file": ("b.txt", b"a" * size, "text/plain")})
     assert made.status_code == 201, made.text
-    assert calls == ["fetch_at_once"]
+    assert calls == [sent_by]
     assert client.get(f"/v1/files/{made.json()['id']}",
                       headers=tenant.headers()).status_code == 200
 

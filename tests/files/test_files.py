@@ -12,6 +12,7 @@ from urllib.parse import unquote
 import pytest
 from fastapi.testclient import TestClient
 
+from cloudnexus.limits import AT_ONCE_MAX_BYTES
 from tests.conftest import Tenant
 
 FILE_FIELDS = {"id", "bucket", "path", "size", "content_type", "sha256", "etag", "metadata",
@@ -533,6 +534,80 @@ def test_a_refused_direct_upload_leaves_no_bytes_behind(stack_app: Any, stack_cl
     stored = [info.size for info in
               runtime.storage.list_objects(f"private/{stack_tenant.workspace_id}/")]
     assert stored == [5]
+
+
+@pytest.mark.parametrize("size", [5, AT_ONCE_MAX_BYTES + 1])  # recorded on the loop, or not
+def test_a_direct_upload_whose_record_fails_is_503_and_leaves_no_bytes(
+        app: Any, client: Any, tenant: Tenant, bucket: str, monkeypatch: pytest.MonkeyPatch,
+        size: int) -> None:
+    """The database drops out as the record is sent: the bytes stored for it go too."""
+    from sqlalchemy.exc import OperationalError
+
+    from cloudnexus.files import service
+
+    if not app.state.runtime.settings.uses_postgresql:
+        pytest.skip("SQLite's record is not the one statement this fails")
+
+    def dropped(*args: Any) -> Any:
+        raise OperationalError("record", {}, Exception("server closed the connection"))
+
+    async def dropped_on_loop(*args: Any) -> Any:
+        dropped()
+
+    monkeypatch.setattr(service, "fetch_at_once", dropped)
+    monkeypatch.setattr(service, "fetch_at_once_awaited", dropped_on_loop)
+    failed = upload(client, tenant, b"x" * size)
+    assert failed.status_code == 503, failed.text
+    assert failed.json()["error"]["code"] == "service_unavailable"
+    monkeypatch.undo()
+    storage = app.state.runtime.storage
+    assert [*storage.list_objects(f"private/{tenant.workspace_id}/")] == []
+    assert client.get("/v1/buckets/docs/files", headers=tenant.headers()).json()["items"] == []
+
+
+def test_a_record_sent_from_the_loop_is_seen_through_when_its_request_is_cancelled(
+        app: Any, tenant: Tenant, client: Any, bucket: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the record's statement is sent, the database may commit it whatever happens to
+    the request: a cancelled request must not delete the bytes of a file recorded."""
+    import io
+
+    import anyio
+
+    from cloudnexus.buckets import service as buckets
+    from cloudnexus.buckets.reads import BucketSettings
+    from cloudnexus.files import service
+    from cloudnexus.files.direct import DirectUpload
+
+    runtime = app.state.runtime
+    if not runtime.settings.uses_postgresql:
+        pytest.skip("SQLite's records are written in worker threads")
+    awaited = service.fetch_at_once_awaited
+
+    async def slow(*args: Any) -> Any:
+        await anyio.sleep(0.3)  # the statement on its way
+        return await awaited(*args)
+
+    monkeypatch.setattr(service, "fetch_at_once_awaited", slow)
+    with runtime.session_factory() as db:
+        docs = buckets.get(db, workspace_id=tenant.workspace_id, name="docs")
+        settings = BucketSettings(id=docs.id, workspace_id=docs.workspace_id, name=docs.name,
+                                  public=docs.public, max_file_size=None,
+                                  allowed_content_types=None)
+        db.rollback()
+        body = b"kept"
+        made = DirectUpload(body=io.BytesIO(body), size=len(body),
+                            sha256=hashlib.sha256(body).hexdigest(), filename="k.txt",
+                            content_type="text/plain", path="k.txt", bucket=settings)
+
+        async def cancelled() -> None:
+            with anyio.move_on_after(0.05):
+                await service.create_direct(runtime, db, runtime.storage, upload=made)
+
+        anyio.run(cancelled)
+    kept = client.get(f"/v1/files/{made.file_id}/content", headers=tenant.headers(),
+                      follow_redirects=True)
+    assert kept.status_code == 200 and kept.content == body
 
 
 def test_direct_upload_respects_the_quota(client: Any, app: Any, tenant: Tenant,

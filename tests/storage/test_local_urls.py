@@ -16,10 +16,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 from cloudnexus.config import Settings
+from cloudnexus.limits import AT_ONCE_MAX_BYTES
 from cloudnexus.storage import create_storage
 from cloudnexus.storage.base import ObjectNotFound, PresignedRequest
 from cloudnexus.storage.local import LocalStorage
-from cloudnexus.storage.local_router import READ_AT_ONCE_MAX_BYTES
 from cloudnexus.storage.signing import Grant, Signer, load_or_create_key
 from tests.storage.conftest import new_key
 
@@ -207,7 +207,7 @@ def test_get_of_a_missing_object(local: LocalStorage, client: Any) -> None:
     assert_refused(client.get(local.public_url(new_key("uploads"))), 404, "not_found")
 
 
-@pytest.mark.parametrize("size", [0, 1024, READ_AT_ONCE_MAX_BYTES, READ_AT_ONCE_MAX_BYTES + 1,
+@pytest.mark.parametrize("size", [0, 1024, AT_ONCE_MAX_BYTES, AT_ONCE_MAX_BYTES + 1,
                                   3 * 1024 * 1024 + 5])
 def test_get_answers_the_same_headers_whatever_the_size(local: LocalStorage, client: Any,
                                                          size: int) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import functools
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -34,6 +35,7 @@ from cloudnexus.errors import Conflict, ServiceUnavailable
 
 if TYPE_CHECKING:
     from cloudnexus.db.pool import Pool
+    from cloudnexus.runtime import Runtime
 
 
 def create_db_engine(settings: Settings, pool: Pool | None = None) -> Engine:
@@ -183,17 +185,45 @@ def fetch_at_once(db: Session, statement: ClauseElement,
     connection is checked out, set to autocommit, committed and checked in. The session must
     have no transaction open, whose locks the statement could wait on. Errors are
     SQLAlchemy's, as for any statement."""
+    pool, sql, values = _beside_session(db, statement, params)
+    from psycopg.rows import tuple_row
+
+    with _as_sqlalchemy_error(sql):
+        return _first(pool.fetch(sql, values, at_most=1, row_factory=tuple_row))
+
+
+async def fetch_at_once_awaited(runtime: Runtime, db: Session, statement: ClauseElement,
+                                params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """fetch_at_once(), called from the event loop: awaited there when a connection is ready
+    (db.pool.Pool.fetch_awaited)."""
+    pool, sql, values = _beside_session(db, statement, params)
+    from psycopg.rows import tuple_row
+
+    with _as_sqlalchemy_error(sql):
+        return _first(await pool.fetch_awaited(runtime, sql, values, at_most=1,
+                                               row_factory=tuple_row))
+
+
+def _beside_session(db: Session, statement: ClauseElement,
+                    params: Mapping[str, Any]) -> tuple[Pool, str, dict[str, Any]]:
+    """The pool behind the session's engine, and the statement ready to send there."""
     if db.in_transaction():
         raise ValueError("fetch_at_once runs beside the session: end its transaction first")
     engine = cast(Engine, db.get_bind())
-    sql, values = _ready(statement, params, engine.dialect)
+    return (_POOL_BEHIND[engine.pool], *_ready(statement, params, engine.dialect))
+
+
+@contextmanager
+def _as_sqlalchemy_error(sql: str) -> Iterator[None]:
     from psycopg import Error
-    from psycopg.rows import tuple_row
 
     try:
-        rows = _POOL_BEHIND[engine.pool].fetch(sql, values, at_most=1, row_factory=tuple_row)
+        yield
     except Error as exc:
         raise DBAPIError.instance(sql, None, exc, Error, hide_parameters=True) from exc
+
+
+def _first(rows: list[Any]) -> tuple[Any, ...] | None:
     return cast("tuple[Any, ...] | None", rows[0]) if rows else None
 
 
@@ -220,7 +250,7 @@ def send_together(db: Session, statements: Sequence[tuple[ClauseElement, Mapping
 
     begins = not driver.autocommit and \
         driver.info.transaction_status == TransactionStatus.IDLE
-    try:
+    with _as_sqlalchemy_error("; ".join(sql for sql, _ in ready)):
         cursors = []
         if begins:
             driver.autocommit = True
@@ -237,9 +267,6 @@ def send_together(db: Session, statements: Sequence[tuple[ClauseElement, Mapping
                 sent.append((cursor.rowcount,
                              cursor.fetchall() if cursor.description is not None else []))
         return sent
-    except driver.Error as exc:
-        raise DBAPIError.instance("; ".join(sql for sql, _ in ready), None, exc, driver.Error,
-                                  hide_parameters=True) from exc
 
 
 def _ready(statement: ClauseElement, params: Mapping[str, Any],

@@ -12,10 +12,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, LiteralString
 
-from psycopg import Connection
+from psycopg import Connection, Cursor
+from psycopg import errors as psycopg_errors
 from psycopg.pq import TransactionStatus
 from psycopg.rows import RowFactory, dict_row
 from psycopg.types.json import set_json_loads
+from psycopg.waiting import wait_async
 
 from cloudnexus.config import Settings
 from cloudnexus.db import connections
@@ -26,8 +28,11 @@ from cloudnexus.db.connections import (
     load_json,
 )
 from cloudnexus.errors import ServiceUnavailable
+from cloudnexus.runtime import Runtime, run_blocking
 
 POOL_WAIT_SECONDS = 10  # for a connection when all are in use
+# How often an awaited statement's wait wakes meanwhile (psycopg's AsyncConnection's own).
+WAKE_SECONDS = 0.1
 PREPARE_AFTER = 2  # a statement's sends on a connection before it is prepared there
 Row = dict[str, Any]
 
@@ -120,20 +125,53 @@ class Pool:
         finally:
             self._free.release()
 
-    def fetch(self, sql: LiteralString, params: Mapping[str, Any],
-              connection: PooledConnection | None = None, *,
+    def fetch(self, sql: LiteralString, params: Mapping[str, Any], *,
               at_most: int | None = None,
               row_factory: RowFactory[Any] | None = None) -> list[Any]:
         """The statement's rows (`at_most` of them), as dicts (or what `row_factory` makes;
-        autocommit: no transaction), on `connection` (taken from this pool) or one taken now."""
-        connection = connection or self.take()
+        autocommit: no transaction), on a connection taken now."""
+        connection = self.take()
         try:
             connection.autocommit = True
             with connection.cursor(row_factory=row_factory or dict_row) as cursor:
                 cursor.execute(sql, params)
-                return cursor.fetchall() if at_most is None else cursor.fetchmany(at_most)
+                return _rows(cursor, at_most)
         finally:
             connection.close()  # back to the pool, in the ORM's mode
+
+    async def fetch_awaited(self, runtime: Runtime, sql: LiteralString,
+                            params: Mapping[str, Any], *, at_most: int | None = None,
+                            row_factory: RowFactory[Any] | None = None) -> list[Any]:
+        """fetch(), called from the event loop: on a connection ready at once (take_ready),
+        awaited there (fetch_ready); else (a connect, a ping or a wait for a free
+        connection, which block) in a worker thread (runtime.run_blocking)."""
+        connection = self.take_ready()
+        if connection is None:
+            return await run_blocking(runtime, lambda: self.fetch(
+                sql, params, at_most=at_most, row_factory=row_factory))
+        return await self.fetch_ready(connection, sql, params, at_most=at_most,
+                                      row_factory=row_factory)
+
+    async def fetch_ready(self, connection: PooledConnection, sql: LiteralString,
+                          params: Mapping[str, Any], *, at_most: int | None = None,
+                          row_factory: RowFactory[Any] | None = None) -> list[Any]:
+        """fetch() on a connection taken ready, whose round trip the event loop awaits,
+        serving other requests meanwhile: psycopg's own steps for the statement, awaited on
+        the connection's socket as its AsyncCursor awaits them. A worker thread would wait
+        instead, then take the GIL back from the loop, which under load costs more than
+        the statement (docs/performance.md, "Awaited on the loop")."""
+        try:
+            connection.autocommit = True  # (no I/O: the connection is idle)
+            with connection.cursor(row_factory=row_factory or dict_row) as cursor:
+                try:
+                    # psycopg 3's Cursor.execute() without its wait (pinned: pyproject.toml).
+                    await wait_async(cursor._execute_gen(sql, params),
+                                     connection.pgconn.socket, interval=WAKE_SECONDS)
+                except psycopg_errors._NO_TRACEBACK as exc:  # as execute()
+                    raise exc.with_traceback(None) from None
+                return _rows(cursor, at_most)
+        finally:
+            connection.close()  # back to the pool (closed if cut off midway: cancelled)
 
     def execute(self, sql: LiteralString, params: Mapping[str, Any]) -> None:
         """Run a statement in autocommit (a transaction of its own)."""
@@ -174,6 +212,10 @@ class Pool:
         set_json_loads(load_json, connection)
         connection.made = time.monotonic()
         return connection
+
+
+def _rows(cursor: Cursor[Any], at_most: int | None) -> list[Any]:
+    return cursor.fetchall() if at_most is None else cursor.fetchmany(at_most)
 
 
 def _to_recycle(connection: PooledConnection, now: float) -> bool:

@@ -1,10 +1,11 @@
 """The read API: one statement, written once, run on whichever database is configured.
 
-It runs inside the request's database slot (db.sessions.database_slot), on PostgreSQL a
-read of one row on the event loop when it can start at once (an idle connection ready),
-else in a worker thread. A read of one statement cannot wait on a lock, and its round trip
-costs less than a trip to a worker thread and back (docs/performance.md, "Work on the event
-loop"); a page of rows keeps the loop waiting longer than that, and goes to a thread. On
+It runs inside the request's database slot (db.sessions.database_slot). On PostgreSQL a
+read that can start at once (an idle connection ready) is awaited on the event loop, which
+serves other requests while the database answers (db.pool.Pool.fetch_awaited); one that
+would connect, ping or wait for a connection goes to a worker thread. A trip to a worker
+thread and back costs more than the read, and under load its thread and the loop pass the
+GIL back and forth (docs/performance.md, "Awaited on the loop"). On
 PostgreSQL it takes a connection of the process's one pool (db.pool) and runs with psycopg
 alone: no ORM, which would cost a read more than its query does, and no SQLAlchemy, whose
 import is most of a cold start's first read. On SQLite it runs through the ORM's engine,
@@ -93,16 +94,13 @@ async def read_one_beside(request: Request, query: Query, params: Mapping[str, A
 
 
 async def read_many(request: Request, query: Query, **params: Any) -> list[Row]:
-    """The statement's rows, as dicts, for a statement whose rows are bounded (a LIMIT). Never
-    on the event loop: a page of files, whose JSON PostgreSQL makes, keeps it waiting longer
-    than a trip to a worker thread costs (docs/performance.md, "A page off the event loop")."""
-    return await _read(request, query, params, at_most=None, on_loop=False)
+    """The statement's rows, as dicts, for a statement whose rows are bounded (a LIMIT)."""
+    return await _read(request, query, params, at_most=None)
 
 
 async def _read(request: Request, query: Query, params: Mapping[str, Any], *,
-                at_most: int | None, row_factory: Any = None, on_loop: bool = True) -> list[Any]:
-    """The rows, as dicts (or, on PostgreSQL, what psycopg's `row_factory` makes), `on_loop`
-    when a connection is ready."""
+                at_most: int | None, row_factory: Any = None) -> list[Any]:
+    """The rows, as dicts (or, on PostgreSQL, what psycopg's `row_factory` makes)."""
     runtime = runtime_of(request)
     if not runtime.settings.uses_postgresql:
         # In a worker thread: SQLite's reads take a connection of its engine's own pool, which
@@ -111,12 +109,11 @@ async def _read(request: Request, query: Query, params: Mapping[str, Any], *,
         return await in_session(request, lambda db: _rows(db, query, params, at_most))
     async with database_slot(request):
         pool = runtime.made_pool
-        ready = pool.take_ready() if pool is not None and on_loop else None
-        if pool is not None and ready is not None:
-            return pool.fetch(query.for_psycopg, params, ready, at_most=at_most,
-                              row_factory=row_factory)
-        return await run_blocking(runtime, lambda: _pool(runtime).fetch(
-            query.for_psycopg, params, at_most=at_most, row_factory=row_factory))
+        if pool is None:  # the first read: making the pool imports psycopg
+            return await run_blocking(runtime, lambda: _pool(runtime).fetch(
+                query.for_psycopg, params, at_most=at_most, row_factory=row_factory))
+        return await pool.fetch_awaited(runtime, query.for_psycopg, params, at_most=at_most,
+                                        row_factory=row_factory)
 
 
 async def write(request: Request, query: Query, **params: Any) -> None:

@@ -29,7 +29,7 @@ from cloudnexus.files.schemas import (
 )
 from cloudnexus.idempotency.dependencies import Idempotent
 from cloudnexus.idempotency.route import IdempotentRoute
-from cloudnexus.runtime import run_blocking, signed_with
+from cloudnexus.runtime import signed_with
 from cloudnexus.schemas import error_responses
 
 router = APIRouter(tags=["files"], route_class=IdempotentRoute)
@@ -57,7 +57,7 @@ async def upload_file(_: Idempotent, upload: DirectUploadDep, db: SessionDep,
     """Upload a file in the request body (up to DIRECT_UPLOAD_MAX_BYTES)."""
     from cloudnexus.files import service
 
-    file = await run_blocking(runtime, service.create_direct, db, storage, upload=upload)
+    file = await service.create_direct(runtime, db, storage, upload=upload)
     return FileOut.from_model(file, service.public_url(storage, file))
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
+import anyio
 from sqlalchemy import Select, String, Table, bindparam, func, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +23,7 @@ from cloudnexus.buckets.rules import check_upload
 from cloudnexus.db.columns import new_id, row_of, utcnow
 from cloudnexus.db.engine import (
     fetch_at_once,
+    fetch_at_once_awaited,
     insert_unique,
     rows_matched,
     save_unique,
@@ -34,9 +36,11 @@ from cloudnexus.files.direct import DirectUpload
 from cloudnexus.files.models import DELETING, MISSING, READY, File
 from cloudnexus.files.paths import check_path, search_key
 from cloudnexus.files.schemas import FileOut
+from cloudnexus.limits import AT_ONCE_MAX_BYTES
 from cloudnexus.previews.checks import check_detected, sniff_body
 from cloudnexus.previews.derived import delete_derived
 from cloudnexus.previews.sniffing import Sniffed
+from cloudnexus.runtime import Runtime, run_blocking
 from cloudnexus.storage.base import ObjectNotFound, Storage
 from cloudnexus.storage.keys import PUBLIC_PREFIX, object_key
 from cloudnexus.workspaces import usage
@@ -236,13 +240,7 @@ def _recorded_at_once(db: Session, new: NewFile) -> File | None:
     a new file needs (a file at the path, which fails the row's unique key; no room; the
     bucket gone or its visibility other than its key's): the statement fails whole, and
     record() goes its usual way, which says why, or overwrites."""
-    bucket, file = new.bucket, _new_file(new, utcnow())
-    values = {f"file_{name}": value for name, value in row_of(file).items()}
-    values.update(name=f"{bucket.id}/{new.path}", public=new.storage_key.startswith(
-        PUBLIC_PREFIX), **usage.counts(
-        workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=new.size, files=1,
-        check_quota=True), **outbox.event_values(
-        workspace_id=file.workspace_id, type_=types.FILE_CREATED, data=_event_data(file)))
+    file, values = _record_of(new)
     try:
         if db.in_transaction():  # (a copy's reads): the record joins them
             send_together(db, [(_RECORD_NEW, values)])
@@ -251,7 +249,36 @@ def _recorded_at_once(db: Session, new: NewFile) -> File | None:
     except IntegrityError:
         db.rollback()
         return None
-    set_committed_value(bucket, "public", values["public"])  # as its count's lock held it
+    return _recorded(db, file, values)
+
+
+async def _recorded_on_loop(runtime: Runtime, db: Session, new: NewFile) -> File | None:
+    """_recorded_at_once() in a transaction of its own, awaited on the event loop
+    (db.engine.fetch_at_once_awaited). Once sent it is seen through: a request cancelled
+    meanwhile must not delete the bytes of a file the database may have recorded."""
+    file, values = _record_of(new)
+    try:
+        with anyio.CancelScope(shield=True):
+            await fetch_at_once_awaited(runtime, db, _RECORD_NEW, values)
+    except IntegrityError:
+        return None
+    return _recorded(db, file, values)
+
+
+def _record_of(new: NewFile) -> tuple[File, dict[str, Any]]:
+    """The new file, and _RECORD_NEW's values for it."""
+    bucket, file = new.bucket, _new_file(new, utcnow())
+    values = {f"file_{name}": value for name, value in row_of(file).items()}
+    values.update(name=f"{bucket.id}/{new.path}", public=new.storage_key.startswith(
+        PUBLIC_PREFIX), **usage.counts(
+        workspace_id=bucket.workspace_id, bucket_id=bucket.id, size=new.size, files=1,
+        check_quota=True), **outbox.event_values(
+        workspace_id=file.workspace_id, type_=types.FILE_CREATED, data=_event_data(file)))
+    return file, values
+
+
+def _recorded(db: Session, file: File, values: dict[str, Any]) -> File:
+    set_committed_value(file.bucket, "public", values["public"])  # as its count's lock held it
     outbox.written(db)
     return file
 
@@ -400,16 +427,61 @@ def record_stored(db: Session, storage: Storage, new: NewFile) -> File:
     return file
 
 
-def create_direct(db: Session, storage: Storage, *, upload: DirectUpload) -> File:
+async def create_direct(runtime: Runtime, db: Session, storage: Storage, *,
+                        upload: DirectUpload) -> File:
     """Store the bytes of a direct upload, then its record; no record, no object.
+
+    A body of at most AT_ONCE_MAX_BYTES bound for the local disk, on PostgreSQL, is stored
+    and recorded on the event loop: its file is a few system calls and its record one
+    statement awaited there, each less than a trip to a worker thread and back. Anything
+    else goes to a worker thread (a large or forwarded body, S3, SQLite), as does the record
+    of anything but a new file at a free path (an overwrite, or a refusal to explain).
 
     A part sent on as it arrived (after the same checks) is still on its way: its rows are
     written meanwhile (see record). The path and the quota are checked once, by `record`, in
     the transaction that takes them: a rejected upload's bytes are deleted again, which for
     a file of a few MiB costs less than checking twice costs every accepted one."""
+    if upload.forward is not None:
+        return await run_blocking(runtime, _create_forwarded, db, storage, upload)
+    if storage.remote or upload.size > AT_ONCE_MAX_BYTES or writes_take_turns(db) or \
+            db.in_transaction():
+        return await run_blocking(runtime, lambda: record_stored(
+            db, storage, _stored_whole(storage, upload)))
+    new = _stored_whole(storage, upload)
+    try:
+        file = await _recorded_on_loop(runtime, db, new)
+    except Exception:
+        storage.delete(new.storage_key)  # (a small local file: on the loop too)
+        raise
+    if file is None:
+        return await run_blocking(runtime, record_stored, db, storage, new)
+    if runtime.settings.events_queue_url is not None:
+        # The session's commit (nothing of its own to commit) sends the dispatcher's nudge
+        # that the event asks for (outbox.written), through SQS: not on the loop.
+        await run_blocking(runtime, db.commit)
+    return file
+
+
+def _stored_whole(storage: Storage, upload: DirectUpload) -> NewFile:
+    """A body that has arrived whole, checked against its bucket as read before it
+    (files/dependencies.py) and stored: the file to record. A bucket deleted since is 404
+    when counted, one whose visibility changed since 409 (record)."""
+    bucket = as_model(_granted_bucket(upload))
+    key = new_object_key(bucket, upload.file_id)
+    sniffed = sniff_body(upload.body)
+    check_detected(sniffed, bucket.allowed_content_types)
+    check_upload(size=upload.size, content_type=upload.content_type,
+                 max_file_size=bucket.max_file_size,
+                 allowed_content_types=bucket.allowed_content_types)
+    storage.put(key, upload.body, content_type=upload.content_type, sha256=upload.sha256)
+    return _new_of(upload, bucket, key, sniffed)
+
+
+def _create_forwarded(db: Session, storage: Storage, upload: DirectUpload) -> File:
+    """A direct upload whose part was sent on to storage as it arrived (forwarding.py)."""
     forward = upload.forward
     try:
-        return _store_direct(db, storage, upload)
+        return _store_forwarded(db, storage, upload)
     except Exception:
         # Refused before its bytes had arrived: record_stored's delete may have come first.
         if forward is not None and forward.wait():
@@ -417,27 +489,17 @@ def create_direct(db: Session, storage: Storage, *, upload: DirectUpload) -> Fil
         raise
 
 
-def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
-    if upload.grant is not None:
-        upload.grant.check_new_file(path=upload.path, size=upload.size,
-                                    content_type=upload.content_type)
-    if upload.bucket is None:
-        raise RuntimeError("a direct upload's dependency reads its bucket")
+def _store_forwarded(db: Session, storage: Storage, upload: DirectUpload) -> File:
+    # It may have taken long: its bucket is read again (404 when deleted meanwhile), and one
+    # whose visibility changed meanwhile (as an empty one may) has the file stored again
+    # under its new prefix, below.
+    settings = _granted_bucket(upload)
+    bucket = buckets.get(db, workspace_id=settings.workspace_id, name=settings.name)
     takes_turns = writes_take_turns(db)
-    if upload.forward is None:
-        # As read before the body (files/dependencies.py); one deleted since is 404 when
-        # counted, one whose visibility changed since is 409 (record).
-        bucket = as_model(upload.bucket)
-    else:
-        # A part sent on as it arrived may have taken long: its bucket is read again (404
-        # when deleted meanwhile), and one whose visibility changed meanwhile (as an empty
-        # one may) has the file stored again under its new prefix, below.
-        bucket = buckets.get(db, workspace_id=upload.bucket.workspace_id,
-                             name=upload.bucket.name)
-        if takes_turns:
-            # One writer at a time: its turn is not spent waiting on storage. The bucket's
-            # read ends here, and the rows are written once the bytes are stored.
-            db.commit()
+    if takes_turns:
+        # One writer at a time: its turn is not spent waiting on storage. The bucket's
+        # read ends here, and the rows are written once the bytes are stored.
+        db.commit()
     key, forward = new_object_key(bucket, upload.file_id), upload.forward
     if forward is not None and forward.key != key:
         # The bucket's visibility changed (it may while empty) since the part went on under
@@ -445,27 +507,39 @@ def _store_direct(db: Session, storage: Storage, upload: DirectUpload) -> File:
         if forward.wait():
             delete_quietly(storage, forward.key)
         forward = None
-
-    def store_spool() -> None:
-        storage.put(key, upload.body, content_type=upload.content_type, sha256=upload.sha256)
-
     sniffed = sniff_body(upload.body)  # the forward reads the spool by offset, not position
     check_detected(sniffed, bucket.allowed_content_types)
     if forward is None:
         check_upload(size=upload.size, content_type=upload.content_type,
                      max_file_size=bucket.max_file_size,
                      allowed_content_types=bucket.allowed_content_types)
-        store_spool()
 
     def bytes_stored() -> None:
-        if forward is not None and not forward.wait():
-            store_spool()
+        if forward is None or not forward.wait():
+            storage.put(key, upload.body, content_type=upload.content_type,
+                        sha256=upload.sha256)
 
-    if takes_turns:
+    if takes_turns or forward is None:
         bytes_stored()
-    return record_stored(db, storage, NewFile(
+    return record_stored(db, storage, _new_of(
+        upload, bucket, key, sniffed,
+        bytes_stored=None if takes_turns or forward is None else bytes_stored))
+
+
+def _granted_bucket(upload: DirectUpload) -> BucketSettings:
+    """The upload's bucket as read before its body, once its token's grant allows the file."""
+    if upload.grant is not None:
+        upload.grant.check_new_file(path=upload.path, size=upload.size,
+                                    content_type=upload.content_type)
+    if upload.bucket is None:
+        raise RuntimeError("a direct upload's dependency reads its bucket")
+    return upload.bucket
+
+
+def _new_of(upload: DirectUpload, bucket: Bucket, key: str, sniffed: Sniffed, *,
+            bytes_stored: Callable[[], None] | None = None) -> NewFile:
+    return NewFile(
         bucket=bucket, file_id=upload.file_id, path=upload.path, size=upload.size,
         content_type=upload.content_type, sha256=upload.sha256, metadata=upload.metadata,
         tags=upload.tags, storage_key=key, overwrite=upload.overwrite,
-        created_by=upload.created_by, sniffed=sniffed,
-        bytes_stored=None if takes_turns or forward is None else bytes_stored))
+        created_by=upload.created_by, sniffed=sniffed, bytes_stored=bytes_stored)

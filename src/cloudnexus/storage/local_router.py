@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 from pydantic import Field, ValidationError
 
 from cloudnexus.errors import BadRequest, Forbidden, NotFound, PreconditionFailed
-from cloudnexus.limits import KiB
+from cloudnexus.limits import AT_ONCE_MAX_BYTES
 from cloudnexus.runtime import runtime_of
 from cloudnexus.schemas import ErrorBody, Model
 from cloudnexus.storage.base import NotAwaited, ObjectExists, ObjectNotFound
@@ -39,8 +39,6 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": _ERRORS[status]} for status in statuses}
 
 
-# Objects up to this size are read in one go on the event loop (see _download).
-READ_AT_ONCE_MAX_BYTES = 64 * KiB
 _BYTES = {"description": "The object's bytes", "content": {"application/octet-stream": {}}}
 _RAW_BODY = {"requestBody": {"required": True, "description": "The object's or part's bytes",
                              "content": {"*/*": {"schema": {"type": "string",
@@ -141,7 +139,7 @@ def _download(storage: LocalStorage, key: str, disposition: str | None,
     if disposition:
         headers["Content-Disposition"] = disposition
     media_type = info.content_type or "application/octet-stream"
-    if stat.st_size <= READ_AT_ONCE_MAX_BYTES and "range" not in request.headers:
+    if stat.st_size <= AT_ONCE_MAX_BYTES and "range" not in request.headers:
         try:
             body = storage.path_of(key).read_bytes()
         except OSError:  # deleted since its stat
