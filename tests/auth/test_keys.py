@@ -100,12 +100,13 @@ def test_wrong_secret_timing_does_not_depend_on_how_much_is_right() -> None:
     stored = hash_secret(secret)
     nearly_right, wholly_wrong = "A" * 42 + "B", "B" * 43
 
-    def median_ns(candidate: str) -> float:
-        runs = timeit.repeat(lambda: secret_matches(candidate, stored), number=2000, repeat=15)
-        return statistics.median(runs)
+    def fastest(candidate: str) -> float:
+        # The fastest run: the others measure what else the machine was doing meanwhile.
+        return min(timeit.repeat(lambda: secret_matches(candidate, stored), number=2000,
+                                 repeat=15))
 
-    median_ns(wholly_wrong)  # warm up
-    ratios = [median_ns(nearly_right) / median_ns(wholly_wrong) for _ in range(3)]
+    fastest(wholly_wrong)  # warm up
+    ratios = [fastest(nearly_right) / fastest(wholly_wrong) for _ in range(5)]
     assert 0.8 < statistics.median(ratios) < 1.25, ratios
     assert not secret_matches(nearly_right, stored) and secret_matches(secret, stored)
 
