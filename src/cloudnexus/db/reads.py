@@ -5,10 +5,10 @@ read that can start at once (an idle connection ready) is awaited on the event l
 serves other requests while the database answers (db.pool.Pool.fetch_awaited); one that
 would connect, ping or wait for a connection goes to a worker thread. A trip to a worker
 thread and back costs more than the read, and under load its thread and the loop pass the
-GIL back and forth (docs/performance.md, "Awaited on the loop"). On
-PostgreSQL it takes a connection of the process's one pool (db.pool) and runs with psycopg
-alone: no ORM, which would cost a read more than its query does, and no SQLAlchemy, whose
-import is most of a cold start's first read. On SQLite it runs through the ORM's engine,
+GIL back and forth (docs/performance.md, "Awaited on the loop"). On PostgreSQL it takes a
+connection of the process's one pool (db.pool) and runs with psycopg alone: no ORM, which
+would cost a read more than its query does, and no SQLAlchemy, whose import is most of a
+cold start's first read. On SQLite it runs through the ORM's engine,
 typed by the tables' own column types. This is where reads tell the two apart (a plain
 page of files also asks PostgreSQL for its JSON: files/listing.py); the key check, a file's
 record, a bucket's settings and a signing key are read through it.
