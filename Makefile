@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint audit fuzz load webhook-load bench bench-embedded bench-peer bench-quick package deploy-lint venv clean
+.PHONY: run test lint audit fuzz load webhook-load bench bench-embedded bench-peer bench-instructions bench-quick package deploy-lint venv clean
 
 venv: $(STAMP)
 
@@ -46,6 +46,9 @@ bench-embedded: venv  ## the embedded default's write throughput beside PostgreS
 
 bench-peer: venv  ## side by side with a running Supabase Storage (PEER_URL, PEER_JWT_SECRET: bench/peer/__init__.py); skips without one
 	$(BIN)/python -m bench.peer
+
+bench-instructions: venv  ## instructions per 1 KiB upload under valgrind, for trying a change (BASELINE=<commit> beside it); printed only
+	$(BIN)/python -m bench.instructions $(if $(BASELINE),--baseline $(BASELINE))
 
 bench: venv  ## benchmarks with targets (PostgreSQL at 127.0.0.1:5432); writes bench/results.json
 	$(BIN)/python -m bench
