@@ -3,12 +3,13 @@ serve` executes per 1 KiB direct upload (PostgreSQL metadata, the local backend)
 valgrind's callgrind, for this tree and, with `--baseline`, for a commit's `src/`.
 
 On this shared machine a rate moves 10-20% between runs of the same code, more than most
-single changes save. Instructions do not: the same tree gives the same count within 0.5%,
+single changes save. Instructions do not: the same tree gives the same count within 0.6%,
 whatever else the machine is doing. Each upload is sent alone (one client), so the count
 covers the server's own work (its Python and the libraries' C, not the kernel's) and
-nothing of its waiting. The server runs under callgrind (about 50 times slower); its count is
-zeroed after a warm-up and read after N uploads. Printed only: a figure for trying a change,
-not a benchmark with a target (docs/performance.md, "Instructions per upload")."""
+nothing of its waiting. The server (bench.peer.targets.cloudnexus_server) runs under
+callgrind (about 50 times slower); its count is zeroed after a warm-up and read after N
+uploads. Printed only: a figure for trying a change, not a benchmark with a target
+(docs/performance.md, "Instructions per upload")."""
 
 from __future__ import annotations
 
@@ -21,44 +22,17 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 from aiohttp import ClientSession
 
-from bench.embedded import embedded_environment
 from bench.hotpaths import baseline_source
-from bench.peer.targets import CloudNexus
-from bench.scratch import make_tenant, scratch_database
-from bench.serve import ROOT, _wait_for_port, free_port, loopback_url
+from bench.peer.targets import CloudNexus, cloudnexus_server
+from bench.serve import ROOT
 
 WARM_UPLOADS = 30  # before the count starts: imports, prepared statements, caches
 START_SECONDS = 300  # for `serve` to listen under valgrind
-
-
-@contextmanager
-def counted_server(source: Path, folder: Path) -> Iterator[tuple[CloudNexus, Path]]:
-    """`cloudnexus serve` of `source` (a tree's src/) under callgrind, on a new database;
-    yields the target and the folder its counts are dumped to."""
-    with scratch_database() as url:
-        tenant = make_tenant(url, with_file=False)
-        port = free_port()
-        env = {**embedded_environment(folder / "data", port), "DATABASE_URL": url,
-               "PYTHONPATH": str(source)}
-        counts = folder / "counts"
-        counts.mkdir()
-        process = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={counts}/callgrind.%p",
-             sys.executable, "-m", "cloudnexus", "serve", "--host", "127.0.0.1",
-             "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait_for_port(port, process, seconds=START_SECONDS)
-            yield CloudNexus(loopback_url(port), tenant.key, tenant.bucket, process.pid), counts
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
 
 
 async def upload(target: CloudNexus, count: int) -> None:
@@ -69,15 +43,19 @@ async def upload(target: CloudNexus, count: int) -> None:
 
 
 def instructions_per_upload(source: Path, uploads: int) -> float:
-    with tempfile.TemporaryDirectory(prefix="cloudnexus-instructions-") as folder, \
-            counted_server(source, Path(folder)) as (target, counts):
+    """`cloudnexus serve` of `source` (a tree's src/) under callgrind, its count zeroed after
+    the warm-up and dumped after `uploads` more."""
+    with tempfile.TemporaryDirectory(prefix="cloudnexus-instructions-") as counts, \
+            cloudnexus_server(wrapper=["valgrind", "--tool=callgrind",
+                                       f"--callgrind-out-file={counts}/callgrind.%p"],
+                              source=source, start_seconds=START_SECONDS) as target:
         asyncio.run(upload(target, WARM_UPLOADS))
         subprocess.run(["callgrind_control", "--zero", str(target.pid)], check=True,
                        capture_output=True)
         asyncio.run(upload(target, uploads))
         subprocess.run(["callgrind_control", "--dump", str(target.pid)], check=True,
                        capture_output=True)
-        return summary(counts, target.pid) / uploads
+        return summary(Path(counts), target.pid) / uploads
 
 
 def summary(counts: Path, pid: int, seconds: float = 30) -> int:

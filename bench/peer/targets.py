@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,23 +173,27 @@ class Supabase:
 
 
 @contextmanager
-def cloudnexus_server(log_path: str | None = None) -> Iterator[CloudNexus]:
+def cloudnexus_server(log_path: str | None = None, *, wrapper: Sequence[str] = (),
+                      source: Path | None = None, start_seconds: float = 60,
+                      ) -> Iterator[CloudNexus]:
     """`cloudnexus serve` on loopback: a new migrated PostgreSQL database (with a workspace,
-    an admin key and a private bucket) and a local storage folder; stopped and dropped after."""
+    an admin key and a private bucket) and a local storage folder; stopped and dropped after.
+    Run under `wrapper` (a command that runs the one after it, as valgrind does), with
+    `source` (a tree's src/) first on its path when given."""
     with scratch_database() as url, tempfile.TemporaryDirectory(prefix="cloudnexus-peer-") \
             as folder:
         tenant = make_tenant(url, with_file=False)
         port = free_port()
-        env = {**embedded_environment(Path(folder), port), "DATABASE_URL": url}
+        env = {**embedded_environment(Path(folder), port), "DATABASE_URL": url,
+               **({"PYTHONPATH": str(source)} if source else {})}
         with open(log_path or os.devnull, "w") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "cloudnexus", "serve", "--host", "127.0.0.1",
+                [*wrapper, sys.executable, "-m", "cloudnexus", "serve", "--host", "127.0.0.1",
                  "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
                 base = loopback_url(port)
-                wait_for_port(port, process, seconds=60)
+                wait_for_port(port, process, seconds=start_seconds)
                 yield CloudNexus(base, tenant.key, tenant.bucket, process.pid)
             finally:
                 process.terminate()
-                process.wait(timeout=30)
-
+                process.wait(timeout=60)
