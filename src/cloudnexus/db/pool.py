@@ -132,8 +132,7 @@ class Pool:
         autocommit: no transaction), on a connection taken now."""
         connection = self.take()
         try:
-            connection.autocommit = True
-            with connection.cursor(row_factory=row_factory or dict_row) as cursor:
+            with _cursor(connection, row_factory) as cursor:
                 cursor.execute(sql, params)
                 return _rows(cursor, at_most)
         finally:
@@ -161,8 +160,7 @@ class Pool:
         instead, then take the GIL back from the loop, which under load costs more than
         the statement (docs/performance.md, "Awaited on the loop")."""
         try:
-            connection.autocommit = True  # (no I/O: the connection is idle)
-            with connection.cursor(row_factory=row_factory or dict_row) as cursor:
+            with _cursor(connection, row_factory) as cursor:
                 try:
                     # psycopg 3's Cursor.execute() without its wait (pinned: pyproject.toml).
                     await wait_async(cursor._execute_gen(sql, params),
@@ -212,6 +210,13 @@ class Pool:
         set_json_loads(load_json, connection)
         connection.made = time.monotonic()
         return connection
+
+
+def _cursor(connection: PooledConnection, row_factory: RowFactory[Any] | None) -> Cursor[Any]:
+    """A cursor whose statements run in autocommit (a transaction each: set without I/O on an
+    idle connection), its rows as dicts unless `row_factory` says otherwise."""
+    connection.autocommit = True
+    return connection.cursor(row_factory=row_factory or dict_row)
 
 
 def _rows(cursor: Cursor[Any], at_most: int | None) -> list[Any]:

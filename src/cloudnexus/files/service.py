@@ -519,11 +519,13 @@ def _store_forwarded(db: Session, storage: Storage, upload: DirectUpload) -> Fil
             storage.put(key, upload.body, content_type=upload.content_type,
                         sha256=upload.sha256)
 
-    if takes_turns or forward is None:
+    # Stored before the rows unless the part is still on its way (and rows may be written
+    # meanwhile: not on SQLite, whose one writer would wait on storage).
+    stored_first = takes_turns or forward is None
+    if stored_first:
         bytes_stored()
     return record_stored(db, storage, _new_of(
-        upload, bucket, key, sniffed,
-        bytes_stored=None if takes_turns or forward is None else bytes_stored))
+        upload, bucket, key, sniffed, bytes_stored=None if stored_first else bytes_stored))
 
 
 def _granted_bucket(upload: DirectUpload) -> BucketSettings:
